@@ -1,0 +1,322 @@
+//! The byte layout of the shared-memory segment, and the codes stored in it.
+//!
+//! ```text
+//! offset 0                 HEADER_SIZE          + RECORD_SIZE        + RECORD_SIZE ...
+//! +------------------------+--------------------+--------------------+-----
+//! | Header                 | Record 0           | Record 1           | Record 2 ...
+//! | magic, version, sizes, | the dispatcher     | worker slot 0      | worker slot 1
+//! | semid, watchdog pid... |                    |                    |
+//! +------------------------+--------------------+--------------------+-----
+//! ```
+//!
+//! Every field is an atomic, so any process may read any field at any time without undefined
+//! behaviour, and `kennelctl` can read a live segment without taking part in the protocol.
+//! Multi-field updates are bracketed by the record's `seq` word (odd while a write is under way,
+//! a seqlock): a writer killed in the middle leaves `seq` odd, which readers detect and the
+//! watchdog repairs. The layout is versioned; `segment::Segment::attach` refuses any other.
+
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+/// "KENNEL" + layout generation, little-endian, at offset 0.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"KENNEL\x00\x01");
+/// Bumped whenever the meaning or position of a field changes.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Upper bound on worker slots, so that a corrupted header cannot make us map gigabytes.
+pub const MAX_WORKERS: usize = 64;
+/// Size of the header in bytes.
+pub const HEADER_SIZE: usize = std::mem::size_of::<Header>();
+/// Size of one record in bytes.
+pub const RECORD_SIZE: usize = std::mem::size_of::<Record>();
+
+const _: () = assert!(HEADER_SIZE % 8 == 0 && RECORD_SIZE % 8 == 0);
+
+/// Total segment size for `workers` worker slots (plus the dispatcher's record).
+pub const fn segment_size(workers: usize) -> usize {
+    HEADER_SIZE + (workers + 1) * RECORD_SIZE
+}
+
+/// The segment header, written once by the watchdog at creation (plus its heartbeat).
+#[repr(C)]
+pub struct Header {
+    pub magic: AtomicU64,
+    pub layout_version: AtomicU32,
+    pub header_size: AtomicU32,
+    pub record_size: AtomicU32,
+    pub worker_slots: AtomicU32,
+    pub total_size: AtomicU64,
+    /// Id of the System V semaphore set that guards the records.
+    pub semid: AtomicU32,
+    pub watchdog_pid: AtomicU32,
+    /// Wall-clock creation time (ms since the Unix epoch): tells instances apart.
+    pub created_unix_ms: AtomicU64,
+    /// Monotonic ms of the watchdog's last loop turn.
+    pub watchdog_heartbeat_ms: AtomicU64,
+    /// Non-zero once the watchdog has begun stopping the instance.
+    pub stopping: AtomicU32,
+    /// Dispatcher port as configured (the live one is in the dispatcher's record).
+    pub dispatcher_port: AtomicU32,
+    pub reserved: [AtomicU64; 4],
+}
+
+/// An IP endpoint: an IPv4 address is stored as an IPv4-mapped IPv6 address.
+#[repr(C)]
+pub struct EndpointCell {
+    /// The 16 address bytes as four big-endian words.
+    pub ip: [AtomicU32; 4],
+    /// 0 = none, otherwise the port.
+    pub port: AtomicU32,
+    pub reserved: AtomicU32,
+}
+
+/// One process's record: the dispatcher's (index 0) or a worker slot's (index 1 + slot).
+#[repr(C)]
+pub struct Record {
+    /// Seqlock word: odd while a multi-field write is in progress.
+    pub seq: AtomicU32,
+    /// `Role` code, fixed at creation.
+    pub role: AtomicU32,
+    /// `ProcState` code: what the process is doing (written by the process and the dispatcher).
+    pub state: AtomicU32,
+    /// `Supervision` code: what the watchdog thinks of the process.
+    pub supervision: AtomicU32,
+    pub pid: AtomicU32,
+    /// Times the watchdog has started this record's process after the first start.
+    pub restarts: AtomicU32,
+    /// `ExitCode::encode` of the last death, 0 if none.
+    pub last_exit: AtomicU32,
+    /// `FatalReason` code while `supervision` is FATAL.
+    pub fatal_reason: AtomicU32,
+    /// Where the process listens (published when it is ready).
+    pub endpoint: EndpointCell,
+    /// Worker slots: the client the dispatcher sent here (the ping's payload).
+    pub client: EndpointCell,
+    /// Worker slots: `RequestType` code of the current assignment.
+    pub request_type: AtomicU32,
+    pub reserved0: AtomicU32,
+    /// Ping marker: assignments given to this slot. `ping == pong` means no assignment pending.
+    pub ping: AtomicU64,
+    /// Pong marker: assignments this slot has finished (served, refused or expired).
+    pub pong: AtomicU64,
+    /// Monotonic ms at which the current assignment was made.
+    pub assigned_ms: AtomicU64,
+    /// Monotonic ms of the process's last sign of life.
+    pub heartbeat_ms: AtomicU64,
+    /// Monotonic ms at which the watchdog started the process.
+    pub started_ms: AtomicU64,
+    /// Requests answered (workers) or dispatched (dispatcher).
+    pub served: AtomicU64,
+    /// Requests that failed: refused connections, expired assignments, protocol errors.
+    pub failed: AtomicU64,
+    /// Dispatcher: `-1` (busy) answers given.
+    pub busy: AtomicU64,
+    /// Dispatcher: total nanoseconds spent choosing and claiming slots.
+    pub dispatch_ns: AtomicU64,
+    pub reserved: [AtomicU64; 4],
+}
+
+/// Which process a record belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Dispatcher = 1,
+    Worker = 2,
+}
+
+impl Role {
+    pub fn from_code(code: u32) -> Option<Role> {
+        match code {
+            1 => Some(Role::Dispatcher),
+            2 => Some(Role::Worker),
+            _ => None,
+        }
+    }
+}
+
+/// What a process is doing, as it (or the dispatcher, for ASSIGNED) wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcState {
+    /// No process has published itself in this record yet.
+    Empty = 0,
+    /// Spawned, not ready yet.
+    Starting = 1,
+    /// Ready and waiting for work.
+    Idle = 2,
+    /// The dispatcher gave this slot a client (ping written); the client has not arrived yet.
+    Assigned = 3,
+    /// Serving the assigned client.
+    Busy = 4,
+    /// Shutting down on request.
+    Stopping = 5,
+    /// The process is gone (written by the watchdog when it reaps it).
+    Dead = 6,
+}
+
+impl ProcState {
+    pub fn from_code(code: u32) -> Option<ProcState> {
+        Some(match code {
+            0 => ProcState::Empty,
+            1 => ProcState::Starting,
+            2 => ProcState::Idle,
+            3 => ProcState::Assigned,
+            4 => ProcState::Busy,
+            5 => ProcState::Stopping,
+            6 => ProcState::Dead,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcState::Empty => "empty",
+            ProcState::Starting => "starting",
+            ProcState::Idle => "idle",
+            ProcState::Assigned => "assigned",
+            ProcState::Busy => "busy",
+            ProcState::Stopping => "stopping",
+            ProcState::Dead => "dead",
+        }
+    }
+}
+
+/// The watchdog's view of a record's process (its supervision state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supervision {
+    /// Not started yet.
+    Down = 0,
+    /// Spawned; waiting for its ready notice.
+    Starting = 1,
+    /// Ready and supervised.
+    Running = 2,
+    /// Died soon after starting; waiting before the next start.
+    Backoff = 3,
+    /// Restarted too often; left down until a cool-down passes.
+    Fatal = 4,
+    /// Being stopped (SIGTERM or a hang kill sent).
+    Stopping = 5,
+}
+
+impl Supervision {
+    pub fn from_code(code: u32) -> Option<Supervision> {
+        Some(match code {
+            0 => Supervision::Down,
+            1 => Supervision::Starting,
+            2 => Supervision::Running,
+            3 => Supervision::Backoff,
+            4 => Supervision::Fatal,
+            5 => Supervision::Stopping,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Supervision::Down => "down",
+            Supervision::Starting => "starting",
+            Supervision::Running => "running",
+            Supervision::Backoff => "backoff",
+            Supervision::Fatal => "fatal",
+            Supervision::Stopping => "stopping",
+        }
+    }
+}
+
+/// Why a record was put in the FATAL state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FatalReason {
+    None = 0,
+    /// More than `--max-restarts` deaths within `--restart-window`.
+    TooManyRestarts = 1,
+    /// The binary could not be spawned at all.
+    SpawnFailed = 2,
+}
+
+impl FatalReason {
+    pub fn from_code(code: u32) -> Option<FatalReason> {
+        Some(match code {
+            0 => FatalReason::None,
+            1 => FatalReason::TooManyRestarts,
+            2 => FatalReason::SpawnFailed,
+            _ => return None,
+        })
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            FatalReason::None => "",
+            FatalReason::TooManyRestarts => "restarted too often (crash loop)",
+            FatalReason::SpawnFailed => "could not be spawned",
+        }
+    }
+}
+
+/// How a process ended, packed in one word for the `last_exit` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Exited(u8),
+    Signaled(u8),
+}
+
+impl ExitCode {
+    pub fn encode(self) -> u32 {
+        match self {
+            ExitCode::Exited(c) => 0x100 | u32::from(c),
+            ExitCode::Signaled(s) => 0x200 | u32::from(s),
+        }
+    }
+
+    pub fn decode(word: u32) -> Option<ExitCode> {
+        let low = (word & 0xff) as u8;
+        match word & !0xff {
+            0x100 => Some(ExitCode::Exited(low)),
+            0x200 => Some(ExitCode::Signaled(low)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitCode::Exited(c) => write!(f, "exit {c}"),
+            ExitCode::Signaled(s) => {
+                let name = nix::sys::signal::Signal::try_from(i32::from(*s))
+                    .map(|s| s.as_str())
+                    .unwrap_or("?");
+                write!(f, "signal {s} ({name})")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_reject_unknown_values() {
+        for code in 0..7 {
+            assert_eq!(ProcState::from_code(code).unwrap() as u32, code);
+        }
+        assert_eq!(ProcState::from_code(7), None);
+        for code in 0..6 {
+            assert_eq!(Supervision::from_code(code).unwrap() as u32, code);
+        }
+        assert_eq!(Supervision::from_code(99), None);
+        assert_eq!(Role::from_code(0), None);
+        assert_eq!(
+            ExitCode::decode(ExitCode::Signaled(9).encode()),
+            Some(ExitCode::Signaled(9))
+        );
+        assert_eq!(
+            ExitCode::decode(ExitCode::Exited(3).encode()),
+            Some(ExitCode::Exited(3))
+        );
+        assert_eq!(ExitCode::decode(0), None);
+        assert_eq!(ExitCode::decode(0x3ff), None);
+    }
+
+    #[test]
+    fn segment_size_grows_by_one_record_per_worker() {
+        assert_eq!(segment_size(2) - segment_size(1), RECORD_SIZE);
+        assert_eq!(segment_size(0), HEADER_SIZE + RECORD_SIZE);
+    }
+}

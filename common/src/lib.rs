@@ -1,0 +1,22 @@
+//! Kennel's common library: everything the watchdog, dispatcher, workers, client and kennelctl
+//! share. The binaries are thin; the logic they share lives here, each module with one job.
+//!
+//! `unsafe` is confined to [`sys`]; every other module is safe Rust.
+
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod clock;
+pub mod error;
+pub mod layout;
+pub mod logging;
+pub mod notice;
+pub mod process;
+pub mod protocol;
+pub mod runtime;
+pub mod segment;
+pub mod services;
+pub mod slots;
+pub mod sys;
+
+pub use error::{Error, Result};

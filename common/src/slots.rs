@@ -1,0 +1,226 @@
+//! The shared-memory protocol: every multi-field transition of a record, in one place.
+//!
+//! A worker slot moves through these states (who writes each arrow in brackets):
+//!
+//! ```text
+//!   Starting ──publish_ready [worker]──> Idle ──claim_idle_worker [dispatcher]──> Assigned
+//!                                         ^        (ping += 1, client, type)         │
+//!                                         │                                           │ begin_service
+//!                                         │                                           v   [worker]
+//!                                         └──── finish_assignment [worker] ──────── Busy
+//!                                                 (pong = ping)          (or expiry from Assigned)
+//!   any ──mark_dead [watchdog]──> Dead ──reset_for_spawn [watchdog]──> Starting
+//! ```
+//!
+//! `ping != pong` means an assignment is outstanding; `ping == pong` means none. Every method
+//! runs under the guard and inside one seqlock write, so a writer killed half-way leaves an odd
+//! `seq` that `repair_torn` finds.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::SeqCst;
+
+use crate::layout::{ExitCode, FatalReason, ProcState, Record, Supervision};
+use crate::protocol::RequestType;
+use crate::segment::{load_endpoint, store_endpoint, Guard, RecordId};
+
+/// What the dispatcher got from `claim_idle_worker`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    pub slot: usize,
+    pub port: u16,
+    pub ping: u64,
+}
+
+/// The worker's verdict on an incoming connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The dispatcher sent this client here: serve `request` for assignment `ping`.
+    Admitted { request: RequestType, ping: u64 },
+    /// No assignment is pending on this slot.
+    NotAssigned,
+    /// An assignment is pending, for another address.
+    WrongPeer,
+    /// The assignment is unreadable (bad type code or half-written): it was cancelled.
+    Invalid,
+}
+
+fn set_state(r: &Record, s: ProcState) {
+    r.state.store(s as u32, SeqCst);
+}
+
+fn cancel_assignment(r: &Record) {
+    r.pong.store(r.ping.load(SeqCst), SeqCst);
+    store_endpoint(&r.client, None);
+    r.request_type.store(0, SeqCst);
+    r.assigned_ms.store(0, SeqCst);
+}
+
+impl Guard<'_> {
+    /// Watchdog, before spawning `id`'s process: a clean record in state Starting.
+    pub fn reset_for_spawn(&self, id: RecordId, now_ms: u64, restarts: u32) {
+        self.write(id, |r| {
+            cancel_assignment(r);
+            r.pid.store(0, SeqCst);
+            store_endpoint(&r.endpoint, None);
+            set_state(r, ProcState::Starting);
+            r.supervision.store(Supervision::Starting as u32, SeqCst);
+            r.fatal_reason.store(FatalReason::None as u32, SeqCst);
+            r.restarts.store(restarts, SeqCst);
+            r.heartbeat_ms.store(now_ms, SeqCst);
+            r.started_ms.store(now_ms, SeqCst);
+        });
+    }
+
+    /// Watchdog, right after spawning: the new pid.
+    pub fn set_pid(&self, id: RecordId, pid: u32) {
+        self.write(id, |r| r.pid.store(pid, SeqCst));
+    }
+
+    /// Watchdog: its verdict on the process, with a reason when FATAL.
+    pub fn set_supervision(&self, id: RecordId, sup: Supervision, reason: FatalReason) {
+        self.write(id, |r| {
+            r.supervision.store(sup as u32, SeqCst);
+            r.fatal_reason.store(reason as u32, SeqCst);
+        });
+    }
+
+    /// Watchdog, after reaping `id`'s process: Dead, endpoint withdrawn, assignment cancelled.
+    pub fn mark_dead(&self, id: RecordId, exit: ExitCode) {
+        self.write(id, |r| {
+            set_state(r, ProcState::Dead);
+            store_endpoint(&r.endpoint, None);
+            cancel_assignment(r);
+            r.last_exit.store(exit.encode(), SeqCst);
+        });
+    }
+
+    /// A child, once it is ready: its pid and endpoint, state Idle.
+    pub fn publish_ready(&self, id: RecordId, endpoint: SocketAddr) {
+        self.write(id, |r| {
+            r.pid.store(std::process::id(), SeqCst);
+            store_endpoint(&r.endpoint, Some(endpoint));
+            cancel_assignment(r);
+            set_state(r, ProcState::Idle);
+            r.heartbeat_ms.store(crate::clock::monotonic_ms(), SeqCst);
+        });
+    }
+
+    /// A child, when it begins to stop.
+    pub fn set_stopping(&self, id: RecordId) {
+        self.write(id, |r| set_state(r, ProcState::Stopping));
+    }
+
+    /// Dispatcher: claims the first idle worker at or after `start` (round robin), writing the
+    /// ping marker and the assignment. Skips torn records and slots without a valid endpoint.
+    pub fn claim_idle_worker(
+        &self,
+        start: usize,
+        client: SocketAddr,
+        request: RequestType,
+        now_ms: u64,
+    ) -> Option<Claim> {
+        let seg = self.segment();
+        let n = seg.workers();
+        for i in 0..n {
+            let slot = (start + i) % n;
+            let id = RecordId::Worker(slot);
+            if self.is_torn(id) {
+                continue;
+            }
+            let r = seg.record(id);
+            let idle = r.state.load(SeqCst) == ProcState::Idle as u32
+                && r.supervision.load(SeqCst) == Supervision::Running as u32
+                && r.ping.load(SeqCst) == r.pong.load(SeqCst);
+            let port = load_endpoint(&r.endpoint).map(|e| e.port());
+            let (true, Some(port)) = (idle, port) else {
+                continue;
+            };
+            let ping = self.write(id, |r| {
+                let ping = r.ping.load(SeqCst).wrapping_add(1);
+                store_endpoint(&r.client, Some(client));
+                r.request_type.store(request.code(), SeqCst);
+                r.assigned_ms.store(now_ms, SeqCst);
+                r.ping.store(ping, SeqCst);
+                set_state(r, ProcState::Assigned);
+                ping
+            });
+            return Some(Claim { slot, port, ping });
+        }
+        None
+    }
+
+    /// Worker: decides whether a connection from `peer` is the client assigned to `slot`; if it
+    /// is, the slot becomes Busy.
+    pub fn begin_service(&self, id: RecordId, peer: SocketAddr) -> Admission {
+        let r = self.segment().record(id);
+        if self.is_torn(id) {
+            self.write(id, |r| {
+                cancel_assignment(r);
+                set_state(r, ProcState::Idle);
+            });
+            return Admission::Invalid;
+        }
+        if r.state.load(SeqCst) != ProcState::Assigned as u32
+            || r.ping.load(SeqCst) == r.pong.load(SeqCst)
+        {
+            return Admission::NotAssigned;
+        }
+        if load_endpoint(&r.client).map(|c| c.ip()) != Some(peer.ip()) {
+            return Admission::WrongPeer;
+        }
+        let Some(request) = RequestType::from_code(r.request_type.load(SeqCst)) else {
+            self.write(id, |r| {
+                cancel_assignment(r);
+                set_state(r, ProcState::Idle);
+            });
+            return Admission::Invalid;
+        };
+        let ping = r.ping.load(SeqCst);
+        self.write(id, |r| set_state(r, ProcState::Busy));
+        Admission::Admitted { request, ping }
+    }
+
+    /// Worker: the assignment `ping` is over (served, failed or expired): pong marker, Idle.
+    /// Returns false if the record had moved on (e.g. the watchdog repaired it meanwhile).
+    pub fn finish_assignment(&self, id: RecordId, ping: u64) -> bool {
+        let r = self.segment().record(id);
+        if r.ping.load(SeqCst) != ping {
+            return false;
+        }
+        self.write(id, |r| {
+            cancel_assignment(r);
+            set_state(r, ProcState::Idle);
+        });
+        true
+    }
+
+    /// Worker: the pending assignment's ping if it is older than `timeout_ms` and its client
+    /// never arrived.
+    pub fn expired_assignment(&self, id: RecordId, now_ms: u64, timeout_ms: u64) -> Option<u64> {
+        let r = self.segment().record(id);
+        let assigned = r.state.load(SeqCst) == ProcState::Assigned as u32;
+        let at = r.assigned_ms.load(SeqCst);
+        (assigned && now_ms.saturating_sub(at) > timeout_ms).then(|| r.ping.load(SeqCst))
+    }
+
+    /// Repairs every record left half-written by a writer that died (odd `seq`): any
+    /// assignment in it is cancelled (the client will ask again), codes out of range are reset,
+    /// and `seq` is made even. Returns the repaired records.
+    pub fn repair_torn(&self) -> Vec<RecordId> {
+        let seg = self.segment();
+        let torn: Vec<RecordId> = seg.ids().filter(|id| self.is_torn(*id)).collect();
+        for id in &torn {
+            self.write(*id, |r| {
+                cancel_assignment(r);
+                let state = ProcState::from_code(r.state.load(SeqCst));
+                if matches!(state, None | Some(ProcState::Assigned | ProcState::Busy)) {
+                    set_state(r, ProcState::Idle);
+                }
+                if Supervision::from_code(r.supervision.load(SeqCst)).is_none() {
+                    r.supervision.store(Supervision::Running as u32, SeqCst);
+                }
+            });
+        }
+        torn
+    }
+}
