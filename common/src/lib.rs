@@ -7,6 +7,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod clock;
+pub mod duration;
 pub mod error;
 pub mod layout;
 pub mod logging;

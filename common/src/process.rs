@@ -44,3 +44,81 @@ pub fn pending_signals(sfd: &SignalFd) -> Vec<Signal> {
     }
     out
 }
+
+/// What a freshly started child of the watchdog holds: the segment, its record, its signals,
+/// and the watchdog's FIFO to say it is ready.
+pub struct ChildContext {
+    pub segment: crate::segment::Segment,
+    pub id: crate::segment::RecordId,
+    pub signals: SignalFd,
+    pub runtime: crate::runtime::RuntimeDir,
+    watchdog_fifo: crate::notice::Fifo,
+}
+
+impl ChildContext {
+    /// Attaches to the instance, binds our life to the watchdog's and takes over the
+    /// termination signals. Call first thing in `main`, before spawning any thread.
+    pub fn start(
+        runtime: crate::runtime::RuntimeDir,
+        id: crate::segment::RecordId,
+    ) -> Result<ChildContext> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let signals = termination_signals()?;
+        let segment = crate::segment::Segment::attach(&runtime, crate::segment::Access::ReadWrite)?;
+        if let crate::segment::RecordId::Worker(k) = id {
+            if k >= segment.workers() {
+                return Err(Error::Invalid(format!(
+                    "slot {k} does not exist: the segment has {} worker slots",
+                    segment.workers()
+                )));
+            }
+        }
+        die_with_parent(segment.header().watchdog_pid.load(SeqCst))?;
+        let watchdog_fifo =
+            crate::notice::Fifo::open(&runtime.fifo_path(crate::runtime::FifoName::Watchdog))?;
+        segment.heartbeat(id);
+        Ok(ChildContext {
+            segment,
+            id,
+            signals,
+            runtime,
+            watchdog_fifo,
+        })
+    }
+
+    /// Publishes our endpoint (state Idle) and tells the watchdog we are ready.
+    pub fn announce_ready(&self, endpoint: std::net::SocketAddr) -> Result<()> {
+        let guard = self.segment.lock(crate::segment::GUARD_TIMEOUT)?;
+        guard.publish_ready(self.id, endpoint);
+        drop(guard);
+        let slot = match self.id {
+            crate::segment::RecordId::Dispatcher => crate::notice::DISPATCHER_SLOT,
+            crate::segment::RecordId::Worker(k) => k as u32,
+        };
+        self.watchdog_fifo
+            .send(&crate::notice::Notice {
+                kind: crate::notice::NoticeKind::Ready,
+                slot,
+                pid: std::process::id(),
+                marker: 0,
+            })
+            .map_err(|e| Error::io("sending the ready notice", e))
+    }
+
+    /// Marks our record Stopping (best effort: we are leaving anyway).
+    pub fn mark_stopping(&self) {
+        if let Ok(g) = self.segment.lock(crate::segment::GUARD_TIMEOUT) {
+            g.set_stopping(self.id);
+        }
+    }
+
+    /// True if a termination signal arrived (drains the signalfd).
+    pub fn termination_requested(&self) -> bool {
+        let sigs = pending_signals(&self.signals);
+        if let Some(s) = sigs.first() {
+            log::info!("received {}: stopping", s.as_str());
+            return true;
+        }
+        false
+    }
+}

@@ -222,6 +222,28 @@ impl Segment {
         Ok(true)
     }
 
+    /// Removes this segment's semaphore, shared-memory object and name file (watchdog, at stop).
+    /// Processes still attached keep their mapping until they exit; nothing new can attach.
+    pub fn destroy(self, rt: &RuntimeDir) -> Result<()> {
+        let mut first_error = None;
+        if let Err(e) = sys::sem_remove(self.semid) {
+            first_error.get_or_insert(Error::io(format!("removing semaphore {}", self.semid), e));
+        }
+        match shm_unlink(self.name.as_str()) {
+            Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => {
+                first_error.get_or_insert(Error::nix(format!("removing {}", self.name), e));
+            }
+        }
+        if let Err(e) = rt.remove_own_file(&rt.segment_name_path(), false) {
+            first_error.get_or_insert(e);
+        }
+        match first_error {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+
     /// The POSIX name of the segment (under /dev/shm).
     pub fn name(&self) -> &str {
         &self.name

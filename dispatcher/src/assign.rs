@@ -1,0 +1,104 @@
+//! Choosing a worker for a request: claim an idle slot under the guard, or wait (bounded by the
+//! queue timeout) for a pong notice that says one became free.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use kennel_common::clock;
+use kennel_common::notice::{Notice, NoticeKind};
+use kennel_common::protocol::RequestType;
+use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
+
+use crate::Dispatcher;
+
+/// Re-check this often even without a pong notice: notices are hints and may be lost, and a
+/// restarted worker becomes idle without one reaching a waiter in between.
+const RECHECK: Duration = Duration::from_millis(100);
+
+/// "A worker may have become idle": a generation counter under a mutex, with a condvar.
+/// Reading the generation before looking at the slots means a pong that lands in between is
+/// never missed.
+#[derive(Default)]
+pub struct IdleSignal {
+    generation: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl IdleSignal {
+    pub fn notify(&self) {
+        let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        *g = g.wrapping_add(1);
+        self.cond.notify_all();
+    }
+
+    fn current(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the generation moves past `seen`, or `timeout`.
+    fn wait_past(&self, seen: u64, timeout: Duration) {
+        let g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self
+            .cond
+            .wait_timeout_while(g, timeout, |g| *g == seen)
+            .map_err(|p| p.into_inner());
+    }
+}
+
+/// The outcome of a dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatch {
+    /// Go to this worker port.
+    Worker { slot: usize, port: u16 },
+    /// No worker became idle within the queue timeout.
+    Busy,
+}
+
+/// Finds a worker for `client`'s `request`, waiting up to the queue timeout.
+pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dispatch {
+    let seg = &d.ctx.segment;
+    let record = seg.record(RecordId::Dispatcher);
+    let deadline = Instant::now() + d.settings.queue_timeout;
+    loop {
+        let seen = d.idle.current();
+        let started = Instant::now();
+        let claim = match seg.lock(GUARD_TIMEOUT) {
+            Ok(guard) => {
+                let start = d.cursor.load(SeqCst);
+                guard.claim_idle_worker(start, client, request, clock::monotonic_ms())
+            }
+            Err(e) => {
+                log::error!("cannot dispatch: {e}");
+                None
+            }
+        };
+        record
+            .dispatch_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, SeqCst);
+        if let Some(c) = claim {
+            d.cursor.store(c.slot + 1, SeqCst);
+            record.served.fetch_add(1, SeqCst);
+            let ping = Notice {
+                kind: NoticeKind::Ping,
+                slot: c.slot as u32,
+                pid: std::process::id(),
+                marker: c.ping as u32,
+            };
+            if let Err(e) = d.worker_fifos[c.slot].send(&ping) {
+                log::debug!("ping notice to slot {} not sent: {e}", c.slot);
+            }
+            return Dispatch::Worker {
+                slot: c.slot,
+                port: c.port,
+            };
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            record.busy.fetch_add(1, SeqCst);
+            return Dispatch::Busy;
+        }
+        d.idle.wait_past(seen, left.min(RECHECK));
+    }
+}

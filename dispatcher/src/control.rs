@@ -1,0 +1,95 @@
+//! One control connection: read request types, answer worker ports, until the client leaves,
+//! falls silent past the idle timeout, or sends something unacceptable.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering::SeqCst;
+
+use kennel_common::protocol::{
+    busy_answer, error_line, port_answer, ControlParser, ControlRequest, LineTooLong, RequestType,
+    MAX_LINE,
+};
+use kennel_common::segment::RecordId;
+
+use crate::assign::{dispatch, Dispatch};
+use crate::Dispatcher;
+
+/// Serves one control connection to its end. Never panics on client input.
+pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(d.settings.idle_timeout));
+    let _ = stream.set_write_timeout(Some(d.settings.idle_timeout));
+    let failed = &d.ctx.segment.record(RecordId::Dispatcher).failed;
+    let mut parser = ControlParser::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                let why = if parser.has_partial() {
+                    "incomplete request"
+                } else {
+                    "idle"
+                };
+                log::info!(
+                    "closing {peer}: {why} for {} ms",
+                    d.settings.idle_timeout.as_millis()
+                );
+                let _ = stream.write_all(&error_line(&format!("{why} timeout, closing")));
+                return;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::debug!("{peer}: {e}");
+                return;
+            }
+        };
+        parser.push(&buf[..n]);
+        loop {
+            let answer = match parser.next_request() {
+                Ok(None) => break,
+                Ok(Some(ControlRequest::Known(request, style))) => {
+                    match dispatch(d, peer, request) {
+                        Dispatch::Worker { port, .. } => port_answer(port, style),
+                        Dispatch::Busy => {
+                            log::warn!("no idle worker for {peer} within the queue timeout: -1");
+                            busy_answer(style)
+                        }
+                    }
+                }
+                Ok(Some(ControlRequest::Unknown(what))) => {
+                    failed.fetch_add(1, SeqCst);
+                    log::warn!("{peer} sent an unknown request type: {what}");
+                    error_line(&format!("unknown request type (known: {})", known_types()))
+                }
+                Err(LineTooLong) => {
+                    failed.fetch_add(1, SeqCst);
+                    log::warn!("{peer} sent a line over {MAX_LINE} bytes: closing");
+                    let _ = stream.write_all(&error_line(&format!(
+                        "request line over {MAX_LINE} bytes, closing"
+                    )));
+                    return;
+                }
+            };
+            if let Err(e) = stream.write_all(&answer) {
+                log::debug!("{peer} left before its answer: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn known_types() -> String {
+    RequestType::ALL
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

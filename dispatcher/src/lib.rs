@@ -1,0 +1,203 @@
+//! The Kennel dispatcher: listens on the control port; for each request type a client sends,
+//! claims an idle worker slot in shared memory (ping), notices the worker through its FIFO and
+//! answers the worker's port. The control connection stays open for the next request.
+//!
+//! Threads: the main thread polls the listener, the pong FIFO and the termination signals (and
+//! stamps the heartbeat); each control connection gets a small thread of its own, so a slow or
+//! silent client only ever occupies its own thread. Waiting for an idle worker is a condition
+//! variable woken by pong notices, not a sleep.
+
+#![forbid(unsafe_code)]
+
+pub mod assign;
+pub mod control;
+pub mod settings;
+
+use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kennel_common::notice::{Fifo, NoticeKind};
+use kennel_common::process::ChildContext;
+use kennel_common::protocol::error_line;
+use kennel_common::runtime::FifoName;
+use kennel_common::segment::RecordId;
+use kennel_common::{Error, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::assign::IdleSignal;
+use crate::settings::{Args, Settings};
+
+/// Longest time between two heartbeats.
+pub const TICK: Duration = Duration::from_millis(250);
+/// Stack of a connection thread: it holds one 4 KiB buffer and a parser; 1,000 idle
+/// connections must stay cheap.
+const CONNECTION_STACK: usize = 128 * 1024;
+
+/// State shared by the main thread and the connection threads.
+pub struct Dispatcher {
+    pub ctx: ChildContext,
+    pub settings: Settings,
+    /// One FIFO per worker slot, for ping notices.
+    pub worker_fifos: Vec<Fifo>,
+    /// Pong notices from the workers.
+    pub pongs: Fifo,
+    pub idle: IdleSignal,
+    /// Where the next round-robin search starts.
+    pub cursor: AtomicUsize,
+    /// Open control connections.
+    pub connections: AtomicUsize,
+}
+
+/// The binary's body: returns the process exit status.
+pub fn main_with(args: Args) -> i32 {
+    let settings = match Settings::from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel-dispatcher: {e}");
+            return 2;
+        }
+    };
+    kennel_common::logging::init("dispatcher");
+    let ctx = match ChildContext::start(settings.runtime.clone(), RecordId::Dispatcher) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return 2;
+        }
+    };
+    let listener = match TcpListener::bind((settings.bind, settings.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("cannot listen on {}:{}: {e}", settings.bind, settings.port);
+            return 3;
+        }
+    };
+    let dispatcher = match Dispatcher::open(ctx, settings) {
+        Ok(d) => Arc::new(d),
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return 2;
+        }
+    };
+    match run(listener, dispatcher) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
+impl Dispatcher {
+    pub fn open(ctx: ChildContext, settings: Settings) -> Result<Dispatcher> {
+        let worker_fifos = (0..ctx.segment.workers())
+            .map(|k| Fifo::open(&ctx.runtime.fifo_path(FifoName::Worker(k))))
+            .collect::<Result<Vec<_>>>()?;
+        let pongs = Fifo::open(&ctx.runtime.fifo_path(FifoName::Dispatcher))?;
+        Ok(Dispatcher {
+            ctx,
+            settings,
+            worker_fifos,
+            pongs,
+            idle: IdleSignal::default(),
+            cursor: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// Serves until a termination signal. `listener` is already bound (tests bind port 0).
+pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the listening address", e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("making the listener non-blocking", e))?;
+    dispatcher.ctx.announce_ready(local)?;
+    log::info!(
+        "ready on {local} ({} worker slots, queue timeout {} ms)",
+        dispatcher.ctx.segment.workers(),
+        dispatcher.settings.queue_timeout.as_millis()
+    );
+    if !local.ip().is_loopback() {
+        log::warn!("listening on {local}, which is reachable from other machines");
+    }
+    let timeout = PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+    loop {
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(dispatcher.pongs.as_fd(), PollFlags::POLLIN),
+            PollFd::new(dispatcher.ctx.signals.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::nix("poll", e)),
+        }
+        dispatcher.ctx.segment.heartbeat(RecordId::Dispatcher);
+        if dispatcher.ctx.termination_requested() {
+            dispatcher.ctx.mark_stopping();
+            return Ok(());
+        }
+        let notices = dispatcher.pongs.drain();
+        if !notices.is_empty() {
+            let valid = notices
+                .iter()
+                .filter(|n| {
+                    let ok = n.kind == NoticeKind::Pong
+                        && dispatcher
+                            .ctx
+                            .segment
+                            .worker_id(u64::from(n.slot))
+                            .is_some();
+                    if !ok {
+                        log::warn!("ignoring an unexpected notice on the pong FIFO: {n:?}");
+                    }
+                    ok
+                })
+                .count();
+            if valid > 0 {
+                dispatcher.idle.notify();
+            }
+        }
+        accept_all(&listener, &dispatcher);
+    }
+}
+
+/// Accepts every pending connection, each on a thread of its own, within the connection cap.
+fn accept_all(listener: &TcpListener, dispatcher: &Arc<Dispatcher>) {
+    loop {
+        let (mut stream, peer) = match listener.accept() {
+            Ok(pair) => pair,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("accept failed: {e}");
+                return;
+            }
+        };
+        let open = dispatcher.connections.fetch_add(1, SeqCst);
+        if open >= dispatcher.settings.max_connections {
+            dispatcher.connections.fetch_sub(1, SeqCst);
+            log::warn!("refusing {peer}: {open} control connections already open");
+            let _ =
+                std::io::Write::write_all(&mut stream, &error_line("busy: too many connections"));
+            continue;
+        }
+        let d = Arc::clone(dispatcher);
+        let spawned = std::thread::Builder::new()
+            .name(format!("control {peer}"))
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                control::serve(&d, stream, peer);
+                d.connections.fetch_sub(1, SeqCst);
+            });
+        if let Err(e) = spawned {
+            dispatcher.connections.fetch_sub(1, SeqCst);
+            log::error!("cannot start a thread for {peer}: {e}");
+        }
+    }
+}

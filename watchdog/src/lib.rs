@@ -1,0 +1,233 @@
+//! The Kennel watchdog: started first, parent of every other process. It creates the IPC
+//! objects, starts the dispatcher and the workers, waits until each says it is ready, then
+//! supervises them until SIGINT/SIGTERM/SIGHUP, when it stops them in order (dispatcher first,
+//! so no new work is handed out; then the workers), reaps them all (no zombies) and removes
+//! every object it created.
+//!
+//! One thread, one `poll` loop over a signalfd (SIGCHLD and the termination signals) and the
+//! watchdog FIFO (ready notices), waking at the next deadline or poll tick. No signal handlers,
+//! no `unsafe`.
+
+#![forbid(unsafe_code)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "Kennel uses Linux interfaces (signalfd, PR_SET_PDEATHSIG): it builds on Linux only"
+);
+
+pub mod instance;
+pub mod policy;
+pub mod settings;
+pub mod spawn;
+pub mod supervisor;
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::{Duration, Instant};
+
+use kennel_common::layout::ExitCode;
+use kennel_common::segment::RecordId;
+use kennel_common::{clock, Error, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::instance::Instance;
+use crate::settings::{Args, Settings};
+use crate::supervisor::Supervisor;
+
+/// The binary's body: returns the process exit status.
+pub fn main_with(args: Args) -> i32 {
+    kennel_common::logging::init("watchdog");
+    let settings = match Settings::from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            return 2;
+        }
+    };
+    match run(&settings) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
+/// Signals the watchdog takes through its signalfd.
+fn signal_mask() -> SigSet {
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+    ] {
+        mask.add(s);
+    }
+    mask
+}
+
+/// Creates the instance, supervises it until asked to stop, then removes it.
+pub fn run(settings: &Settings) -> Result<()> {
+    let uname = nix::sys::utsname::uname().map_err(|e| Error::nix("uname", e))?;
+    if uname.sysname() != "Linux" {
+        return Err(Error::Invalid("Kennel runs on Linux only".into()));
+    }
+    let mask = signal_mask();
+    mask.thread_block()
+        .map_err(|e| Error::nix("blocking signals", e))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| Error::nix("creating a signalfd", e))?;
+    let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
+    log::info!(
+        "supervising 1 dispatcher and {} workers; poll every {} ms, hang timeout {} ms",
+        settings.workers,
+        settings.poll_interval.as_millis(),
+        settings.hang_timeout.as_millis()
+    );
+    if !settings.bind.is_loopback() {
+        log::warn!(
+            "binding to {}: reachable from other machines",
+            settings.bind
+        );
+    }
+    let mut sup = Supervisor::new(settings, &instance.segment);
+    supervise(&mut sup, &instance, &signals);
+    stop_all(&mut sup, &signals);
+    drop(sup);
+    instance.destroy()?;
+    log::info!("stopped; every process reaped and every IPC object removed");
+    Ok(())
+}
+
+/// The main loop: returns when a termination signal arrives.
+fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
+    let started = Instant::now();
+    let header = instance.segment.header();
+    let mut next_poll = Instant::now() + sup.settings.poll_interval;
+    let mut reported_up = false;
+    loop {
+        let now = Instant::now();
+        sup.run_deadlines(now);
+        let wake = sup.next_deadline().map_or(next_poll, |d| d.min(next_poll));
+        let wait = wake.saturating_duration_since(Instant::now());
+        let mut fds = [
+            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(instance.fifo.as_fd(), PollFlags::POLLIN),
+        ];
+        let timeout = PollTimeout::try_from(wait.as_millis().min(60_000) as i32 + 1)
+            .unwrap_or(PollTimeout::NONE);
+        let _ = poll(&mut fds, timeout);
+        header
+            .watchdog_heartbeat_ms
+            .store(clock::monotonic_ms(), SeqCst);
+        let mut stop = None;
+        while let Ok(Some(info)) = signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => {}
+                Ok(s) => stop = Some(s),
+                Err(_) => {}
+            }
+        }
+        reap(sup);
+        for notice in instance.fifo.drain() {
+            sup.on_notice(&notice);
+        }
+        if let Some(sig) = stop {
+            log::info!("received {}: stopping", sig.as_str());
+            return;
+        }
+        let now = Instant::now();
+        if now >= next_poll {
+            log::info!("poll: {}", sup.report());
+            sup.check_hangs(now);
+            next_poll = now + sup.settings.poll_interval;
+        }
+        if !reported_up && sup.all_running() {
+            reported_up = true;
+            report_up(instance, started.elapsed());
+        }
+    }
+}
+
+/// Logs that the system is up, and prints the machine-readable readiness line on stdout.
+fn report_up(instance: &Instance, took: Duration) {
+    let dispatcher = instance.segment.read(RecordId::Dispatcher);
+    let addr = dispatcher
+        .endpoint
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| "?".into());
+    log::info!(
+        "system up in {:.1} ms: dispatcher on {addr}, {} workers ready (runtime dir {})",
+        took.as_secs_f64() * 1000.0,
+        instance.segment.workers(),
+        instance.runtime.path().display()
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ready {addr}");
+    let _ = out.flush();
+}
+
+/// Reaps every child that has exited, without blocking.
+fn reap(sup: &mut Supervisor) {
+    loop {
+        match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => {
+                sup.on_exit(pid, ExitCode::Exited(code as u8));
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                sup.on_exit(pid, ExitCode::Signaled(sig as i32 as u8));
+            }
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                log::error!("waitpid: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Stops the dispatcher first (no new assignments), then the workers (each finishes the client
+/// it is serving), each group with SIGTERM, then SIGKILL after the grace period; reaps all.
+fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
+    sup.stopping = true;
+    sup.segment.header().stopping.store(1, SeqCst);
+    stop_group(sup, signals, |id| id == RecordId::Dispatcher);
+    stop_group(sup, signals, |id| id != RecordId::Dispatcher);
+}
+
+fn stop_group(sup: &mut Supervisor, signals: &SignalFd, which: impl Fn(RecordId) -> bool + Copy) {
+    let now = Instant::now();
+    for (i, _) in sup.live_pids(which) {
+        sup.kill(i, Signal::SIGTERM, now);
+    }
+    let deadline = now + sup.settings.grace;
+    while !sup.live_pids(which).is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(left.as_millis().min(1000) as i32 + 1)
+            .unwrap_or(PollTimeout::NONE);
+        let _ = poll(&mut fds, ms);
+        while let Ok(Some(_)) = signals.read_signal() {}
+        reap(sup);
+    }
+    for (i, pid) in sup.live_pids(which) {
+        log::warn!("pid {pid} did not stop within the grace period: SIGKILL");
+        sup.kill(i, Signal::SIGKILL, Instant::now());
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Signaled(p, s, _)) => sup.on_exit(p, ExitCode::Signaled(s as i32 as u8)),
+            Ok(WaitStatus::Exited(p, c)) => sup.on_exit(p, ExitCode::Exited(c as u8)),
+            other => log::warn!("waiting for pid {pid}: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The watchdog's command line, turned into validated settings in one place. These flags are
+//! the whole system's configuration: the watchdog passes what its children need to them.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use kennel_common::duration::parse_duration;
+use kennel_common::layout::MAX_WORKERS;
+use kennel_common::protocol::DEFAULT_MAX_PAYLOAD;
+use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
+
+use crate::policy::RestartPolicy;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kennel-watchdog",
+    version,
+    about = "Starts and supervises a Kennel instance: one dispatcher and a pool of workers",
+    after_help = "Stop with Ctrl-C or SIGTERM: children are stopped, reaped, and every IPC object removed."
+)]
+pub struct Args {
+    /// Runtime directory of the instance (default: $XDG_RUNTIME_DIR/kennel, else /tmp/kennel-<uid>).
+    #[arg(long, env = ENV_RUNTIME_DIR)]
+    pub runtime_dir: Option<PathBuf>,
+    /// Number of workers.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Address the dispatcher and the workers listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Dispatcher port (0 = any free port).
+    #[arg(long, default_value_t = 2222)]
+    pub port: u16,
+    /// Port of worker 0; worker k listens on base + k (default: port + 1; 0 = any free port).
+    #[arg(long)]
+    pub worker_port_base: Option<u16>,
+    /// Time between two supervision polls (PID report, hang check).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// A child whose heartbeat is older than this is killed and restarted (default: 2 polls).
+    #[arg(long, value_parser = parse_duration)]
+    pub hang_timeout: Option<Duration>,
+    /// A child not ready within this time after its start is killed and restarted.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub start_timeout: Duration,
+    /// More than this many deaths of one child within --restart-window make it FATAL.
+    #[arg(long, default_value_t = 5)]
+    pub max_restarts: u32,
+    /// Window over which --max-restarts is counted.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub restart_window: Duration,
+    /// A FATAL child is tried again after this cool-down.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub fatal_cooldown: Duration,
+    /// Time a child gets to exit after SIGTERM before SIGKILL.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// A request waits this long for an idle worker before the answer is -1.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub queue_timeout: Duration,
+    /// A control connection silent this long is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Time a client gets to send its message to a worker (and to arrive after its assignment).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub client_timeout: Duration,
+    /// Largest payload a worker accepts, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
+    pub max_payload: usize,
+    /// Most control connections the dispatcher keeps open at once.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Directory holding kennel-dispatcher and kennel-worker (default: next to this binary).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub runtime: RuntimeDir,
+    pub workers: usize,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub worker_port_base: u16,
+    pub poll_interval: Duration,
+    pub hang_timeout: Duration,
+    pub start_timeout: Duration,
+    pub policy: RestartPolicy,
+    pub grace: Duration,
+    pub queue_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub client_timeout: Duration,
+    pub max_payload: usize,
+    pub max_connections: usize,
+    pub bin_dir: PathBuf,
+}
+
+impl Settings {
+    pub fn from_args(a: Args) -> Result<Settings, String> {
+        if a.workers == 0 || a.workers > MAX_WORKERS {
+            return Err(format!("--workers must be between 1 and {MAX_WORKERS}"));
+        }
+        let base = match a.worker_port_base {
+            Some(b) => b,
+            None if a.port == 0 => 0,
+            None => a
+                .port
+                .checked_add(1)
+                .ok_or("--port 65535 leaves no worker ports")?,
+        };
+        if base != 0 {
+            let last = u32::from(base) + a.workers as u32 - 1;
+            if last > 65_535 {
+                return Err(format!("worker ports {base}..={last} go past 65535"));
+            }
+            if a.port != 0 && (u32::from(base)..=last).contains(&u32::from(a.port)) {
+                return Err(format!(
+                    "worker ports {base}..={last} include the dispatcher port"
+                ));
+            }
+        }
+        if a.poll_interval < Duration::from_millis(10) {
+            return Err("--poll-interval must be at least 10ms".into());
+        }
+        let hang_timeout = a.hang_timeout.unwrap_or(a.poll_interval * 2);
+        if hang_timeout < Duration::from_millis(500) {
+            return Err("--hang-timeout must be at least 500ms (children beat every 250ms)".into());
+        }
+        if a.restart_window.is_zero() {
+            return Err("--restart-window must be positive".into());
+        }
+        for (name, d) in [
+            ("--idle-timeout", a.idle_timeout),
+            ("--client-timeout", a.client_timeout),
+            ("--start-timeout", a.start_timeout),
+        ] {
+            if d < Duration::from_millis(1) {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        let bin_dir = match a.bin_dir {
+            Some(d) => d,
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+                .ok_or("cannot find the directory of kennel-watchdog; pass --bin-dir")?,
+        };
+        Ok(Settings {
+            runtime: RuntimeDir::resolve(a.runtime_dir.as_deref()),
+            workers: a.workers,
+            bind: a.bind,
+            port: a.port,
+            worker_port_base: base,
+            poll_interval: a.poll_interval,
+            hang_timeout,
+            start_timeout: a.start_timeout,
+            policy: RestartPolicy {
+                max_restarts: a.max_restarts,
+                window: a.restart_window,
+                fatal_cooldown: a.fatal_cooldown,
+                ..RestartPolicy::default()
+            },
+            grace: a.grace,
+            queue_timeout: a.queue_timeout,
+            idle_timeout: a.idle_timeout,
+            client_timeout: a.client_timeout,
+            max_payload: a.max_payload,
+            max_connections: a.max_connections,
+            bin_dir,
+        })
+    }
+
+    /// The port worker `slot` is told to bind (0 = any).
+    pub fn worker_port(&self, slot: usize) -> u16 {
+        if self.worker_port_base == 0 {
+            0
+        } else {
+            self.worker_port_base + slot as u16
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Settings, String> {
+        let mut argv = vec!["kennel-watchdog", "--bin-dir", "/x"];
+        argv.extend_from_slice(extra);
+        Settings::from_args(Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn defaults_follow_the_assignment() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.port, 2222);
+        assert_eq!(s.worker_port(0), 2223);
+        assert_eq!(s.worker_port(1), 2224);
+        assert_eq!(s.workers, 2);
+        assert_eq!(s.poll_interval, Duration::from_secs(2));
+        assert_eq!(s.hang_timeout, Duration::from_secs(4));
+        assert_eq!(s.policy.max_restarts, 5);
+    }
+
+    #[test]
+    fn bad_combinations_are_refused_with_a_reason() {
+        assert!(parse(&["--workers", "0"]).is_err());
+        assert!(parse(&["--workers", "65"]).is_err());
+        assert!(parse(&["--port", "65535"]).is_err());
+        assert!(parse(&["--worker-port-base", "65535", "--workers", "2"]).is_err());
+        assert!(parse(&["--port", "3000", "--worker-port-base", "2999"]).is_err());
+        assert!(parse(&["--hang-timeout", "100ms"]).is_err());
+        assert!(parse(&["--poll-interval", "1ms"]).is_err());
+        let s = parse(&["--port", "0"]).unwrap();
+        assert_eq!(
+            s.worker_port(5),
+            0,
+            "ephemeral dispatcher port means ephemeral workers"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The Kennel worker: owns one TCP port, publishes it in its slot, serves the one client the
+//! dispatcher assigned to it, then writes the pong marker and tells the dispatcher it is free.
+//!
+//! One thread, one client at a time, by design: a slot *is* a unit of work in this system,
+//! and the dispatcher only sends a client to an idle slot. The main loop polls the listening
+//! socket, the slot's FIFO (ping notices) and the termination signals, and stamps the
+//! heartbeat at least every `TICK`, so a frozen worker is visible to the watchdog.
+
+#![forbid(unsafe_code)]
+
+pub mod serve;
+pub mod settings;
+
+use std::net::TcpListener;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use kennel_common::layout::ProcState;
+use kennel_common::notice::{Fifo, Notice, NoticeKind};
+use kennel_common::process::ChildContext;
+use kennel_common::runtime::FifoName;
+use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
+use kennel_common::{clock, Error, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::settings::{Args, Settings};
+
+/// Longest time between two heartbeats while waiting for work.
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Exit status when the port cannot be bound (the watchdog backs off instead of spinning).
+pub const EXIT_BIND: i32 = 3;
+
+/// Everything `run` needs besides the listener.
+pub struct Worker {
+    pub ctx: ChildContext,
+    pub settings: Settings,
+    /// Ping notices from the dispatcher.
+    pub notices: Fifo,
+    /// Where our pong notices go.
+    pub dispatcher: Fifo,
+}
+
+/// The binary's body: returns the process exit status.
+pub fn main_with(args: Args) -> i32 {
+    let settings = match Settings::from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel-worker: {e}");
+            return 2;
+        }
+    };
+    kennel_common::logging::init(&format!("worker {}", settings.slot));
+    let id = RecordId::Worker(settings.slot);
+    let ctx = match ChildContext::start(settings.runtime.clone(), id) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return 2;
+        }
+    };
+    let listener = match TcpListener::bind((settings.bind, settings.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("cannot listen on {}:{}: {e}", settings.bind, settings.port);
+            return EXIT_BIND;
+        }
+    };
+    let worker = match Worker::open(ctx, settings) {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return 2;
+        }
+    };
+    match run(listener, &worker) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
+impl Worker {
+    pub fn open(ctx: ChildContext, settings: Settings) -> Result<Worker> {
+        let notices = Fifo::open(&ctx.runtime.fifo_path(FifoName::Worker(settings.slot)))?;
+        let dispatcher = Fifo::open(&ctx.runtime.fifo_path(FifoName::Dispatcher))?;
+        Ok(Worker {
+            ctx,
+            settings,
+            notices,
+            dispatcher,
+        })
+    }
+
+    pub fn id(&self) -> RecordId {
+        self.ctx.id
+    }
+
+    /// Tells the dispatcher this slot is free again (assignment `ping` over, or just ready).
+    pub fn send_pong(&self, ping: u64) {
+        let notice = Notice {
+            kind: NoticeKind::Pong,
+            slot: self.settings.slot as u32,
+            pid: std::process::id(),
+            marker: ping as u32,
+        };
+        if let Err(e) = self.dispatcher.send(&notice) {
+            log::debug!("pong notice not sent ({e}); the dispatcher will see the slot anyway");
+        }
+    }
+}
+
+/// Serves until a termination signal: `listener` is already bound (tests bind port 0).
+pub fn run(listener: TcpListener, worker: &Worker) -> Result<()> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("reading the listening address", e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("making the listener non-blocking", e))?;
+    worker.ctx.announce_ready(local)?;
+    worker.send_pong(0);
+    log::info!("ready on {local}");
+    let seg = &worker.ctx.segment;
+    let timeout = PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+    loop {
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(worker.notices.as_fd(), PollFlags::POLLIN),
+            PollFd::new(worker.ctx.signals.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(Error::nix("poll", e)),
+        }
+        seg.heartbeat(worker.id());
+        if worker.ctx.termination_requested() {
+            worker.ctx.mark_stopping();
+            return Ok(());
+        }
+        for n in worker.notices.drain() {
+            if n.kind != NoticeKind::Ping || n.slot as usize != worker.settings.slot {
+                log::warn!("ignoring a notice not meant for this slot: {n:?}");
+            }
+        }
+        loop {
+            match listener.accept() {
+                Ok((stream, peer)) => serve::connection(worker, stream, peer),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE, ECONNABORTED…: log and retry on the next turn.
+                    log::warn!("accept failed: {e}");
+                    break;
+                }
+            }
+        }
+        expire_stale_assignment(worker);
+    }
+}
+
+/// Cancels an assignment whose client never came, so the slot is not lost to it.
+fn expire_stale_assignment(worker: &Worker) {
+    let seg = &worker.ctx.segment;
+    let timeout_ms = worker.settings.client_timeout.as_millis() as u64;
+    let now = clock::monotonic_ms();
+    // Lock-free look first: the guard is only taken when there is something to cancel.
+    let view = seg.read(worker.id());
+    let pending = view.state() == Some(ProcState::Assigned);
+    if !pending || now.saturating_sub(view.assigned_ms) <= timeout_ms {
+        return;
+    }
+    let Ok(guard) = seg.lock(GUARD_TIMEOUT) else {
+        return;
+    };
+    if let Some(ping) = guard.expired_assignment(worker.id(), now, timeout_ms) {
+        guard.finish_assignment(worker.id(), ping);
+        drop(guard);
+        seg.record(worker.id())
+            .failed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        log::warn!("assignment {ping} expired: its client never connected within {timeout_ms} ms");
+        worker.send_pong(ping);
+    }
+}
