@@ -9,6 +9,7 @@
 pub mod clock;
 pub mod duration;
 pub mod error;
+pub mod invariants;
 pub mod layout;
 pub mod logging;
 pub mod notice;

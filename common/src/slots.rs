@@ -84,10 +84,12 @@ impl Guard<'_> {
         });
     }
 
-    /// Watchdog, after reaping `id`'s process: Dead, endpoint withdrawn, assignment cancelled.
+    /// Watchdog, after reaping `id`'s process: Dead and Down, endpoint withdrawn, assignment
+    /// cancelled, exit status recorded.
     pub fn mark_dead(&self, id: RecordId, exit: ExitCode) {
         self.write(id, |r| {
             set_state(r, ProcState::Dead);
+            r.supervision.store(Supervision::Down as u32, SeqCst);
             store_endpoint(&r.endpoint, None);
             cancel_assignment(r);
             r.last_exit.store(exit.encode(), SeqCst);

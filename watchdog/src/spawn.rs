@@ -13,13 +13,16 @@ use crate::settings::Settings;
 /// watchdog, which then stops them in order (dispatcher first). Their stderr is the watchdog's,
 /// so all logs land in one place; stdin and stdout are closed (stdout carries the watchdog's
 /// readiness line, which children must not mix into).
-pub fn command(s: &Settings, id: RecordId) -> Command {
+///
+/// `dispatcher_port` overrides `--port`: once the dispatcher has bound a port (possibly an
+/// ephemeral one, with `--port 0`), every restart reuses it, so clients find it again.
+pub fn command(s: &Settings, id: RecordId, dispatcher_port: Option<u16>) -> Command {
     let ms = |d: std::time::Duration| d.as_millis().to_string();
     let mut cmd = match id {
         RecordId::Dispatcher => {
             let mut c = Command::new(s.bin_dir.join("kennel-dispatcher"));
             c.args(["--bind", &s.bind.to_string()])
-                .args(["--port", &s.port.to_string()])
+                .args(["--port", &dispatcher_port.unwrap_or(s.port).to_string()])
                 .args(["--queue-timeout-ms", &ms(s.queue_timeout)])
                 .args(["--idle-timeout-ms", &ms(s.idle_timeout)])
                 .args(["--max-connections", &s.max_connections.to_string()]);

@@ -94,6 +94,8 @@ pub struct Supervisor<'a> {
     pub children: Vec<Child>,
     /// Set once stopping begins: deaths are no longer followed by restarts.
     pub stopping: bool,
+    /// The port the first dispatcher bound; its successors bind the same one.
+    pub dispatcher_port: Option<u16>,
 }
 
 fn describe(id: RecordId) -> String {
@@ -117,6 +119,7 @@ impl<'a> Supervisor<'a> {
             segment,
             children,
             stopping: false,
+            dispatcher_port: None,
         }
     }
 
@@ -140,7 +143,7 @@ impl<'a> Supervisor<'a> {
             Ok(g) => g.reset_for_spawn(id, clock::monotonic_ms(), restarts),
             Err(e) => log::error!("{id}: could not reset its record before the start: {e}"),
         }
-        match spawn::command(self.settings, id).spawn() {
+        match spawn::command(self.settings, id, self.dispatcher_port).spawn() {
             Ok(process) => {
                 let pid = Pid::from_raw(process.id() as i32);
                 // We reap with waitpid(-1); the std handle is not needed (dropping it neither
@@ -186,12 +189,11 @@ impl<'a> Supervisor<'a> {
                 if let Ok(g) = self.segment.lock(GUARD_TIMEOUT) {
                     g.set_supervision(id, Supervision::Running, FatalReason::None);
                 }
-                let endpoint = self
-                    .segment
-                    .read(id)
-                    .endpoint
-                    .map(|e| e.to_string())
-                    .unwrap_or_else(|| "?".into());
+                let endpoint = self.segment.read(id).endpoint;
+                if id == RecordId::Dispatcher && self.dispatcher_port.is_none() {
+                    self.dispatcher_port = endpoint.map(|e| e.port());
+                }
+                let endpoint = endpoint.map_or_else(|| "?".into(), |e| e.to_string());
                 log::info!(
                     "{} ready (pid {pid}, {endpoint}) {:.1} ms after its start",
                     describe(id),

@@ -1,0 +1,11 @@
+//! The client side of Kennel: the library behind `kennel-client` (talking to the system) and
+//! `kennelctl` (reading the shared segment, read-only, for people and scripts).
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod inspect;
+pub mod json;
+pub mod status;
+
+pub use client::{Answer, Client, ClientConfig, ClientError};

@@ -1,0 +1,228 @@
+//! What kennelctl shows: a segment snapshot as a table for people or JSON for scripts, and the
+//! result of the invariant check. Pure functions from a snapshot to text.
+
+use std::fmt::Write as _;
+
+use kennel_common::invariants::Violation;
+use kennel_common::layout::{ProcState, Role};
+use kennel_common::protocol::RequestType;
+use kennel_common::segment::{RecordId, RecordView, Snapshot};
+
+use crate::json::{quote, Obj};
+
+/// Whether the watchdog that owns the segment is alive (its instance lock is held).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchdogLiveness {
+    Alive,
+    Gone,
+    Unknown,
+}
+
+/// Extra facts kennelctl gathers next to the snapshot.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub runtime_dir: String,
+    pub segment_name: String,
+    pub watchdog: WatchdogLiveness,
+}
+
+fn state_word(r: &RecordView) -> String {
+    match (r.id.role(), r.state()) {
+        (Role::Dispatcher, Some(ProcState::Idle)) if !r.torn => "ready".into(),
+        _ => r.display_state(),
+    }
+}
+
+fn port(r: &RecordView) -> Option<u16> {
+    r.endpoint.map(|e| e.port())
+}
+
+fn age(s: &Snapshot, stamp: u64) -> Option<u64> {
+    (stamp != 0).then(|| s.age_ms(stamp))
+}
+
+/// The human table.
+pub fn table(s: &Snapshot, ctx: &Context) -> String {
+    let mut out = String::new();
+    let watchdog = match ctx.watchdog {
+        WatchdogLiveness::Alive => "running",
+        WatchdogLiveness::Gone => "GONE (stale segment)",
+        WatchdogLiveness::Unknown => "unknown",
+    };
+    let _ = writeln!(
+        out,
+        "Kennel instance {}  segment {}{}",
+        ctx.runtime_dir,
+        ctx.segment_name,
+        if s.stopping { "  (stopping)" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>8} {:>6} {:>8} {:>9} {:>11}  LAST EXIT",
+        "ROLE",
+        "SLOT",
+        "PID",
+        "STATE",
+        "PORT",
+        "SERVED",
+        "FAILED",
+        "RESTARTS",
+        "HEARTBEAT",
+        "PING/PONG"
+    );
+    let _ = writeln!(
+        out,
+        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>8} {:>6} {:>8} {:>9} {:>11}",
+        "watchdog",
+        "-",
+        s.watchdog_pid,
+        watchdog,
+        "-",
+        "-",
+        "-",
+        "-",
+        fmt_age(age(s, s.watchdog_heartbeat_ms)),
+        "-"
+    );
+    for r in &s.records {
+        let (role, slot) = match r.id {
+            RecordId::Dispatcher => ("dispatcher", "-".to_string()),
+            RecordId::Worker(k) => ("worker", k.to_string()),
+        };
+        let mut state = state_word(r);
+        if let Some(reason) = r.fatal_reason().filter(|f| f.describe() != "") {
+            state = format!("{state}: {}", reason.describe());
+        }
+        let _ = writeln!(
+            out,
+            "{:<10} {:>4} {:>8} {:<9} {:>6} {:>8} {:>6} {:>8} {:>9} {:>11}  {}",
+            role,
+            slot,
+            r.pid().map_or("-".into(), |p| p.to_string()),
+            state,
+            port(r).map_or("-".into(), |p| p.to_string()),
+            r.served,
+            r.failed,
+            r.restarts,
+            fmt_age(age(s, r.heartbeat_ms)),
+            format!("{}/{}", r.ping, r.pong),
+            r.last_exit().map_or("-".into(), |e| e.to_string()),
+        );
+    }
+    let d = s.dispatcher();
+    if d.served > 0 {
+        let _ = writeln!(
+            out,
+            "dispatcher: {} dispatched, {} busy answers (-1), mean dispatch {:.1} µs",
+            d.served,
+            d.busy,
+            d.dispatch_ns as f64 / 1000.0 / d.served as f64
+        );
+    }
+    out
+}
+
+fn fmt_age(ms: Option<u64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms < 10_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) => format!("{} s", ms / 1000),
+    }
+}
+
+fn record_json(s: &Snapshot, r: &RecordView) -> Obj {
+    let mut o = Obj::new();
+    if let RecordId::Worker(k) = r.id {
+        o.num("slot", k as u64);
+    }
+    o.opt_num("pid", r.pid().map(u64::from));
+    o.str("state", &state_word(r));
+    o.str(
+        "supervision",
+        r.supervision().map_or("invalid", |x| x.name()),
+    );
+    o.opt_num("port", port(r).map(u64::from));
+    o.num("served", r.served);
+    o.num("failed", r.failed);
+    o.num("restarts", u64::from(r.restarts));
+    o.opt_num("heartbeat_age_ms", age(s, r.heartbeat_ms));
+    o.num("ping", r.ping);
+    o.num("pong", r.pong);
+    o.opt_str("last_exit", r.last_exit().map(|e| e.to_string()));
+    o.opt_str(
+        "fatal_reason",
+        r.fatal_reason()
+            .map(|f| f.describe().to_string())
+            .filter(|d| !d.is_empty()),
+    );
+    if r.id != RecordId::Dispatcher {
+        o.opt_str("client", r.client.map(|c| c.to_string()));
+        o.opt_str(
+            "request_type",
+            RequestType::from_code(r.request_type).map(|t| t.name().to_string()),
+        );
+    } else {
+        o.num("busy", r.busy);
+        o.num("dispatch_ns_total", r.dispatch_ns);
+    }
+    o.bool("torn", r.torn);
+    o
+}
+
+/// The JSON document (one object, one line).
+pub fn json(s: &Snapshot, ctx: &Context) -> String {
+    let mut w = Obj::new();
+    w.num("pid", u64::from(s.watchdog_pid));
+    w.bool("alive", ctx.watchdog == WatchdogLiveness::Alive);
+    w.opt_num("heartbeat_age_ms", age(s, s.watchdog_heartbeat_ms));
+    let workers: Vec<String> = s
+        .workers()
+        .iter()
+        .map(|r| record_json(s, r).finish())
+        .collect();
+    let mut top = Obj::new();
+    top.str("runtime_dir", &ctx.runtime_dir);
+    top.str("segment", &ctx.segment_name);
+    top.bool("stopping", s.stopping);
+    top.raw("watchdog", &w.finish());
+    top.raw("dispatcher", &record_json(s, s.dispatcher()).finish());
+    top.raw("workers", &format!("[{}]", workers.join(",")));
+    top.finish()
+}
+
+/// The check report, for people.
+pub fn check_text(violations: &[Violation]) -> String {
+    if violations.is_empty() {
+        return "ok: every invariant holds\n".into();
+    }
+    let mut out = String::new();
+    for v in violations {
+        let who = v.record.map(|r| format!("{r}: ")).unwrap_or_default();
+        let _ = writeln!(out, "FAIL {}: {who}{}", v.invariant, v.detail);
+    }
+    out
+}
+
+/// The check report, for scripts.
+pub fn check_json(violations: &[Violation]) -> String {
+    let items: Vec<String> = violations
+        .iter()
+        .map(|v| {
+            let mut o = Obj::new();
+            o.str("invariant", v.invariant);
+            o.opt_str("record", v.record.map(|r| r.to_string()));
+            o.str("detail", &v.detail);
+            o.finish()
+        })
+        .collect();
+    format!(
+        "{{\"ok\":{},\"violations\":[{}]}}",
+        violations.is_empty(),
+        items.join(",")
+    )
+}
+
+/// Quotes a string as JSON (re-exported for the binary's error output).
+pub fn json_string(s: &str) -> String {
+    quote(s)
+}

@@ -1,0 +1,135 @@
+//! The invariants of a segment snapshot, checked one by one so that `kennelctl check` (and
+//! tests) can name exactly which one is broken.
+
+use std::collections::HashMap;
+
+use crate::layout::{ProcState, Role, Supervision};
+use crate::protocol::RequestType;
+use crate::segment::{RecordId, RecordView, Snapshot};
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Short stable name, e.g. `torn-record`.
+    pub invariant: &'static str,
+    /// Which record, if it concerns one.
+    pub record: Option<RecordId>,
+    pub detail: String,
+}
+
+/// Every invariant a consistent snapshot must satisfy. Empty means healthy.
+pub fn check(s: &Snapshot) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut ports: HashMap<u16, RecordId> = HashMap::new();
+    for r in &s.records {
+        check_record(s, r, &mut out);
+        if let Some(e) = r.endpoint {
+            if let Some(other) = ports.insert(e.port(), r.id) {
+                out.push(Violation {
+                    invariant: "unique-ports",
+                    record: Some(r.id),
+                    detail: format!("port {} is also published by {other}", e.port()),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
+    let mut fail = |invariant: &'static str, detail: String| {
+        out.push(Violation {
+            invariant,
+            record: Some(r.id),
+            detail,
+        })
+    };
+    if r.torn {
+        fail(
+            "torn-record",
+            format!("seq {} is odd: a write was cut off", r.seq),
+        );
+        return;
+    }
+    if Role::from_code(r.role) != Some(r.id.role()) {
+        fail("role", format!("role code {}", r.role));
+    }
+    let Some(state) = r.state() else {
+        fail(
+            "state-code",
+            format!("state code {} is not a state", r.state),
+        );
+        return;
+    };
+    if r.supervision().is_none() {
+        fail(
+            "supervision-code",
+            format!("supervision code {}", r.supervision),
+        );
+    }
+    if r.fatal_reason().is_none() {
+        fail("fatal-reason", format!("reason code {}", r.fatal_reason));
+    }
+    let outstanding = r.ping.wrapping_sub(r.pong);
+    if outstanding > 1 {
+        fail(
+            "ping-pong",
+            format!(
+                "ping {} and pong {}: at most one assignment may be open",
+                r.ping, r.pong
+            ),
+        );
+    }
+    let assigned = matches!(state, ProcState::Assigned | ProcState::Busy);
+    if r.id.role() == Role::Worker && assigned != (outstanding == 1) {
+        fail(
+            "assignment-markers",
+            format!(
+                "state {} with ping {} / pong {}",
+                state.name(),
+                r.ping,
+                r.pong
+            ),
+        );
+    }
+    if assigned && RequestType::from_code(r.request_type).is_none() {
+        fail(
+            "request-type",
+            format!("assignment with request type code {}", r.request_type),
+        );
+    }
+    if assigned && r.client.is_none() {
+        fail(
+            "client-endpoint",
+            "assignment without a client endpoint".into(),
+        );
+    }
+    let live = matches!(
+        state,
+        ProcState::Idle | ProcState::Assigned | ProcState::Busy
+    );
+    if live && r.pid().is_none() {
+        fail(
+            "pid",
+            format!("state {} with implausible pid {}", state.name(), r.pid),
+        );
+    }
+    if live && r.endpoint.is_none() {
+        fail(
+            "endpoint",
+            format!("state {} without a published endpoint", state.name()),
+        );
+    }
+    if r.heartbeat_ms > s.now_ms.saturating_add(1000) {
+        fail(
+            "heartbeat",
+            format!("heartbeat {} ms in the future", r.heartbeat_ms - s.now_ms),
+        );
+    }
+    if r.supervision() == Some(Supervision::Running) && state == ProcState::Dead {
+        fail(
+            "supervision-vs-state",
+            "supervised as running but marked dead".into(),
+        );
+    }
+}
