@@ -163,6 +163,7 @@ fn record_json(s: &Snapshot, r: &RecordView) -> Obj {
         );
     } else {
         o.num("busy", r.busy);
+        o.num("waiting", r.waiting);
         o.num("dispatch_ns_total", r.dispatch_ns);
     }
     o.bool("torn", r.torn);

@@ -133,3 +133,102 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::RecordView;
+
+    fn record(id: RecordId) -> RecordView {
+        RecordView {
+            id,
+            seq: 2,
+            role: id.role() as u32,
+            state: ProcState::Idle as u32,
+            supervision: Supervision::Running as u32,
+            pid: 1234,
+            restarts: 0,
+            last_exit: 0,
+            fatal_reason: 0,
+            endpoint: Some(format!("127.0.0.1:{}", 3000 + id.index()).parse().unwrap()),
+            client: None,
+            request_type: 0,
+            ping: 4,
+            pong: 4,
+            assigned_ms: 0,
+            heartbeat_ms: 100,
+            started_ms: 50,
+            served: 4,
+            failed: 0,
+            busy: 0,
+            dispatch_ns: 0,
+            waiting: 0,
+            torn: false,
+        }
+    }
+
+    fn snapshot(records: Vec<RecordView>) -> Snapshot {
+        Snapshot {
+            watchdog_pid: 1000,
+            watchdog_heartbeat_ms: 100,
+            created_unix_ms: 0,
+            stopping: false,
+            now_ms: 200,
+            records,
+        }
+    }
+
+    fn names(s: &Snapshot) -> Vec<&'static str> {
+        check(s).iter().map(|v| v.invariant).collect()
+    }
+
+    #[test]
+    fn a_healthy_snapshot_passes() {
+        let s = snapshot(vec![
+            record(RecordId::Dispatcher),
+            record(RecordId::Worker(0)),
+        ]);
+        assert_eq!(check(&s), vec![]);
+    }
+
+    #[test]
+    fn each_broken_invariant_is_named() {
+        let d = record(RecordId::Dispatcher);
+        let mut torn = record(RecordId::Worker(0));
+        torn.torn = true;
+        assert_eq!(names(&snapshot(vec![d.clone(), torn])), vec!["torn-record"]);
+
+        let mut w = record(RecordId::Worker(0));
+        w.state = 99;
+        assert_eq!(names(&snapshot(vec![d.clone(), w])), vec!["state-code"]);
+
+        let mut w = record(RecordId::Worker(0));
+        w.ping = 7;
+        assert_eq!(names(&snapshot(vec![d.clone(), w])), vec!["ping-pong"]);
+
+        let mut w = record(RecordId::Worker(0));
+        w.ping = 5;
+        assert_eq!(
+            names(&snapshot(vec![d.clone(), w])),
+            vec!["assignment-markers"]
+        );
+
+        let mut w = record(RecordId::Worker(0));
+        w.state = ProcState::Assigned as u32;
+        w.ping = 5;
+        w.request_type = 42;
+        assert_eq!(
+            names(&snapshot(vec![d.clone(), w])),
+            vec!["request-type", "client-endpoint"]
+        );
+
+        let mut w = record(RecordId::Worker(0));
+        w.endpoint = d.endpoint;
+        assert_eq!(names(&snapshot(vec![d.clone(), w])), vec!["unique-ports"]);
+
+        let mut w = record(RecordId::Worker(0));
+        w.pid = 0;
+        w.heartbeat_ms = 10_000;
+        assert_eq!(names(&snapshot(vec![d, w])), vec!["pid", "heartbeat"]);
+    }
+}

@@ -111,7 +111,9 @@ pub struct Record {
     pub busy: AtomicU64,
     /// Dispatcher: total nanoseconds spent choosing and claiming slots.
     pub dispatch_ns: AtomicU64,
-    pub reserved: [AtomicU64; 4],
+    /// Dispatcher: requests waiting for an idle worker right now (queue depth).
+    pub waiting: AtomicU64,
+    pub reserved: [AtomicU64; 3],
 }
 
 /// Which process a record belongs to.

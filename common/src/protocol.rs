@@ -9,6 +9,9 @@
 
 /// Longest request line accepted on the control connection (and longest bare worker message).
 pub const MAX_LINE: usize = 4096;
+/// Bare bytes longer than this that match no type are not a mistyped type name but something
+/// else: they wait for a newline (bounded by `MAX_LINE`) instead of being answered at once.
+pub const MAX_TYPE_LEN: usize = 64;
 /// Default bound on a framed worker payload.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 
@@ -84,8 +87,10 @@ pub struct LineTooLong;
 /// Accumulates bytes from a control connection and cuts them into requests.
 ///
 /// A request is complete when the buffer holds a newline (terminated style), or when, without
-/// a newline, it equals a known type exactly (bare style). Bytes that cannot become a known
-/// type are reported at once as unknown; bytes that are a strict prefix of a known type wait.
+/// a newline, it equals a known type exactly (bare style). Up to `MAX_TYPE_LEN` bytes that
+/// cannot become a known type are reported at once as unknown (a mistyped bare type must not
+/// leave its sender waiting); bytes that are a strict prefix of a known type wait; longer
+/// unterminated bytes wait for a newline, and past `MAX_LINE` the line is refused.
 #[derive(Debug, Default)]
 pub struct ControlParser {
     buf: Vec<u8>,
@@ -140,7 +145,7 @@ impl ControlParser {
             let could_grow = RequestType::ALL
                 .iter()
                 .any(|t| t.name().as_bytes().starts_with(body));
-            if could_grow {
+            if could_grow || body.len() > MAX_TYPE_LEN {
                 return Ok(None);
             }
             let junk = std::mem::take(&mut self.buf);
@@ -370,6 +375,8 @@ mod tests {
     #[test]
     fn overlong_lines_are_refused_with_or_without_newline() {
         assert_eq!(parse_all(&vec![b'r'; MAX_LINE + 1])[0], Err(LineTooLong));
+        // Long unterminated junk waits for its newline instead of being answered per chunk.
+        assert_eq!(parse_all(&[b'x'; MAX_TYPE_LEN + 1])[0], Ok(None));
         let mut long = vec![b'a'; MAX_LINE + 10];
         long.push(b'\n');
         assert_eq!(parse_all(&long)[0], Err(LineTooLong));

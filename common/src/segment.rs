@@ -492,6 +492,7 @@ pub struct RecordView {
     pub failed: u64,
     pub busy: u64,
     pub dispatch_ns: u64,
+    pub waiting: u64,
     /// The record was left half-written (odd `seq`).
     pub torn: bool,
 }
@@ -524,6 +525,7 @@ impl RecordView {
             failed: r.failed.load(SeqCst),
             busy: r.busy.load(SeqCst),
             dispatch_ns: r.dispatch_ns.load(SeqCst),
+            waiting: r.waiting.load(SeqCst),
             torn: false,
         }
     }

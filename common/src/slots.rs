@@ -66,6 +66,7 @@ impl Guard<'_> {
             r.supervision.store(Supervision::Starting as u32, SeqCst);
             r.fatal_reason.store(FatalReason::None as u32, SeqCst);
             r.restarts.store(restarts, SeqCst);
+            r.waiting.store(0, SeqCst);
             r.heartbeat_ms.store(now_ms, SeqCst);
             r.started_ms.store(now_ms, SeqCst);
         });

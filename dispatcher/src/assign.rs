@@ -99,6 +99,8 @@ pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dis
             record.busy.fetch_add(1, SeqCst);
             return Dispatch::Busy;
         }
+        record.waiting.fetch_add(1, SeqCst);
         d.idle.wait_past(seen, left.min(RECHECK));
+        record.waiting.fetch_sub(1, SeqCst);
     }
 }

@@ -145,6 +145,7 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
         let now = Instant::now();
         if now >= next_poll {
             log::info!("poll: {}", sup.report());
+            sup.repair();
             sup.check_hangs(now);
             next_poll = now + sup.settings.poll_interval;
         }

@@ -39,7 +39,8 @@ pub struct Args {
     /// Time between two supervision polls (PID report, hang check).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
-    /// A child whose heartbeat is older than this is killed and restarted (default: 2 polls).
+    /// A child whose heartbeat is older than this is killed and restarted (default: 2 polls,
+    /// at least 1s).
     #[arg(long, value_parser = parse_duration)]
     pub hang_timeout: Option<Duration>,
     /// A child not ready within this time after its start is killed and restarted.
@@ -125,7 +126,10 @@ impl Settings {
         if a.poll_interval < Duration::from_millis(10) {
             return Err("--poll-interval must be at least 10ms".into());
         }
-        let hang_timeout = a.hang_timeout.unwrap_or(a.poll_interval * 2);
+        // Two polls by default, but never less than four heartbeat periods.
+        let hang_timeout = a
+            .hang_timeout
+            .unwrap_or((a.poll_interval * 2).max(Duration::from_secs(1)));
         if hang_timeout < Duration::from_millis(500) {
             return Err("--hang-timeout must be at least 500ms (children beat every 250ms)".into());
         }

@@ -353,6 +353,19 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// Repairs records left half-written by a writer that died (a child, or any process that
+    /// attached read-write); run at every poll as well as after every death.
+    pub fn repair(&self) {
+        match self.segment.lock(GUARD_TIMEOUT) {
+            Ok(g) => {
+                for torn in g.repair_torn() {
+                    log::warn!("repaired {torn}'s record, left half-written by a dead writer");
+                }
+            }
+            Err(e) => log::error!("poll: {e}"),
+        }
+    }
+
     /// Sends `sig` to child `i` and marks it Stopping.
     pub fn kill(&mut self, i: usize, sig: Signal, now: Instant) {
         let child = &mut self.children[i];

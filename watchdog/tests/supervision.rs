@@ -1,0 +1,289 @@
+//! Supervision: deaths, hangs, crash loops, dead lock holders, and stopping without leaks.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kennel_client::{Client, ClientConfig};
+use kennel_common::runtime::RuntimeDir;
+use kennel_common::segment::{Access, Segment};
+use nix::sys::signal::Signal;
+use support::*;
+
+fn served_echo(inst: &Instance) {
+    let mut client = Client::connect(ClientConfig::new(inst.addr)).unwrap();
+    for i in 0..5 {
+        let msg = format!("ping {i}");
+        assert_eq!(
+            client.request("echo", msg.as_bytes()).unwrap().body,
+            msg.as_bytes()
+        );
+    }
+}
+
+#[test]
+fn a_killed_worker_is_restarted_and_requests_keep_being_answered() {
+    let inst = Instance::start("killworker", 2, &[]);
+    let old = inst.worker_pid(1);
+    signal(old, Signal::SIGKILL);
+    let s = inst.wait_status("worker 1 to come back", Duration::from_secs(10), |s| {
+        let w = &s["workers"][1];
+        w["pid"].as_i64() != Some(i64::from(old)) && w["state"] == "idle" && w["restarts"] == 1
+    });
+    assert_eq!(s["workers"][1]["last_exit"], "signal 9 (SIGKILL)");
+    assert_eq!(
+        s["workers"][0]["restarts"], 0,
+        "the other worker was left alone"
+    );
+    served_echo(&inst);
+    let log = inst.log_text();
+    assert!(
+        log.contains(&format!("worker 1 (pid {old}) died: signal 9 (SIGKILL)")),
+        "{log}"
+    );
+    assert!(log.contains("worker 1 restarted"), "{log}");
+}
+
+#[test]
+fn a_killed_dispatcher_is_restarted_on_the_same_port_and_workers_keep_running() {
+    let inst = Instance::start("killdispatcher", 2, &[]);
+    let workers = [inst.worker_pid(0), inst.worker_pid(1)];
+    let mut client = Client::connect(ClientConfig::new(inst.addr)).unwrap();
+    assert_eq!(client.request("echo", b"before").unwrap().body, b"before");
+    let old = inst.dispatcher_pid();
+    signal(old, Signal::SIGKILL);
+    let s = inst.wait_status(
+        "the dispatcher to come back",
+        Duration::from_secs(10),
+        |s| {
+            let d = &s["dispatcher"];
+            d["pid"].as_i64() != Some(i64::from(old)) && d["state"] == "ready" && d["restarts"] == 1
+        },
+    );
+    assert_eq!(
+        s["dispatcher"]["port"].as_u64(),
+        Some(u64::from(inst.addr.port()))
+    );
+    assert_eq!(
+        [inst.worker_pid(0), inst.worker_pid(1)],
+        workers,
+        "workers not restarted"
+    );
+    // The same client object reconnects by itself.
+    assert_eq!(client.request("echo", b"after").unwrap().body, b"after");
+    served_echo(&inst);
+}
+
+#[test]
+fn sigterm_stops_everything_and_leaves_no_process_or_ipc_object() {
+    let inst = Instance::start("sigterm", 3, &[]);
+    served_echo(&inst);
+    let snap = inst.snapshot();
+    let seg = Segment::attach(&inst.runtime(), Access::ReadOnly).unwrap();
+    let (shm_name, semid) = (seg.name().to_string(), seg.semid());
+    drop(seg);
+    let pids: Vec<i32> = snap.records.iter().map(|r| r.pid as i32).collect();
+    assert!(pids.iter().all(|p| alive(*p)));
+    let dir = inst.dir.clone();
+    assert!(inst.stop().success(), "watchdog exits 0 after SIGTERM");
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} still exists (or is a zombie)");
+    }
+    assert!(
+        !std::path::Path::new(&format!("/dev/shm{shm_name}")).exists(),
+        "shared memory object {shm_name} left behind"
+    );
+    assert!(
+        kennel_common::sys::sem_stat(semid).is_err(),
+        "semaphore {semid} left behind"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "files left in the runtime directory: {left:?}"
+    );
+}
+
+#[test]
+fn children_of_a_killed_watchdog_exit_and_the_next_start_cleans_up() {
+    let inst = Instance::start("killwatchdog", 2, &[]);
+    let snap = inst.snapshot();
+    let children: Vec<i32> = snap.records.iter().map(|r| r.pid as i32).collect();
+    let old_shm = Segment::attach(&inst.runtime(), Access::ReadOnly)
+        .unwrap()
+        .name()
+        .to_string();
+    let dir = inst.dir.clone();
+    let mut inst = inst;
+    signal(inst.watchdog.id() as i32, Signal::SIGKILL);
+    let _ = inst.watchdog.wait();
+    wait_for(
+        "every child to exit after the watchdog's death",
+        Duration::from_secs(1),
+        || children.iter().all(|p| !alive(*p)),
+    );
+    // The stale objects are still there until the next start.
+    assert!(std::path::Path::new(&format!("/dev/shm{old_shm}")).exists());
+    let status = inst.kennelctl(&["check"]);
+    assert!(!status.status.success(), "check flags a stale segment");
+    assert!(String::from_utf8_lossy(&status.stdout).contains("watchdog-alive"));
+    drop(inst);
+    let next = Instance::start_in(dir, 2, &[]);
+    assert!(
+        next.log_text().contains("removed the stale shared segment"),
+        "{}",
+        next.log_text()
+    );
+    assert!(!std::path::Path::new(&format!("/dev/shm{old_shm}")).exists());
+    served_echo(&next);
+}
+
+#[test]
+fn a_second_watchdog_on_the_same_runtime_dir_is_refused() {
+    let inst = Instance::start("twice", 1, &[]);
+    let out = Command::new(bin("kennel-watchdog"))
+        .arg("--runtime-dir")
+        .arg(&inst.dir)
+        .args(["--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is already running on"), "{err}");
+    served_echo(&inst);
+}
+
+#[test]
+fn a_frozen_worker_is_killed_for_its_silent_heartbeat_and_restarted() {
+    let inst = Instance::start(
+        "frozen",
+        2,
+        &["--poll-interval", "200ms", "--hang-timeout", "800ms"],
+    );
+    let old = inst.worker_pid(0);
+    signal(old, Signal::SIGSTOP);
+    inst.wait_status(
+        "the frozen worker to be replaced",
+        Duration::from_secs(10),
+        |s| {
+            let w = &s["workers"][0];
+            w["pid"].as_i64() != Some(i64::from(old)) && w["state"] == "idle"
+        },
+    );
+    let log = inst.log_text();
+    assert!(
+        log.contains(&format!("worker 0 (pid {old}) TIMEOUT: silent for")),
+        "{log}"
+    );
+    served_echo(&inst);
+}
+
+#[test]
+fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
+    let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = squatter.local_addr().unwrap().port();
+    // Worker 0 gets the squatted port; the watchdog never reports the system up, so start it
+    // by hand and watch the segment.
+    let dir = fresh_dir("crashloop");
+    let mut wd = Command::new(bin("kennel-watchdog"))
+        .arg("--runtime-dir")
+        .arg(&dir)
+        .args([
+            "--port",
+            "0",
+            "--workers",
+            "1",
+            "--worker-port-base",
+            &port.to_string(),
+        ])
+        .args([
+            "--max-restarts",
+            "3",
+            "--restart-window",
+            "30s",
+            "--fatal-cooldown",
+            "60s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = wd.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen_backoff = false;
+    let mut log = String::new();
+    loop {
+        let line = lines.next().expect("watchdog log ended early").unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        seen_backoff |= line.contains("next start in") && line.contains("(backoff)");
+        if line.contains("worker 0 is FATAL") {
+            break;
+        }
+    }
+    assert!(seen_backoff, "{log}");
+    assert!(log.contains("cannot listen on"), "{log}");
+    let rt = RuntimeDir::resolve(Some(&dir));
+    let snap = Segment::attach(&rt, Access::ReadOnly).unwrap().snapshot();
+    let w = &snap.workers()[0];
+    assert_eq!(w.display_state(), "fatal");
+    assert_eq!(
+        w.fatal_reason().unwrap().describe(),
+        "restarted too often (crash loop)"
+    );
+    // The other process is unaffected: the dispatcher is up.
+    assert_eq!(snap.dispatcher().display_state(), "idle");
+    signal(wd.id() as i32, Signal::SIGTERM);
+    assert!(wd.wait().unwrap().success());
+    let _ = std::fs::remove_dir(&dir);
+    drop(squatter);
+}
+
+#[test]
+fn a_guard_holder_killed_in_its_critical_section_blocks_nobody_and_its_write_is_repaired() {
+    let inst = Instance::start("guardholder", 2, &["--poll-interval", "200ms"]);
+    let mut holder = Command::new(bin("guard_holder"))
+        .arg(&inst.dir)
+        .arg("1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "holding");
+    let seg = Segment::attach(&inst.runtime(), Access::ReadOnly).unwrap();
+    assert_eq!(seg.guard_value().unwrap(), 0, "the helper holds the guard");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // SEM_UNDO: the kernel gave the unit back at once.
+    assert_eq!(
+        seg.guard_value().unwrap(),
+        1,
+        "guard released by the kernel"
+    );
+    // The record it was writing is repaired by the watchdog's next poll.
+    inst.wait_status(
+        "the torn record to be repaired",
+        Duration::from_secs(5),
+        |s| s["workers"][1]["torn"] == false,
+    );
+    assert!(
+        inst.log_text().contains("repaired worker 1's record"),
+        "{}",
+        inst.log_text()
+    );
+    let check = inst.kennelctl(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    served_echo(&inst);
+}

@@ -1,0 +1,294 @@
+//! Test harness: starts a real Kennel instance (the real binaries, real sockets, real IPC
+//! objects) in a runtime directory of its own, on ports the kernel picks, so that tests run in
+//! parallel. Waits are on conditions (the readiness line, a state in the segment) with a
+//! deadline, never bare sleeps.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use kennel_common::runtime::RuntimeDir;
+use kennel_common::segment::{Access, Segment, Snapshot};
+use serde_json::Value;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Where cargo put the binaries: next to the `deps` directory of this test executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    for candidate in [dir.join(name), dir.join("examples").join(name)] {
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    panic!(
+        "{name} not found in {}: build the workspace first (cargo build --workspace --all-targets, \
+         or scripts/test.sh)",
+        dir.display()
+    );
+}
+
+/// A fresh runtime directory path (not created: the watchdog creates it 0700).
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    std::env::temp_dir().join(format!(
+        "kennel-test-{}-{tag}-{n}-{nanos}",
+        std::process::id()
+    ))
+}
+
+pub struct Instance {
+    pub dir: PathBuf,
+    pub log: PathBuf,
+    pub addr: SocketAddr,
+    pub watchdog: Child,
+}
+
+impl Instance {
+    /// Starts a watchdog with `workers` workers and extra flags; returns once it printed its
+    /// readiness line (every child ready).
+    pub fn start(tag: &str, workers: usize, extra: &[&str]) -> Instance {
+        Self::start_in(fresh_dir(tag), workers, extra)
+    }
+
+    pub fn start_in(dir: PathBuf, workers: usize, extra: &[&str]) -> Instance {
+        let log = dir.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = Command::new(bin("kennel-watchdog"));
+        cmd.arg("--runtime-dir")
+            .arg(&dir)
+            .args(["--port", "0", "--workers", &workers.to_string()])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file);
+        let mut watchdog = cmd.spawn().expect("spawn kennel-watchdog");
+        let stdout = watchdog.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = watchdog.kill();
+                panic!(
+                    "the watchdog did not report ready in 30 s; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        let addr: SocketAddr = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected readiness line {line:?}; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+        Instance {
+            dir,
+            log,
+            addr,
+            watchdog,
+        }
+    }
+
+    pub fn runtime(&self) -> RuntimeDir {
+        RuntimeDir::resolve(Some(&self.dir))
+    }
+
+    /// A direct, read-only snapshot of the segment.
+    pub fn snapshot(&self) -> Snapshot {
+        Segment::attach(&self.runtime(), Access::ReadOnly)
+            .expect("attach")
+            .snapshot()
+    }
+
+    /// `kennelctl status --json`, parsed.
+    pub fn status(&self) -> Value {
+        let out = self.kennelctl(&["status", "--json"]);
+        assert!(out.status.success(), "kennelctl failed: {out:?}");
+        serde_json::from_slice(&out.stdout).expect("kennelctl printed valid JSON")
+    }
+
+    pub fn kennelctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new(bin("kennelctl"))
+            .arg("--runtime-dir")
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .expect("run kennelctl")
+    }
+
+    /// Waits until `cond` holds on `kennelctl status --json`, or panics after `timeout`.
+    pub fn wait_status(
+        &self,
+        what: &str,
+        timeout: Duration,
+        cond: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.status();
+            if cond(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last status: {s}\nlog:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn worker_pid(&self, slot: usize) -> i32 {
+        self.status()["workers"][slot]["pid"]
+            .as_i64()
+            .expect("worker pid") as i32
+    }
+
+    pub fn dispatcher_pid(&self) -> i32 {
+        self.status()["dispatcher"]["pid"]
+            .as_i64()
+            .expect("dispatcher pid") as i32
+    }
+
+    /// SIGTERM to the watchdog, then waits for it.
+    pub fn stop(mut self) -> ExitStatus {
+        signal(self.watchdog.id() as i32, nix::sys::signal::Signal::SIGTERM);
+        let status = wait_with_timeout(&mut self.watchdog, Duration::from_secs(20));
+        status.expect("watchdog stopped within 20 s")
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Ok(None) = self.watchdog.try_wait() {
+            signal(self.watchdog.id() as i32, nix::sys::signal::Signal::SIGTERM);
+            if wait_with_timeout(&mut self.watchdog, Duration::from_secs(10)).is_none() {
+                let _ = self.watchdog.kill();
+                let _ = self.watchdog.wait();
+            }
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir(&self.dir);
+            let _ = std::fs::remove_file(&self.log);
+        }
+    }
+}
+
+pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("kill");
+}
+
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            return Some(s);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// True while /proc/<pid> exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next());
+            state != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+/// Waits until `cond` holds, or panics naming `what`.
+pub fn wait_for(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A client that speaks exactly as the existing student clients do: the bare type in one
+/// write, one recv(1024), the message in one write, one recv(1024), close.
+pub struct StudentClient {
+    pub control: TcpStream,
+}
+
+impl StudentClient {
+    pub fn connect(addr: SocketAddr) -> StudentClient {
+        let control = TcpStream::connect(addr).expect("connect to the dispatcher");
+        control
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        StudentClient { control }
+    }
+
+    /// Sends the bare type, returns the raw answer of one recv(1024).
+    pub fn ask(&mut self, request_type: &str) -> Vec<u8> {
+        self.control.write_all(request_type.as_bytes()).unwrap();
+        recv_1024(&mut self.control)
+    }
+
+    /// The whole exchange; returns the worker's raw answer.
+    pub fn request(&mut self, request_type: &str, message: &str) -> Vec<u8> {
+        let answer = self.ask(request_type);
+        let text = String::from_utf8(answer.clone()).expect("ASCII answer");
+        assert!(
+            text.bytes().all(|b| b.is_ascii_digit()),
+            "the dispatcher's answer to a bare request must be bare digits, got {text:?}"
+        );
+        let port: u16 = text.parse().unwrap();
+        assert!(port > 0);
+        worker_exchange(
+            SocketAddr::new(self.control.peer_addr().unwrap().ip(), port),
+            message,
+        )
+    }
+}
+
+/// One student-style exchange with a worker.
+pub fn worker_exchange(addr: SocketAddr, message: &str) -> Vec<u8> {
+    let mut w = TcpStream::connect(addr).expect("connect to the worker");
+    w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    w.write_all(message.as_bytes()).unwrap();
+    recv_1024(&mut w)
+}
+
+pub fn recv_1024(s: &mut TcpStream) -> Vec<u8> {
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).expect("recv");
+    buf[..n].to_vec()
+}
