@@ -257,14 +257,14 @@ impl<'a> Supervisor<'a> {
         match next {
             Next::RestartNow => self.spawn(i),
             Next::RestartAfter(d) => {
+                self.children[i].phase = Phase::Backoff { until: now + d };
+                self.set_supervision(id, Supervision::Backoff, FatalReason::None);
                 log::warn!(
                     "{} died {:.0} ms after its start: next start in {} ms (backoff)",
                     describe(id),
                     ran_for.as_secs_f64() * 1000.0,
                     d.as_millis()
                 );
-                self.children[i].phase = Phase::Backoff { until: now + d };
-                self.set_supervision(id, Supervision::Backoff, FatalReason::None);
             }
             Next::Fatal(cooldown) => {
                 let why = if reason == FatalReason::SpawnFailed {
@@ -272,6 +272,10 @@ impl<'a> Supervisor<'a> {
                 } else {
                     FatalReason::TooManyRestarts
                 };
+                self.children[i].phase = Phase::Fatal {
+                    until: now + cooldown,
+                };
+                self.set_supervision(id, Supervision::Fatal, why);
                 log::error!(
                     "{} is FATAL: {} (more than {} deaths in {} s); next try in {} s",
                     describe(id),
@@ -280,10 +284,6 @@ impl<'a> Supervisor<'a> {
                     self.settings.policy.window.as_secs(),
                     cooldown.as_secs()
                 );
-                self.children[i].phase = Phase::Fatal {
-                    until: now + cooldown,
-                };
-                self.set_supervision(id, Supervision::Fatal, why);
             }
         }
     }

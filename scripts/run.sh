@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds Kennel (release) if needed and runs the watchdog in the foreground, logging to this
+# terminal. Arguments pass through: scripts/run.sh --workers 4 --port 3222
+# Ctrl-C stops everything cleanly (children stopped and reaped, IPC objects removed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "run.sh: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2
+  exit 1
+fi
+cargo build --release --workspace --bins --locked --quiet
+bin="$PWD/target/release"
+echo "run.sh: starting $bin/kennel-watchdog $*" >&2
+echo "run.sh: in another terminal: $bin/kennel-client --count 3   and   $bin/kennelctl status" >&2
+exec "$bin/kennel-watchdog" "$@"
