@@ -146,14 +146,21 @@ fn children_of_a_killed_watchdog_exit_and_the_next_start_cleans_up() {
 #[test]
 fn a_second_watchdog_on_the_same_runtime_dir_is_refused() {
     let inst = Instance::start("twice", 1, &[]);
-    let out = Command::new(bin("kennel-watchdog"))
-        .arg("--runtime-dir")
-        .arg(&inst.dir)
-        .args(["--port", "0"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let mut second = Guarded(
+        Command::new(bin("kennel-watchdog"))
+            .arg("--runtime-dir")
+            .arg(&inst.dir)
+            .args(["--port", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = wait_with_timeout(&mut second.0, Duration::from_secs(10))
+        .expect("the second watchdog exits at once");
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.0.stderr.take().unwrap(), &mut err).unwrap();
     assert!(err.contains("is already running on"), "{err}");
     served_echo(&inst);
 }
@@ -214,6 +221,7 @@ fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
         .spawn()
         .unwrap();
     let stderr = wd.stderr.take().unwrap();
+    let mut wd = Guarded(wd);
     let mut lines = BufReader::new(stderr).lines();
     let mut seen_backoff = false;
     let mut log = String::new();
@@ -238,8 +246,8 @@ fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
     );
     // The other process is unaffected: the dispatcher is up.
     assert_eq!(snap.dispatcher().display_state(), "idle");
-    signal(wd.id() as i32, Signal::SIGTERM);
-    assert!(wd.wait().unwrap().success());
+    signal(wd.0.id() as i32, Signal::SIGTERM);
+    assert!(wd.0.wait().unwrap().success());
     let _ = std::fs::remove_dir(&dir);
     drop(squatter);
 }
@@ -247,21 +255,23 @@ fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
 #[test]
 fn a_guard_holder_killed_in_its_critical_section_blocks_nobody_and_its_write_is_repaired() {
     let inst = Instance::start("guardholder", 2, &["--poll-interval", "200ms"]);
-    let mut holder = Command::new(bin("guard_holder"))
-        .arg(&inst.dir)
-        .arg("1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut holder = Guarded(
+        Command::new(bin("guard_holder"))
+            .arg(&inst.dir)
+            .arg("1")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap())
+    BufReader::new(holder.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "holding");
     let seg = Segment::attach(&inst.runtime(), Access::ReadOnly).unwrap();
     assert_eq!(seg.guard_value().unwrap(), 0, "the helper holds the guard");
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.0.kill().unwrap();
+    holder.0.wait().unwrap();
     // SEM_UNDO: the kernel gave the unit back at once.
     assert_eq!(
         seg.guard_value().unwrap(),

@@ -199,6 +199,22 @@ impl Drop for Instance {
     }
 }
 
+/// A child process that is SIGTERMed (then SIGKILLed) when the test ends, even by a panic, so
+/// a failing test never leaves a watchdog behind.
+pub struct Guarded(pub Child);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            signal(self.0.id() as i32, nix::sys::signal::Signal::SIGTERM);
+            if wait_with_timeout(&mut self.0, Duration::from_secs(10)).is_none() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+}
+
 pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).expect("kill");
 }
