@@ -317,6 +317,13 @@ mod tests {
     }
 
     #[test]
+    fn sizes_match_the_documented_layout() {
+        // docs/ARCHITECTURE.md draws these sizes; change both together.
+        assert_eq!(HEADER_SIZE, 96);
+        assert_eq!(RECORD_SIZE, 192);
+    }
+
+    #[test]
     fn segment_size_grows_by_one_record_per_worker() {
         assert_eq!(segment_size(2) - segment_size(1), RECORD_SIZE);
         assert_eq!(segment_size(0), HEADER_SIZE + RECORD_SIZE);
