@@ -18,8 +18,9 @@ pub struct ClientConfig {
     pub connect_attempts: u32,
     /// Attempts at one request (new worker each time) before giving up.
     pub request_attempts: u32,
-    /// First retry delay; doubled at each attempt.
+    /// First retry delay; doubled at each attempt, up to `max_backoff`.
     pub backoff: Duration,
+    pub max_backoff: Duration,
     /// Limit on any single read or connect.
     pub io_timeout: Duration,
     /// Largest answer accepted from a worker.
@@ -33,6 +34,7 @@ impl ClientConfig {
             connect_attempts: 5,
             request_attempts: 5,
             backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(1),
             io_timeout: Duration::from_secs(10),
             max_answer: 64 << 20,
         }
@@ -115,7 +117,7 @@ impl Client {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        self.cfg.backoff * (1u32 << attempt.min(10))
+        (self.cfg.backoff * (1u32 << attempt.min(16))).min(self.cfg.max_backoff)
     }
 
     fn ensure_control(&mut self) -> Result<&mut BufReader<TcpStream>, ClientError> {

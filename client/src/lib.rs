@@ -3,9 +3,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bench_restart;
+pub mod chaos;
 pub mod client;
 pub mod inspect;
 pub mod json;
+pub mod launch;
 pub mod status;
 
 pub use client::{Answer, Client, ClientConfig, ClientError};

@@ -191,11 +191,11 @@ fn a_frozen_worker_is_killed_for_its_silent_heartbeat_and_restarted() {
 }
 
 #[test]
-fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
+fn a_worker_that_cannot_bind_backs_off_becomes_fatal_with_a_reason_then_is_retried() {
     let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = squatter.local_addr().unwrap().port();
     // Worker 0 gets the squatted port; the watchdog never reports the system up, so start it
-    // by hand and watch the segment.
+    // by hand and follow its log.
     let dir = fresh_dir("crashloop");
     let mut wd = Command::new(bin("kennel-watchdog"))
         .arg("--runtime-dir")
@@ -214,21 +214,34 @@ fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
             "--restart-window",
             "30s",
             "--fatal-cooldown",
-            "60s",
+            "1s",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = wd.stderr.take().unwrap();
-    let mut wd = Guarded(wd);
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen_backoff = false;
+    let wd = Guarded(wd);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let mut log = String::new();
-    loop {
-        let line = lines.next().expect("watchdog log ended early").unwrap();
+    let next_line = |log: &mut String| -> String {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("the watchdog went quiet; log so far:\n{log}"));
         log.push_str(&line);
         log.push('\n');
+        line
+    };
+    let mut seen_backoff = false;
+    loop {
+        let line = next_line(&mut log);
         seen_backoff |= line.contains("next start in") && line.contains("(backoff)");
         if line.contains("worker 0 is FATAL") {
             break;
@@ -237,7 +250,8 @@ fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
     assert!(seen_backoff, "{log}");
     assert!(log.contains("cannot listen on"), "{log}");
     let rt = RuntimeDir::resolve(Some(&dir));
-    let snap = Segment::attach(&rt, Access::ReadOnly).unwrap().snapshot();
+    let seg = Segment::attach(&rt, Access::ReadOnly).unwrap();
+    let snap = seg.snapshot();
     let w = &snap.workers()[0];
     assert_eq!(w.display_state(), "fatal");
     assert_eq!(
@@ -246,10 +260,20 @@ fn a_worker_that_cannot_bind_backs_off_then_becomes_fatal_with_a_reason() {
     );
     // The other process is unaffected: the dispatcher is up.
     assert_eq!(snap.dispatcher().display_state(), "idle");
+    // After the cool-down the slot is tried again; freed port, so this time it comes up.
+    drop(squatter);
+    loop {
+        let line = next_line(&mut log);
+        if line.contains("worker 0 ready") {
+            break;
+        }
+    }
+    assert_eq!(seg.snapshot().workers()[0].display_state(), "idle");
+    drop(seg);
+    let mut wd = wd;
     signal(wd.0.id() as i32, Signal::SIGTERM);
     assert!(wd.0.wait().unwrap().success());
     let _ = std::fs::remove_dir(&dir);
-    drop(squatter);
 }
 
 #[test]

@@ -1,0 +1,115 @@
+//! Starting a whole Kennel instance from another program (the chaos tool, the benchmarks):
+//! spawn `kennel-watchdog` in a fresh private runtime directory, wait for its readiness line,
+//! stop it with SIGTERM. A launched instance is stopped when the handle is dropped, so a
+//! failing tool never leaves one behind.
+
+use std::io::{self, BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A running instance started by `launch`.
+pub struct Launched {
+    pub child: Child,
+    /// The dispatcher's address, from the readiness line.
+    pub addr: SocketAddr,
+    pub runtime_dir: PathBuf,
+}
+
+/// The directory holding this program's sibling binaries (kennel-watchdog, …).
+pub fn bin_dir() -> io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| io::Error::other("the executable has no directory"))
+}
+
+/// A fresh runtime directory path under the temporary directory (the watchdog creates it).
+pub fn fresh_runtime_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    std::env::temp_dir().join(format!("kennel-{tag}-{}-{nanos}", std::process::id()))
+}
+
+/// Starts `kennel-watchdog` from `bin_dir` with `args` (plus `--runtime-dir`), its log going
+/// to `stderr`, and waits up to `timeout` for it to report the system up.
+pub fn launch(
+    bin_dir: &Path,
+    runtime_dir: &Path,
+    args: &[String],
+    stderr: Stdio,
+    timeout: Duration,
+) -> io::Result<Launched> {
+    let mut child = Command::new(bin_dir.join("kennel-watchdog"))
+        .arg("--runtime-dir")
+        .arg(runtime_dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(timeout).unwrap_or_default();
+    let addr = line
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|a| a.parse().ok());
+    let mut launched = Launched {
+        child,
+        addr: "0.0.0.0:0".parse().expect("literal"),
+        runtime_dir: runtime_dir.to_path_buf(),
+    };
+    match addr {
+        Some(a) => {
+            launched.addr = a;
+            Ok(launched)
+        }
+        None => Err(io::Error::other(format!(
+            "kennel-watchdog did not report ready within {} s (got {line:?})",
+            timeout.as_secs()
+        ))),
+    }
+}
+
+impl Launched {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits up to `timeout` (SIGKILL after that).
+    pub fn stop(&mut self, timeout: Duration) -> io::Result<ExitStatus> {
+        if let Some(status) = self.child.try_wait()? {
+            return Ok(status);
+        }
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                self.child.kill()?;
+                return self.child.wait();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        let _ = self.stop(Duration::from_secs(10));
+    }
+}

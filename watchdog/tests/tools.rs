@@ -1,0 +1,56 @@
+//! The chaos tool and the restart benchmark, run briefly so they never rot. Figures are not
+//! asserted here (machines are noisy); correctness is: a chaos run must lose no request and
+//! leak nothing.
+
+mod support;
+
+use std::process::Command;
+
+use support::bin;
+
+#[test]
+fn a_short_chaos_run_loses_no_request_and_leaks_nothing() {
+    let out = Command::new(bin("kennel-chaos"))
+        .args([
+            "--duration",
+            "5s",
+            "--kill-every",
+            "500ms",
+            "--clients",
+            "4",
+            "--freeze",
+        ])
+        .args(["--json", "--seed", "42"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["failed"], 0, "{report}");
+    assert_eq!(report["leaked_processes"], 0, "{report}");
+    assert_eq!(report["leaked_ipc"], 0, "{report}");
+    assert_eq!(report["check_violations"], 0, "{report}");
+    assert!(report["kills"].as_u64().unwrap() >= 5, "{report}");
+    assert!(report["ok"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["passed"], true);
+    assert!(out.status.success());
+}
+
+#[test]
+fn the_restart_benchmark_runs_and_reports_its_figures() {
+    let out = Command::new(bin("kennel-bench"))
+        .args(["restart", "--samples", "3", "--workers", "2", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["restart_samples"], 3);
+    let p50 = report["restart_p50_ms"].as_f64().unwrap();
+    let max = report["restart_max_ms"].as_f64().unwrap();
+    assert!(p50 > 0.0 && p50 <= max, "{report}");
+    assert!(report["spawn_floor_p50_ms"].as_f64().unwrap() > 0.0);
+}
