@@ -321,3 +321,33 @@ fn a_guard_holder_killed_in_its_critical_section_blocks_nobody_and_its_write_is_
     );
     served_echo(&inst);
 }
+
+#[test]
+fn an_assignment_left_by_a_dead_dispatcher_is_reconciled_by_its_worker() {
+    let inst = Instance::start("inflight", 1, &["--client-timeout", "1s"]);
+    let mut c = StudentClient::connect(inst.addr);
+    let port = c.ask("requetetype1");
+    assert!(port.iter().all(u8::is_ascii_digit), "{port:?}");
+    let s = inst.status();
+    assert_eq!(s["workers"][0]["state"], "assigned");
+    assert_eq!(s["workers"][0]["request_type"], "requetetype1");
+    let old = inst.dispatcher_pid();
+    signal(old, Signal::SIGKILL);
+    // The client never comes; the worker cancels the reservation (pong = ping) and the new
+    // dispatcher can hand the slot out again.
+    let s = inst.wait_status(
+        "the reservation to be cancelled",
+        Duration::from_secs(10),
+        |s| {
+            s["workers"][0]["state"] == "idle"
+                && s["dispatcher"]["state"] == "ready"
+                && s["dispatcher"]["pid"].as_i64() != Some(i64::from(old))
+        },
+    );
+    assert_eq!(s["workers"][0]["ping"], s["workers"][0]["pong"]);
+    assert_eq!(s["workers"][0]["restarts"], 0);
+    assert_eq!(
+        StudentClient::connect(inst.addr).request("echo", "next"),
+        b"next"
+    );
+}
