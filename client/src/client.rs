@@ -7,7 +7,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use kennel_common::protocol::{frame_request, RequestType, MAX_LINE};
+use kennel_common::protocol::{
+    frame_request, parse_port_answer, token_line, RequestType, MAX_LINE,
+};
 
 /// How hard the client tries.
 #[derive(Debug, Clone)]
@@ -97,7 +99,8 @@ impl std::error::Error for ClientError {}
 
 /// What the dispatcher said to one request line.
 enum Reply {
-    Port(u16),
+    /// A worker port, with the one-time token when the server requires one.
+    Port(u16, Option<u64>),
     Busy,
     Err(String),
 }
@@ -163,9 +166,9 @@ impl Client {
         if let Some(msg) = line.strip_prefix("ERR ") {
             return Ok(Reply::Err(msg.to_string()));
         }
-        match line.parse::<u16>() {
-            Ok(p) if p != 0 => Ok(Reply::Port(p)),
-            _ => Err(io::Error::new(
+        match parse_port_answer(&line) {
+            Some((port, token)) => Ok(Reply::Port(port, token)),
+            None => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("unexpected dispatcher answer {line:?}"),
             )),
@@ -185,8 +188,8 @@ impl Client {
             if attempt > 1 {
                 std::thread::sleep(self.backoff(attempt - 2));
             }
-            let port = match self.ask(request_type) {
-                Ok(Reply::Port(p)) => p,
+            let (port, token) = match self.ask(request_type) {
+                Ok(Reply::Port(p, t)) => (p, t),
                 Ok(Reply::Busy) => {
                     busy += 1;
                     last = "all workers busy (-1)".into();
@@ -200,7 +203,7 @@ impl Client {
                     continue;
                 }
             };
-            match self.talk_to_worker(port, payload) {
+            match self.talk_to_worker(port, token, payload) {
                 Ok(body) => {
                     return Ok(Answer {
                         port,
@@ -228,12 +231,14 @@ impl Client {
         })
     }
 
-    fn talk_to_worker(&self, port: u16, payload: &[u8]) -> io::Result<Vec<u8>> {
+    fn talk_to_worker(&self, port: u16, token: Option<u64>, payload: &[u8]) -> io::Result<Vec<u8>> {
         let addr = SocketAddr::new(self.cfg.addr.ip(), port);
         let mut s = TcpStream::connect_timeout(&addr, self.cfg.io_timeout)?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(self.cfg.io_timeout))?;
-        s.write_all(&frame_request(payload))?;
+        let mut request = token.map(token_line).unwrap_or_default();
+        request.extend_from_slice(&frame_request(payload));
+        s.write_all(&request)?;
         let mut r = BufReader::new(s);
         let header = read_line(&mut r)?;
         if let Some(msg) = header.strip_prefix("ERR ") {

@@ -163,6 +163,7 @@ mod tests {
             busy: 0,
             dispatch_ns: 0,
             waiting: 0,
+            token: 0,
             torn: false,
         }
     }

@@ -113,7 +113,10 @@ pub struct Record {
     pub dispatch_ns: AtomicU64,
     /// Dispatcher: requests waiting for an idle worker right now (queue depth).
     pub waiting: AtomicU64,
-    pub reserved: [AtomicU64; 3],
+    /// Worker slots: the one-time token of the current assignment (0 = none), checked by the
+    /// worker in `--require-token` mode.
+    pub token: AtomicU64,
+    pub reserved: [AtomicU64; 2],
 }
 
 /// Which process a record belongs to.

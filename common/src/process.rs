@@ -105,6 +105,40 @@ impl ChildContext {
             .map_err(|e| Error::io("sending the ready notice", e))
     }
 
+    /// Checks, between two pieces of work, that our record still says who we are: our pid, our
+    /// endpoint, and a state we can be in while waiting for work (idle, or assigned for a
+    /// worker). Anything else means someone scribbled on the segment: we restore it rather
+    /// than let the dispatcher hand out a wrong port or skip a healthy slot. A half-written
+    /// record is left to the watchdog's repair.
+    pub fn verify_identity(&self, endpoint: std::net::SocketAddr) {
+        use crate::layout::ProcState;
+        let v = self.segment.read(self.id);
+        if v.torn {
+            return;
+        }
+        let state_ok = match v.state() {
+            Some(ProcState::Idle) => true,
+            Some(ProcState::Assigned) => self.id != crate::segment::RecordId::Dispatcher,
+            _ => false,
+        };
+        if v.pid == std::process::id() && v.endpoint == Some(endpoint) && state_ok {
+            return;
+        }
+        log::warn!(
+            "our record was altered (pid {}, endpoint {:?}, state {}): restoring it",
+            v.pid,
+            v.endpoint,
+            v.display_state()
+        );
+        if let Ok(g) = self.segment.lock(crate::segment::GUARD_TIMEOUT) {
+            if state_ok {
+                g.restore_identity(self.id, endpoint);
+            } else {
+                g.publish_ready(self.id, endpoint);
+            }
+        }
+    }
+
     /// Marks our record Stopping (best effort: we are leaving anyway).
     pub fn mark_stopping(&self) {
         if let Ok(g) = self.segment.lock(crate::segment::GUARD_TIMEOUT) {

@@ -181,6 +181,58 @@ pub fn port_answer(port: u16, style: Style) -> Vec<u8> {
     terminate(port.to_string(), style)
 }
 
+/// The dispatcher's answer in `--require-token` mode: the port and a one-time token,
+/// `2223 0123456789abcdef` (16 hex digits).
+pub fn port_token_answer(port: u16, token: u64, style: Style) -> Vec<u8> {
+    terminate(format!("{port} {token:016x}"), style)
+}
+
+/// The first line a token-capable client sends to its worker: `TOKEN <16 hex digits>\n`.
+pub fn token_line(token: u64) -> Vec<u8> {
+    format!("TOKEN {token:016x}\n").into_bytes()
+}
+
+/// Reads a `TOKEN` line at the start of `buf`: `Some(Ok((token, bytes used)))`, `None` if
+/// the line is not complete yet, `Some(Err(..))` if it is not a token line.
+pub fn parse_token_line(buf: &[u8]) -> Option<Result<(u64, usize), String>> {
+    const LEN: usize = "TOKEN ".len() + 16 + 1;
+    if buf.len() < LEN {
+        let prefix = &b"TOKEN "[..buf.len().min(6)];
+        return if buf.starts_with(prefix) {
+            None
+        } else {
+            Some(Err("a token is required: send TOKEN <token> first".into()))
+        };
+    }
+    let line = &buf[..LEN];
+    let hex = line
+        .strip_prefix(b"TOKEN ")
+        .and_then(|r| r.strip_suffix(b"\n"))
+        .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+    let token = hex
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| u64::from_str_radix(h, 16).ok());
+    Some(match token {
+        Some(t) => Ok((t, LEN)),
+        None => Err("malformed TOKEN line".into()),
+    })
+}
+
+/// Splits a dispatcher answer line into a port and an optional token.
+pub fn parse_port_answer(line: &str) -> Option<(u16, Option<u64>)> {
+    let mut parts = line.split(' ');
+    let port = parts.next()?.parse::<u16>().ok().filter(|p| *p != 0)?;
+    let token = match parts.next() {
+        None => None,
+        Some(t) if t.len() == 16 => Some(u64::from_str_radix(t, 16).ok()?),
+        Some(_) => return None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((port, token))
+}
+
 /// The dispatcher's answer when no worker became idle in time.
 pub fn busy_answer(style: Style) -> Vec<u8> {
     terminate("-1".to_string(), style)
@@ -439,6 +491,31 @@ mod tests {
         );
         assert_eq!(frame_answer(Framing::Line, b"x"), b"x\n");
         assert_eq!(frame_answer(Framing::Bare, b"x"), b"x");
+    }
+
+    #[test]
+    fn tokens_in_answers_and_lines() {
+        assert_eq!(
+            port_token_answer(2223, 0xab, Style::Line),
+            b"2223 00000000000000ab\n"
+        );
+        assert_eq!(parse_port_answer("2223"), Some((2223, None)));
+        assert_eq!(
+            parse_port_answer("2223 00000000000000ab"),
+            Some((2223, Some(0xab)))
+        );
+        assert_eq!(parse_port_answer("0"), None);
+        assert_eq!(parse_port_answer("2223 xyz"), None);
+        assert_eq!(parse_port_answer("2223 00000000000000ab 1"), None);
+        let mut line = token_line(0xdead_beef);
+        line.extend_from_slice(b"LEN 2\nhi");
+        assert_eq!(parse_token_line(&line), Some(Ok((0xdead_beef, 23))));
+        assert_eq!(parse_token_line(b"TOK"), None);
+        assert!(matches!(parse_token_line(b"hello"), Some(Err(_))));
+        assert!(matches!(
+            parse_token_line(b"TOKEN zzzzzzzzzzzzzzzz\n"),
+            Some(Err(_))
+        ));
     }
 
     #[test]

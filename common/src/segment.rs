@@ -150,29 +150,7 @@ impl Segment {
     pub fn attach(rt: &RuntimeDir, access: Access) -> Result<Segment> {
         rt.check()?;
         let name = rt.read_segment_name()?;
-        let flags = match access {
-            Access::ReadWrite => OFlag::O_RDWR,
-            Access::ReadOnly => OFlag::O_RDONLY,
-        } | OFlag::O_CLOEXEC;
-        let fd = shm_open(name.as_str(), flags, Mode::empty())
-            .map_err(|e| Error::nix(format!("opening shared memory {name}"), e))?;
-        let st = fstat(&fd).map_err(|e| Error::nix(format!("inspecting {name}"), e))?;
-        if st.st_uid != nix::unistd::getuid().as_raw() || st.st_mode & 0o077 != 0 {
-            return Err(Error::Foreign(format!(
-                "shared memory {name} belongs to uid {} with mode {:o}; expected ours, 0600",
-                st.st_uid,
-                st.st_mode & 0o777
-            )));
-        }
-        let size = usize::try_from(st.st_size).unwrap_or(0);
-        if size < HEADER_SIZE || size > segment_size(MAX_WORKERS) {
-            return Err(Error::Corrupt(format!(
-                "shared memory {name} is {size} bytes, not a Kennel segment"
-            )));
-        }
-        let map = Mapping::new(&fd, size, access == Access::ReadWrite)
-            .map_err(|e| Error::io(format!("mapping shared memory {name}"), e))?;
-        let workers = validate_header(&map, &name)?;
+        let (map, workers) = open_object(&name, access)?;
         let semid = map
             .get::<Header>(0)
             .map(|h| h.semid.load(SeqCst) as i32)
@@ -196,23 +174,43 @@ impl Segment {
         Ok(seg)
     }
 
-    /// Removes the instance's segment and semaphore, if any, and the name file. Used by the
-    /// watchdog when it stops, and at start to clear what a killed watchdog left behind (the
-    /// caller holds the instance lock, so whatever is found is stale).
+    /// Removes the instance's segment and semaphore, if any, and the name file. Used at start
+    /// to clear what a killed watchdog left behind (the caller holds the instance lock, so
+    /// whatever is found is stale). An object that is not ours, or not recognisably a Kennel
+    /// segment, is refused and left untouched, with an error naming it.
     pub fn remove(rt: &RuntimeDir) -> Result<bool> {
         let name = match rt.read_segment_name() {
             Ok(n) => n,
             Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e),
         };
-        match Segment::attach(rt, Access::ReadOnly) {
-            Ok(seg) => {
-                if let Err(e) = sys::sem_remove(seg.semid) {
-                    log::warn!("removing semaphore {}: {e}", seg.semid);
+        match open_object(&name, Access::ReadOnly) {
+            Ok((map, _)) => {
+                let semid = map
+                    .get::<Header>(0)
+                    .map(|h| h.semid.load(SeqCst) as i32)
+                    .unwrap_or(-1);
+                match check_semaphore(semid) {
+                    Ok(()) => {
+                        if let Err(e) = sys::sem_remove(semid) {
+                            log::warn!("removing semaphore {semid}: {e}");
+                        }
+                    }
+                    // Already gone (removed by hand, or a reboot): nothing to do.
+                    Err(Error::Corrupt(_)) => {}
+                    // Someone else's: never touched.
+                    Err(e) => log::warn!("leaving semaphore {semid} alone: {e}"),
                 }
             }
-            Err(Error::Foreign(m)) => return Err(Error::Foreign(m)),
-            Err(e) => log::warn!("stale segment {name} is unreadable ({e}); removing its name"),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                return Err(Error::Foreign(format!(
+                    "{e}; it was named by {} as ours. Refusing to remove or reuse it: \
+                     inspect it, then remove it by hand (rm /dev/shm{name}; rm {})",
+                    rt.segment_name_path().display(),
+                    rt.segment_name_path().display()
+                )))
+            }
         }
         match shm_unlink(name.as_str()) {
             Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
@@ -242,6 +240,44 @@ impl Segment {
             None => Ok(()),
             Some(e) => Err(e),
         }
+    }
+
+    /// Watchdog only: rewrites every header field and record role that differs from what this
+    /// segment was created with (someone with our uid scribbled on it), so that attaching
+    /// keeps working. Returns a description of each field restored.
+    pub fn restore_header_as_owner(&self) -> Vec<String> {
+        let h = self.header();
+        let mut fixed = Vec::new();
+        let mut fix32 = |name: &str, cell: &AtomicU32, want: u32| {
+            let got = cell.load(SeqCst);
+            if got != want {
+                fixed.push(format!("{name} {got} -> {want}"));
+                cell.store(want, SeqCst);
+            }
+        };
+        fix32("layout version", &h.layout_version, LAYOUT_VERSION);
+        fix32("header size", &h.header_size, HEADER_SIZE as u32);
+        fix32("record size", &h.record_size, RECORD_SIZE as u32);
+        fix32("worker slots", &h.worker_slots, self.workers as u32);
+        fix32("semaphore id", &h.semid, self.semid as u32);
+        fix32("watchdog pid", &h.watchdog_pid, std::process::id());
+        for id in self.ids() {
+            fix32(
+                &format!("{id} role"),
+                &self.record(id).role,
+                id.role() as u32,
+            );
+        }
+        let size = segment_size(self.workers) as u64;
+        if h.total_size.load(SeqCst) != size {
+            fixed.push(format!("total size -> {size}"));
+            h.total_size.store(size, SeqCst);
+        }
+        if h.magic.load(SeqCst) != MAGIC {
+            fixed.push("magic".into());
+            h.magic.store(MAGIC, SeqCst);
+        }
+        fixed
     }
 
     /// The POSIX name of the segment (under /dev/shm).
@@ -346,6 +382,35 @@ impl Segment {
             records: self.ids().map(|id| self.read(id)).collect(),
         }
     }
+}
+
+/// Opens and maps a shared-memory object after checking it is ours (owner, mode) and of a
+/// plausible size, then validates its header. Returns the mapping and the slot count.
+fn open_object(name: &str, access: Access) -> Result<(Mapping, usize)> {
+    let flags = match access {
+        Access::ReadWrite => OFlag::O_RDWR,
+        Access::ReadOnly => OFlag::O_RDONLY,
+    } | OFlag::O_CLOEXEC;
+    let fd = shm_open(name, flags, Mode::empty())
+        .map_err(|e| Error::nix(format!("opening shared memory {name}"), e))?;
+    let st = fstat(&fd).map_err(|e| Error::nix(format!("inspecting {name}"), e))?;
+    if st.st_uid != nix::unistd::getuid().as_raw() || st.st_mode & 0o077 != 0 {
+        return Err(Error::Foreign(format!(
+            "shared memory {name} belongs to uid {} with mode {:o}; expected ours, 0600",
+            st.st_uid,
+            st.st_mode & 0o777
+        )));
+    }
+    let size = usize::try_from(st.st_size).unwrap_or(0);
+    if size < HEADER_SIZE || size > segment_size(MAX_WORKERS) {
+        return Err(Error::Corrupt(format!(
+            "shared memory {name} is {size} bytes, not a Kennel segment"
+        )));
+    }
+    let map = Mapping::new(&fd, size, access == Access::ReadWrite)
+        .map_err(|e| Error::io(format!("mapping shared memory {name}"), e))?;
+    let workers = validate_header(&map, name)?;
+    Ok((map, workers))
 }
 
 fn validate_header(map: &Mapping, name: &str) -> Result<usize> {
@@ -493,6 +558,7 @@ pub struct RecordView {
     pub busy: u64,
     pub dispatch_ns: u64,
     pub waiting: u64,
+    pub token: u64,
     /// The record was left half-written (odd `seq`).
     pub torn: bool,
 }
@@ -526,6 +592,7 @@ impl RecordView {
             busy: r.busy.load(SeqCst),
             dispatch_ns: r.dispatch_ns.load(SeqCst),
             waiting: r.waiting.load(SeqCst),
+            token: r.token.load(SeqCst),
             torn: false,
         }
     }

@@ -14,7 +14,7 @@
 //!
 //! `ping != pong` means an assignment is outstanding; `ping == pong` means none. Every method
 //! runs under the guard and inside one seqlock write, so a writer killed half-way leaves an odd
-//! `seq` that `repair_torn` finds.
+//! `seq` that `repair_damaged` finds.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::SeqCst;
@@ -42,6 +42,8 @@ pub enum Admission {
     WrongPeer,
     /// The assignment is unreadable (bad type code or half-written): it was cancelled.
     Invalid,
+    /// A token was required and the one presented is not this assignment's.
+    BadToken,
 }
 
 fn set_state(r: &Record, s: ProcState) {
@@ -53,6 +55,7 @@ fn cancel_assignment(r: &Record) {
     store_endpoint(&r.client, None);
     r.request_type.store(0, SeqCst);
     r.assigned_ms.store(0, SeqCst);
+    r.token.store(0, SeqCst);
 }
 
 impl Guard<'_> {
@@ -108,6 +111,14 @@ impl Guard<'_> {
         });
     }
 
+    /// A child whose record was altered behind its back: its pid and endpoint again.
+    pub fn restore_identity(&self, id: RecordId, endpoint: SocketAddr) {
+        self.write(id, |r| {
+            r.pid.store(std::process::id(), SeqCst);
+            store_endpoint(&r.endpoint, Some(endpoint));
+        });
+    }
+
     /// A child, when it begins to stop.
     pub fn set_stopping(&self, id: RecordId) {
         self.write(id, |r| set_state(r, ProcState::Stopping));
@@ -121,6 +132,7 @@ impl Guard<'_> {
         client: SocketAddr,
         request: RequestType,
         now_ms: u64,
+        token: u64,
     ) -> Option<Claim> {
         let seg = self.segment();
         let n = seg.workers();
@@ -143,6 +155,7 @@ impl Guard<'_> {
                 store_endpoint(&r.client, Some(client));
                 r.request_type.store(request.code(), SeqCst);
                 r.assigned_ms.store(now_ms, SeqCst);
+                r.token.store(token, SeqCst);
                 r.ping.store(ping, SeqCst);
                 set_state(r, ProcState::Assigned);
                 ping
@@ -152,9 +165,10 @@ impl Guard<'_> {
         None
     }
 
-    /// Worker: decides whether a connection from `peer` is the client assigned to `slot`; if it
-    /// is, the slot becomes Busy.
-    pub fn begin_service(&self, id: RecordId, peer: SocketAddr) -> Admission {
+    /// Worker: decides whether a connection from `peer` (presenting `token`, when tokens are
+    /// required) is the client assigned to `slot`; if it is, the slot becomes Busy. A token is
+    /// good for one connection: the assignment ends with the service.
+    pub fn begin_service(&self, id: RecordId, peer: SocketAddr, token: Option<u64>) -> Admission {
         let r = self.segment().record(id);
         if self.is_torn(id) {
             self.write(id, |r| {
@@ -170,6 +184,12 @@ impl Guard<'_> {
         }
         if load_endpoint(&r.client).map(|c| c.ip()) != Some(peer.ip()) {
             return Admission::WrongPeer;
+        }
+        if let Some(presented) = token {
+            let expected = r.token.load(SeqCst);
+            if expected == 0 || presented != expected {
+                return Admission::BadToken;
+            }
         }
         let Some(request) = RequestType::from_code(r.request_type.load(SeqCst)) else {
             self.write(id, |r| {
@@ -206,13 +226,18 @@ impl Guard<'_> {
         (assigned && now_ms.saturating_sub(at) > timeout_ms).then(|| r.ping.load(SeqCst))
     }
 
-    /// Repairs every record left half-written by a writer that died (odd `seq`): any
-    /// assignment in it is cancelled (the client will ask again), codes out of range are reset,
-    /// and `seq` is made even. Returns the repaired records.
-    pub fn repair_torn(&self) -> Vec<RecordId> {
+    /// Repairs every damaged record — left half-written by a writer that died (odd `seq`), or
+    /// holding values no writer of ours produces (unknown codes, more than one assignment
+    /// open, an assignment without a valid request type): any assignment in it is cancelled
+    /// (the client will ask again), codes out of range are reset, and `seq` is made even.
+    /// Returns the repaired records and why each was repaired.
+    pub fn repair_damaged(&self) -> Vec<(RecordId, &'static str)> {
         let seg = self.segment();
-        let torn: Vec<RecordId> = seg.ids().filter(|id| self.is_torn(*id)).collect();
-        for id in &torn {
+        let damaged: Vec<(RecordId, &'static str)> = seg
+            .ids()
+            .filter_map(|id| damage(self, id).map(|why| (id, why)))
+            .collect();
+        for (id, _) in &damaged {
             self.write(*id, |r| {
                 cancel_assignment(r);
                 let state = ProcState::from_code(r.state.load(SeqCst));
@@ -224,6 +249,26 @@ impl Guard<'_> {
                 }
             });
         }
-        torn
+        damaged
     }
+}
+
+/// Why `id`'s record needs repair, if it does.
+fn damage(g: &Guard<'_>, id: RecordId) -> Option<&'static str> {
+    if g.is_torn(id) {
+        return Some("left half-written by a dead writer");
+    }
+    let r = g.segment().record(id);
+    let state = ProcState::from_code(r.state.load(SeqCst));
+    if state.is_none() || Supervision::from_code(r.supervision.load(SeqCst)).is_none() {
+        return Some("holding an unknown state code");
+    }
+    if r.ping.load(SeqCst).wrapping_sub(r.pong.load(SeqCst)) > 1 {
+        return Some("holding impossible ping/pong markers");
+    }
+    let assigned = matches!(state, Some(ProcState::Assigned | ProcState::Busy));
+    if assigned && RequestType::from_code(r.request_type.load(SeqCst)).is_none() {
+        return Some("holding an assignment with an unknown request type");
+    }
+    None
 }

@@ -50,8 +50,8 @@ impl IdleSignal {
 /// The outcome of a dispatch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dispatch {
-    /// Go to this worker port.
-    Worker { slot: usize, port: u16 },
+    /// Go to this worker port (with this one-time token, 0 when tokens are off).
+    Worker { slot: usize, port: u16, token: u64 },
     /// No worker became idle within the queue timeout.
     Busy,
 }
@@ -61,13 +61,18 @@ pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dis
     let seg = &d.ctx.segment;
     let record = seg.record(RecordId::Dispatcher);
     let deadline = Instant::now() + d.settings.queue_timeout;
+    let token = if d.settings.require_token {
+        d.new_token()
+    } else {
+        0
+    };
     loop {
         let seen = d.idle.current();
         let started = Instant::now();
         let claim = match seg.lock(GUARD_TIMEOUT) {
             Ok(guard) => {
                 let start = d.cursor.load(SeqCst);
-                guard.claim_idle_worker(start, client, request, clock::monotonic_ms())
+                guard.claim_idle_worker(start, client, request, clock::monotonic_ms(), token)
             }
             Err(e) => {
                 log::error!("cannot dispatch: {e}");
@@ -92,6 +97,7 @@ pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dis
             return Dispatch::Worker {
                 slot: c.slot,
                 port: c.port,
+                token,
             };
         }
         let left = deadline.saturating_duration_since(Instant::now());

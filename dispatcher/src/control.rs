@@ -4,10 +4,11 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
+use std::time::Instant;
 
 use kennel_common::protocol::{
-    busy_answer, error_line, port_answer, ControlParser, ControlRequest, LineTooLong, RequestType,
-    MAX_LINE,
+    busy_answer, error_line, port_answer, port_token_answer, ControlParser, ControlRequest,
+    LineTooLong, RequestType, MAX_LINE,
 };
 use kennel_common::segment::RecordId;
 
@@ -15,16 +16,29 @@ use crate::assign::{dispatch, Dispatch};
 use crate::Dispatcher;
 
 /// Serves one control connection to its end. Never panics on client input.
+///
+/// Time limits: a connection with nothing pending is closed after `idle_timeout` of silence;
+/// a request that has begun must be complete within `idle_timeout` of its first byte, however
+/// slowly its bytes trickle in (a slow-loris client cannot hold its thread by sending one
+/// byte a second).
 pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(d.settings.idle_timeout));
-    let _ = stream.set_write_timeout(Some(d.settings.idle_timeout));
+    let idle = d.settings.idle_timeout;
+    let _ = stream.set_write_timeout(Some(idle));
     let failed = &d.ctx.segment.record(RecordId::Dispatcher).failed;
     let mut parser = ControlParser::new();
     let mut buf = [0u8; 4096];
+    let mut deadline = Instant::now() + idle;
     loop {
-        let n = match stream.read(&mut buf) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let read = if left.is_zero() {
+            Err(io::Error::from(io::ErrorKind::TimedOut))
+        } else {
+            let _ = stream.set_read_timeout(Some(left));
+            stream.read(&mut buf)
+        };
+        let n = match read {
             Ok(0) => return,
             Ok(n) => n,
             Err(e)
@@ -38,10 +52,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                 } else {
                     "idle"
                 };
-                log::info!(
-                    "closing {peer}: {why} for {} ms",
-                    d.settings.idle_timeout.as_millis()
-                );
+                log::info!("closing {peer}: {why} for {} ms", idle.as_millis());
                 let _ = stream.write_all(&error_line(&format!("{why} timeout, closing")));
                 return;
             }
@@ -51,12 +62,16 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                 return;
             }
         };
+        let had_partial = parser.has_partial();
         parser.push(&buf[..n]);
         loop {
             let answer = match parser.next_request() {
                 Ok(None) => break,
                 Ok(Some(ControlRequest::Known(request, style))) => {
                     match dispatch(d, peer, request) {
+                        Dispatch::Worker { port, token, .. } if token != 0 => {
+                            port_token_answer(port, token, style)
+                        }
                         Dispatch::Worker { port, .. } => port_answer(port, style),
                         Dispatch::Busy => {
                             log::warn!("no idle worker for {peer} within the queue timeout: -1");
@@ -82,6 +97,11 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                 log::debug!("{peer} left before its answer: {e}");
                 return;
             }
+        }
+        // Nothing pending, or a request just begun: a fresh allowance. A request still
+        // incomplete from an earlier read keeps the deadline of its first byte.
+        if !parser.has_partial() || !had_partial {
+            deadline = Instant::now() + idle;
         }
     }
 }

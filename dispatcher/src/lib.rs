@@ -13,10 +13,13 @@ pub mod assign;
 pub mod control;
 pub mod settings;
 
-use std::net::TcpListener;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::{IpAddr, TcpListener};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kennel_common::notice::{Fifo, NoticeKind};
@@ -49,6 +52,10 @@ pub struct Dispatcher {
     pub cursor: AtomicUsize,
     /// Open control connections.
     pub connections: AtomicUsize,
+    /// Open control connections per source address.
+    pub per_source: Mutex<HashMap<IpAddr, usize>>,
+    /// Source of one-time tokens (`--require-token`).
+    random: File,
 }
 
 /// The binary's body: returns the process exit status.
@@ -105,7 +112,52 @@ impl Dispatcher {
             idle: IdleSignal::default(),
             cursor: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
+            per_source: Mutex::new(HashMap::new()),
+            random: File::open("/dev/urandom").map_err(|e| Error::io("opening /dev/urandom", e))?,
         })
+    }
+
+    /// A fresh unguessable non-zero token (64 random bits).
+    pub fn new_token(&self) -> u64 {
+        let mut b = [0u8; 8];
+        match (&self.random).read_exact(&mut b) {
+            Ok(()) => u64::from_le_bytes(b).max(1),
+            Err(e) => {
+                // Never fall back to a guessable token: a zero token matches nothing.
+                log::error!("reading /dev/urandom: {e}");
+                0
+            }
+        }
+    }
+
+    /// Counts a new connection from `ip` against both caps; the reason if either is full.
+    fn admit(&self, ip: IpAddr) -> std::result::Result<(), String> {
+        let open = self.connections.fetch_add(1, SeqCst);
+        if open >= self.settings.max_connections {
+            self.connections.fetch_sub(1, SeqCst);
+            return Err(format!("{open} control connections already open"));
+        }
+        let mut map = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.settings.max_per_source {
+            let n = *n;
+            drop(map);
+            self.connections.fetch_sub(1, SeqCst);
+            return Err(format!("{n} control connections already open from {ip}"));
+        }
+        *n += 1;
+        Ok(())
+    }
+
+    fn release(&self, ip: IpAddr) {
+        self.connections.fetch_sub(1, SeqCst);
+        let mut map = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&ip);
+            }
+        }
     }
 }
 
@@ -164,6 +216,7 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
             }
         }
         accept_all(&listener, &dispatcher);
+        dispatcher.ctx.verify_identity(local);
     }
 }
 
@@ -179,12 +232,11 @@ fn accept_all(listener: &TcpListener, dispatcher: &Arc<Dispatcher>) {
                 return;
             }
         };
-        let open = dispatcher.connections.fetch_add(1, SeqCst);
-        if open >= dispatcher.settings.max_connections {
-            dispatcher.connections.fetch_sub(1, SeqCst);
-            log::warn!("refusing {peer}: {open} control connections already open");
-            let _ =
-                std::io::Write::write_all(&mut stream, &error_line("busy: too many connections"));
+        if let Err(why) = dispatcher.admit(peer.ip()) {
+            log::warn!("refusing {peer}: {why}");
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_write_timeout(Some(TICK));
+            let _ = stream.write_all(&error_line("busy: too many connections"));
             continue;
         }
         let d = Arc::clone(dispatcher);
@@ -193,10 +245,10 @@ fn accept_all(listener: &TcpListener, dispatcher: &Arc<Dispatcher>) {
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
                 control::serve(&d, stream, peer);
-                d.connections.fetch_sub(1, SeqCst);
+                d.release(peer.ip());
             });
         if let Err(e) = spawned {
-            dispatcher.connections.fetch_sub(1, SeqCst);
+            dispatcher.release(peer.ip());
             log::error!("cannot start a thread for {peer}: {e}");
         }
     }

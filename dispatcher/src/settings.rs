@@ -32,6 +32,12 @@ pub struct Args {
     /// Most control connections open at once; more are refused with `ERR busy`.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Most control connections open at once from one source address.
+    #[arg(long, default_value_t = 1024)]
+    pub max_per_source: usize,
+    /// Answer `PORT TOKEN` and make workers require the one-time token.
+    #[arg(long)]
+    pub require_token: bool,
 }
 
 /// Validated settings.
@@ -43,6 +49,8 @@ pub struct Settings {
     pub queue_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    pub max_per_source: usize,
+    pub require_token: bool,
 }
 
 impl Settings {
@@ -50,8 +58,8 @@ impl Settings {
         if args.idle_timeout_ms == 0 {
             return Err("--idle-timeout-ms must be positive".into());
         }
-        if args.max_connections == 0 {
-            return Err("--max-connections must be positive".into());
+        if args.max_connections == 0 || args.max_per_source == 0 {
+            return Err("--max-connections and --max-per-source must be positive".into());
         }
         Ok(Settings {
             runtime: RuntimeDir::resolve(args.runtime_dir.as_deref()),
@@ -60,6 +68,8 @@ impl Settings {
             queue_timeout: Duration::from_millis(args.queue_timeout_ms),
             idle_timeout: Duration::from_millis(args.idle_timeout_ms),
             max_connections: args.max_connections,
+            max_per_source: args.max_per_source,
+            require_token: args.require_token,
         })
     }
 }

@@ -73,6 +73,14 @@ pub struct Args {
     /// Most control connections the dispatcher keeps open at once.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Most control connections open at once from one source address (on loopback every
+    /// local client is 127.0.0.1, so the default equals --max-connections).
+    #[arg(long, default_value_t = 1024)]
+    pub max_per_source: usize,
+    /// The dispatcher answers `PORT TOKEN` and workers serve only the client presenting that
+    /// one-time token (`TOKEN <hex>\n`). Clients that parse a bare port cannot use this mode.
+    #[arg(long)]
+    pub require_token: bool,
     /// Directory holding kennel-dispatcher and kennel-worker (default: next to this binary).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
@@ -96,6 +104,8 @@ pub struct Settings {
     pub client_timeout: Duration,
     pub max_payload: usize,
     pub max_connections: usize,
+    pub max_per_source: usize,
+    pub require_token: bool,
     pub bin_dir: PathBuf,
 }
 
@@ -173,6 +183,8 @@ impl Settings {
             client_timeout: a.client_timeout,
             max_payload: a.max_payload,
             max_connections: a.max_connections,
+            max_per_source: a.max_per_source,
+            require_token: a.require_token,
             bin_dir,
         })
     }

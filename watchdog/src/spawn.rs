@@ -25,7 +25,11 @@ pub fn command(s: &Settings, id: RecordId, dispatcher_port: Option<u16>) -> Comm
                 .args(["--port", &dispatcher_port.unwrap_or(s.port).to_string()])
                 .args(["--queue-timeout-ms", &ms(s.queue_timeout)])
                 .args(["--idle-timeout-ms", &ms(s.idle_timeout)])
-                .args(["--max-connections", &s.max_connections.to_string()]);
+                .args(["--max-connections", &s.max_connections.to_string()])
+                .args(["--max-per-source", &s.max_per_source.to_string()]);
+            if s.require_token {
+                c.arg("--require-token");
+            }
             c
         }
         RecordId::Worker(k) => {
@@ -35,6 +39,9 @@ pub fn command(s: &Settings, id: RecordId, dispatcher_port: Option<u16>) -> Comm
                 .args(["--port", &s.worker_port(k).to_string()])
                 .args(["--client-timeout-ms", &ms(s.client_timeout)])
                 .args(["--max-payload", &s.max_payload.to_string()]);
+            if s.require_token {
+                c.arg("--require-token");
+            }
             c
         }
     };

@@ -225,8 +225,8 @@ impl<'a> Supervisor<'a> {
         match self.segment.lock(GUARD_TIMEOUT) {
             Ok(g) => {
                 g.mark_dead(id, exit);
-                for torn in g.repair_torn() {
-                    log::warn!("repaired {torn}'s record, left half-written by a dead writer");
+                for (id, why) in g.repair_damaged() {
+                    log::warn!("repaired {id}'s record, {why}");
                 }
             }
             Err(e) => log::error!("{id} died but its record could not be updated: {e}"),
@@ -353,16 +353,29 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Repairs records left half-written by a writer that died (a child, or any process that
-    /// attached read-write); run at every poll as well as after every death.
+    /// The poll's repair pass: restores the header if anyone scribbled on it, repairs damaged
+    /// records (half-written by a dead writer, or holding impossible values), and re-asserts
+    /// the supervision state of running children, which the dispatcher relies on.
     pub fn repair(&self) {
-        match self.segment.lock(GUARD_TIMEOUT) {
-            Ok(g) => {
-                for torn in g.repair_torn() {
-                    log::warn!("repaired {torn}'s record, left half-written by a dead writer");
-                }
+        for what in self.segment.restore_header_as_owner() {
+            log::warn!("restored the segment header: {what}");
+        }
+        let g = match self.segment.lock(GUARD_TIMEOUT) {
+            Ok(g) => g,
+            Err(e) => {
+                log::error!("poll: {e}");
+                return;
             }
-            Err(e) => log::error!("poll: {e}"),
+        };
+        for (id, why) in g.repair_damaged() {
+            log::warn!("repaired {id}'s record, {why}");
+        }
+        for c in &self.children {
+            let sup = self.segment.record(c.id).supervision.load(SeqCst);
+            if matches!(c.phase, Phase::Running { .. }) && sup != Supervision::Running as u32 {
+                log::warn!("restored {}'s supervision state (found code {sup})", c.id);
+                g.set_supervision(c.id, Supervision::Running, FatalReason::None);
+            }
         }
     }
 

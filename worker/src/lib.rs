@@ -158,6 +158,7 @@ pub fn run(listener: TcpListener, worker: &Worker) -> Result<()> {
             }
         }
         expire_stale_assignment(worker);
+        worker.ctx.verify_identity(local);
     }
 }
 

@@ -6,7 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
-use kennel_common::protocol::{error_line, frame_answer, parse_message, Framing, MessageProgress};
+use kennel_common::layout::ProcState;
+use kennel_common::protocol::{
+    error_line, frame_answer, parse_message, parse_token_line, Framing, MessageProgress,
+};
 use kennel_common::segment::GUARD_TIMEOUT;
 use kennel_common::services;
 use kennel_common::slots::Admission;
@@ -32,8 +35,31 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     let record = seg.record(id);
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
+    let deadline = Instant::now() + worker.settings.client_timeout;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut token = None;
+    if worker.settings.require_token {
+        // Refuse at once anyone this slot is not waiting for, before reading a byte, so an
+        // idle connection cannot hold the worker; then read the token line.
+        let view = seg.read(id);
+        let waiting_for_peer = view.state() == Some(ProcState::Assigned)
+            && view.client.map(|c| c.ip()) == Some(peer.ip());
+        if !waiting_for_peer {
+            refuse(worker, &mut stream, peer, Admission::NotAssigned);
+            return;
+        }
+        match read_token(worker, &mut stream, &mut buf, deadline) {
+            Ok(t) => token = Some(t),
+            Err(why) => {
+                record.failed.fetch_add(1, SeqCst);
+                log::warn!("refused a connection from {peer}: {why}");
+                let _ = stream.write_all(&error_line(&why));
+                return;
+            }
+        }
+    }
     let admission = match seg.lock(GUARD_TIMEOUT) {
-        Ok(guard) => guard.begin_service(id, peer),
+        Ok(guard) => guard.begin_service(id, peer, token),
         Err(e) => {
             log::error!("refusing {peer}: {e}");
             let _ = stream.write_all(&error_line("temporarily unavailable"));
@@ -43,22 +69,11 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     let (request, ping) = match admission {
         Admission::Admitted { request, ping } => (request, ping),
         refusal => {
-            record.failed.fetch_add(1, SeqCst);
-            let why = match refusal {
-                Admission::WrongPeer => "this worker is reserved for another client",
-                Admission::Invalid => "the assignment was unreadable and has been cancelled",
-                _ => "not assigned: ask the dispatcher for a worker first",
-            };
-            log::warn!("refused a connection from {peer}: {why}");
-            let _ = stream.write_all(&error_line(why));
-            if refusal == Admission::Invalid {
-                worker.send_pong(record.ping.load(SeqCst));
-            }
+            refuse(worker, &mut stream, peer, refusal);
             return;
         }
     };
-    let deadline = Instant::now() + worker.settings.client_timeout;
-    let outcome = read_message(worker, &mut stream, deadline);
+    let outcome = read_message(worker, &mut stream, &mut buf, deadline);
     let served = match outcome {
         Ok((framing, payload)) => {
             let body = services::answer(request, &payload);
@@ -107,15 +122,32 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     worker.send_pong(ping);
 }
 
-/// Reads one message, stamping the heartbeat while it waits, until `deadline`.
-fn read_message(
+/// Answers a connection this slot will not serve, and counts it. The pending assignment, if
+/// any, is left alone: its real client may still come.
+fn refuse(worker: &Worker, stream: &mut TcpStream, peer: SocketAddr, refusal: Admission) {
+    let record = worker.ctx.segment.record(worker.id());
+    record.failed.fetch_add(1, SeqCst);
+    let why = match refusal {
+        Admission::WrongPeer => "this worker is reserved for another client",
+        Admission::Invalid => "the assignment was unreadable and has been cancelled",
+        Admission::BadToken => "wrong or used token",
+        _ => "not assigned: ask the dispatcher for a worker first",
+    };
+    log::warn!("refused a connection from {peer}: {why}");
+    let _ = stream.write_all(&error_line(why));
+    if refusal == Admission::Invalid {
+        worker.send_pong(record.ping.load(SeqCst));
+    }
+}
+
+/// Reads one chunk into `buf`, stamping the heartbeat while it waits. `Ok(0)` is end of file.
+fn fill(
     worker: &Worker,
     stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
     deadline: Instant,
-) -> Result<(Framing, Vec<u8>), ReadFailure> {
-    let max = worker.settings.max_payload;
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let mut chunk = vec![0u8; 64 * 1024];
+) -> Result<usize, ReadFailure> {
+    let mut chunk = [0u8; 16 * 1024];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -123,24 +155,9 @@ fn read_message(
         }
         let _ = stream.set_read_timeout(Some(left.min(TICK)));
         match stream.read(&mut chunk) {
-            Ok(0) => {
-                return Err(if buf.is_empty() {
-                    ReadFailure::Closed
-                } else {
-                    ReadFailure::Truncated
-                })
-            }
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
-                match parse_message(&buf, max) {
-                    MessageProgress::Complete(framing, payload) => return Ok((framing, payload)),
-                    MessageProgress::NeedBody {
-                        header_len,
-                        body_len,
-                    } => buf.reserve((header_len + body_len).saturating_sub(buf.len())),
-                    MessageProgress::NeedHeader => {}
-                    MessageProgress::Invalid(why) => return Err(ReadFailure::Invalid(why)),
-                }
+                return Ok(n);
             }
             Err(e)
                 if matches!(
@@ -153,6 +170,60 @@ fn read_message(
                 worker.ctx.segment.heartbeat(worker.id());
             }
             Err(e) => return Err(ReadFailure::Io(e)),
+        }
+    }
+}
+
+/// Reads the `TOKEN` line that must open a connection in `--require-token` mode, leaving any
+/// bytes after it in `buf`.
+fn read_token(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<u64, String> {
+    loop {
+        match parse_token_line(buf) {
+            Some(Ok((token, used))) => {
+                buf.drain(..used);
+                return Ok(token);
+            }
+            Some(Err(why)) => return Err(why),
+            None => match fill(worker, stream, buf, deadline) {
+                Ok(0) => return Err("closed before sending its token".into()),
+                Ok(_) => {}
+                Err(ReadFailure::TimedOut) => {
+                    return Err("no token within the client timeout".into())
+                }
+                Err(e) => return Err(format!("reading the token: {e:?}")),
+            },
+        }
+    }
+}
+
+/// Reads one message (after whatever `buf` already holds) until `deadline`.
+fn read_message(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<(Framing, Vec<u8>), ReadFailure> {
+    let max = worker.settings.max_payload;
+    if buf.is_empty() && fill(worker, stream, buf, deadline)? == 0 {
+        return Err(ReadFailure::Closed);
+    }
+    loop {
+        match parse_message(buf, max) {
+            MessageProgress::Complete(framing, payload) => return Ok((framing, payload)),
+            MessageProgress::NeedBody {
+                header_len,
+                body_len,
+            } => buf.reserve((header_len + body_len).saturating_sub(buf.len())),
+            MessageProgress::NeedHeader => {}
+            MessageProgress::Invalid(why) => return Err(ReadFailure::Invalid(why)),
+        }
+        if fill(worker, stream, buf, deadline)? == 0 {
+            return Err(ReadFailure::Truncated);
         }
     }
 }

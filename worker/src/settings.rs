@@ -35,6 +35,9 @@ pub struct Args {
     /// Largest payload accepted in the LEN framing, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
     pub max_payload: usize,
+    /// Serve only clients presenting their assignment's one-time token (`TOKEN <hex>\n`).
+    #[arg(long)]
+    pub require_token: bool,
 }
 
 /// Validated settings.
@@ -46,6 +49,7 @@ pub struct Settings {
     pub port: u16,
     pub client_timeout: Duration,
     pub max_payload: usize,
+    pub require_token: bool,
 }
 
 impl Settings {
@@ -63,6 +67,7 @@ impl Settings {
             port: args.port,
             client_timeout: Duration::from_millis(args.client_timeout_ms),
             max_payload: args.max_payload,
+            require_token: args.require_token,
         })
     }
 }
