@@ -159,6 +159,35 @@ impl Instance {
         }
     }
 
+    /// Like `wait_status`, but tolerates kennelctl failing meanwhile (a segment being repaired
+    /// cannot be attached).
+    pub fn wait_status_ok(
+        &self,
+        what: &str,
+        timeout: Duration,
+        cond: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = self.kennelctl(&["status", "--json"]);
+            if out.status.success() {
+                let s: Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+                if cond(&s) {
+                    return s;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last kennelctl output: {}{}\nlog:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr),
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
