@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, every unit and integration test (the integration
 # tests start the real binaries, so they are built first), as the README and CI run it.
+# Included: a short chaos run, a tiny restart benchmark, and a 2-second run of every fuzz
+# target over its committed corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

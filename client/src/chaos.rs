@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use kennel_common::clock::monotonic_ms;
 use kennel_common::layout::ProcState;
+use kennel_common::rng::Rng;
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::Snapshot;
 use nix::sys::signal::{kill, Signal};
@@ -112,22 +113,6 @@ impl ChaosReport {
     }
 }
 
-/// A small xorshift generator: reproducible runs from a seed, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Runs the whole chaos experiment.
 pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
     let dir = fresh_runtime_dir("chaos");
@@ -184,7 +169,7 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
         .collect();
 
     let mut seen: BTreeSet<u32> = BTreeSet::new();
-    let mut rng = Rng(s.seed | 1);
+    let mut rng = Rng::new(s.seed);
     let start = Instant::now();
     let mut froze = false;
     while start.elapsed() < s.duration {

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod notice;
 pub mod process;
 pub mod protocol;
+pub mod rng;
 pub mod runtime;
 pub mod segment;
 pub mod services;

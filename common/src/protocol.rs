@@ -106,6 +106,12 @@ impl ControlParser {
         self.buf.extend_from_slice(data);
     }
 
+    /// Bytes held while waiting for the rest of a request (never more than `MAX_LINE` once
+    /// `next_request` has returned `Ok(None)`).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// True if part of a request is waiting for more bytes.
     pub fn has_partial(&self) -> bool {
         !self.buf.is_empty()
