@@ -3,7 +3,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bench_restart;
+pub mod bench;
 pub mod chaos;
 pub mod client;
 pub mod inspect;

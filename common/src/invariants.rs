@@ -164,6 +164,7 @@ mod tests {
             dispatch_ns: 0,
             waiting: 0,
             token: 0,
+            connections: 0,
             torn: false,
         }
     }

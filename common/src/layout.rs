@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// "KENNEL" + layout generation, little-endian, at offset 0.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KENNEL\x00\x01");
 /// Bumped whenever the meaning or position of a field changes.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Upper bound on worker slots, so that a corrupted header cannot make us map gigabytes.
 pub const MAX_WORKERS: usize = 64;
 /// Size of the header in bytes.
@@ -56,7 +56,14 @@ pub struct Header {
     /// Dispatcher port as configured (the live one is in the dispatcher's record).
     pub dispatcher_port: AtomicU32,
     pub reserved: [AtomicU64; 4],
+    /// The dispatcher's own time per request, from the request line parsed to the port
+    /// written, minus any wait for an idle worker: bucket k counts requests that took k µs
+    /// (the last bucket, DISPATCH_BUCKETS - 1 µs or more).
+    pub dispatch_hist: [AtomicU64; DISPATCH_BUCKETS],
 }
+
+/// Buckets of the dispatch-time histogram (1 µs each).
+pub const DISPATCH_BUCKETS: usize = 64;
 
 /// An IP endpoint: an IPv4 address is stored as an IPv4-mapped IPv6 address.
 #[repr(C)]
@@ -116,7 +123,9 @@ pub struct Record {
     /// Worker slots: the one-time token of the current assignment (0 = none), checked by the
     /// worker in `--require-token` mode.
     pub token: AtomicU64,
-    pub reserved: [AtomicU64; 2],
+    /// Dispatcher: control connections open right now.
+    pub connections: AtomicU64,
+    pub reserved: [AtomicU64; 1],
 }
 
 /// Which process a record belongs to.
@@ -322,7 +331,7 @@ mod tests {
     #[test]
     fn sizes_match_the_documented_layout() {
         // docs/ARCHITECTURE.md draws these sizes; change both together.
-        assert_eq!(HEADER_SIZE, 96);
+        assert_eq!(HEADER_SIZE, 96 + 8 * DISPATCH_BUCKETS);
         assert_eq!(RECORD_SIZE, 192);
     }
 

@@ -341,6 +341,21 @@ impl Segment {
         sys::sem_value(self.semid).map_err(|e| Error::io("reading the segment guard", e))
     }
 
+    /// Counts one request's dispatch time in the header's histogram (one word, no guard).
+    pub fn record_dispatch_time(&self, took: std::time::Duration) {
+        let k = (took.as_micros() as usize).min(DISPATCH_BUCKETS - 1);
+        self.header().dispatch_hist[k].fetch_add(1, SeqCst);
+    }
+
+    /// A copy of the dispatch-time histogram.
+    pub fn dispatch_histogram(&self) -> [u64; DISPATCH_BUCKETS] {
+        let mut out = [0u64; DISPATCH_BUCKETS];
+        for (o, cell) in out.iter_mut().zip(self.header().dispatch_hist.iter()) {
+            *o = cell.load(SeqCst);
+        }
+        out
+    }
+
     /// Stamps `id`'s heartbeat: one word, no guard needed.
     pub fn heartbeat(&self, id: RecordId) {
         self.record(id)
@@ -559,6 +574,7 @@ pub struct RecordView {
     pub dispatch_ns: u64,
     pub waiting: u64,
     pub token: u64,
+    pub connections: u64,
     /// The record was left half-written (odd `seq`).
     pub torn: bool,
 }
@@ -593,6 +609,7 @@ impl RecordView {
             dispatch_ns: r.dispatch_ns.load(SeqCst),
             waiting: r.waiting.load(SeqCst),
             token: r.token.load(SeqCst),
+            connections: r.connections.load(SeqCst),
             torn: false,
         }
     }

@@ -70,6 +70,7 @@ impl Guard<'_> {
             r.fatal_reason.store(FatalReason::None as u32, SeqCst);
             r.restarts.store(restarts, SeqCst);
             r.waiting.store(0, SeqCst);
+            r.connections.store(0, SeqCst);
             r.heartbeat_ms.store(now_ms, SeqCst);
             r.started_ms.store(now_ms, SeqCst);
         });

@@ -51,7 +51,13 @@ impl IdleSignal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dispatch {
     /// Go to this worker port (with this one-time token, 0 when tokens are off).
-    Worker { slot: usize, port: u16, token: u64 },
+    Worker {
+        slot: usize,
+        port: u16,
+        token: u64,
+        /// Time spent waiting for a worker to become idle.
+        waited: Duration,
+    },
     /// No worker became idle within the queue timeout.
     Busy,
 }
@@ -66,6 +72,7 @@ pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dis
     } else {
         0
     };
+    let mut waited = Duration::ZERO;
     loop {
         let seen = d.idle.current();
         let started = Instant::now();
@@ -98,6 +105,7 @@ pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dis
                 slot: c.slot,
                 port: c.port,
                 token,
+                waited,
             };
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -106,7 +114,9 @@ pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dis
             return Dispatch::Busy;
         }
         record.waiting.fetch_add(1, SeqCst);
+        let wait_started = Instant::now();
         d.idle.wait_past(seen, left.min(RECHECK));
+        waited += wait_started.elapsed();
         record.waiting.fetch_sub(1, SeqCst);
     }
 }

@@ -65,14 +65,27 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         let had_partial = parser.has_partial();
         parser.push(&buf[..n]);
         loop {
+            // For a dispatched request: when it was parsed, and how long it waited for an
+            // idle worker, to time the dispatcher's own work.
+            let mut timing = None;
             let answer = match parser.next_request() {
                 Ok(None) => break,
                 Ok(Some(ControlRequest::Known(request, style))) => {
+                    let started = Instant::now();
                     match dispatch(d, peer, request) {
-                        Dispatch::Worker { port, token, .. } if token != 0 => {
-                            port_token_answer(port, token, style)
+                        Dispatch::Worker {
+                            port,
+                            token,
+                            waited,
+                            ..
+                        } => {
+                            timing = Some((started, waited));
+                            if token != 0 {
+                                port_token_answer(port, token, style)
+                            } else {
+                                port_answer(port, style)
+                            }
                         }
-                        Dispatch::Worker { port, .. } => port_answer(port, style),
                         Dispatch::Busy => {
                             log::warn!("no idle worker for {peer} within the queue timeout: -1");
                             busy_answer(style)
@@ -96,6 +109,11 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             if let Err(e) = stream.write_all(&answer) {
                 log::debug!("{peer} left before its answer: {e}");
                 return;
+            }
+            if let Some((started, waited)) = timing {
+                d.ctx
+                    .segment
+                    .record_dispatch_time(started.elapsed().saturating_sub(waited));
             }
         }
         // Nothing pending, or a request just begun: a fresh allowance. A request still

@@ -146,11 +146,21 @@ impl Dispatcher {
             return Err(format!("{n} control connections already open from {ip}"));
         }
         *n += 1;
+        self.ctx
+            .segment
+            .record(RecordId::Dispatcher)
+            .connections
+            .fetch_add(1, SeqCst);
         Ok(())
     }
 
     fn release(&self, ip: IpAddr) {
         self.connections.fetch_sub(1, SeqCst);
+        self.ctx
+            .segment
+            .record(RecordId::Dispatcher)
+            .connections
+            .fetch_sub(1, SeqCst);
         let mut map = self.per_source.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = map.get_mut(&ip) {
             *n -= 1;

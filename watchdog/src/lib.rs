@@ -72,6 +72,21 @@ fn signal_mask() -> SigSet {
     mask
 }
 
+/// Raises the soft limit on open files to the hard limit, for the dispatcher's control
+/// connections (children inherit it): the default soft limit (often 1024) would cap
+/// `--max-connections` below its own default.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                log::warn!("could not raise the open-file limit from {soft} to {hard}: {e}");
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Creates the instance, supervises it until asked to stop, then removes it.
 pub fn run(settings: &Settings) -> Result<()> {
     let uname = nix::sys::utsname::uname().map_err(|e| Error::nix("uname", e))?;
@@ -83,6 +98,7 @@ pub fn run(settings: &Settings) -> Result<()> {
         .map_err(|e| Error::nix("blocking signals", e))?;
     let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
         .map_err(|e| Error::nix("creating a signalfd", e))?;
+    raise_open_file_limit();
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
     log::info!(
         "supervising 1 dispatcher and {} workers; poll every {} ms, hang timeout {} ms",

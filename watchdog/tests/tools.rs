@@ -54,3 +54,33 @@ fn the_restart_benchmark_runs_and_reports_its_figures() {
     assert!(p50 > 0.0 && p50 <= max, "{report}");
     assert!(report["spawn_floor_p50_ms"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn the_load_benchmark_runs_end_to_end() {
+    let out = Command::new(bin("kennel-bench"))
+        .args(["load", "--tiny", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{report}");
+    for r in runs {
+        assert_eq!(r["errors_all_systems"], 0, "{r}");
+        assert!(r["kennel_rps"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["floor2_rps"].as_f64().unwrap() > 0.0, "{r}");
+        // nginx is measured only where installed; the report says which.
+        assert!(
+            r["nginx_rps"].is_number() || report["nginx_note"].is_string(),
+            "{report}"
+        );
+    }
+    assert_eq!(report["idle_connections"], 50);
+    assert_eq!(report["idle_connection_errors"], 0);
+    assert!(report["rss_dispatcher_1000_idle_kib"].as_u64().unwrap() > 0);
+    assert!(report["rss_worker_kib"].as_u64().unwrap() > 0);
+}

@@ -3,8 +3,11 @@
 
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
-use kennel_client::bench_restart;
+use kennel_client::bench::restart as bench_restart;
+use kennel_client::bench::suite::{self, SuiteConfig};
 use kennel_client::json::Obj;
 
 #[derive(Debug, Parser)]
@@ -16,6 +19,25 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The load benchmark: Kennel against one hop, two hops with no IPC, and nginx; then
+    /// dispatch overhead, memory, 1,000 idle connections and restart latency.
+    Load {
+        /// The same grid with short runs (about a minute).
+        #[arg(long)]
+        quick: bool,
+        /// A smoke run that only proves the benchmark works (used by the test suite).
+        #[arg(long, conflicts_with = "quick")]
+        tiny: bool,
+        /// Leave nginx out even if installed.
+        #[arg(long)]
+        no_nginx: bool,
+        /// Where to write the JSON report (default target/bench/latest.json; none for --tiny).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the JSON report instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// kill -9 of a worker -> replacement accepting connections.
     Restart {
         #[arg(long, default_value_t = 20)]
@@ -30,6 +52,41 @@ enum Command {
 
 fn main() {
     match Args::parse().command {
+        Command::Load {
+            quick,
+            tiny,
+            no_nginx,
+            out,
+            json,
+        } => {
+            let mut cfg = if tiny {
+                SuiteConfig::tiny()
+            } else if quick {
+                SuiteConfig::quick()
+            } else {
+                SuiteConfig::full()
+            };
+            cfg.nginx = !no_nginx;
+            if out.is_some() {
+                cfg.out = out;
+            }
+            match suite::run(&cfg, |line| eprintln!("kennel-bench: {line}")) {
+                Ok(outcome) => {
+                    if json {
+                        println!("{}", suite::json(&outcome));
+                    } else {
+                        print!("{}", suite::table(&outcome));
+                        if let Some(p) = &cfg.out {
+                            println!("written to {}", p.display());
+                        }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kennel-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Restart {
             samples,
             workers,

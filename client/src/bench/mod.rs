@@ -1,0 +1,9 @@
+//! Kennel's benchmarks: each measures Kennel next to a floor (or a competitor) in the same run,
+//! interleaved, and reports ratios, never absolute figures alone.
+
+pub mod load;
+pub mod minimal;
+pub mod nginx;
+pub mod restart;
+pub mod rss;
+pub mod suite;

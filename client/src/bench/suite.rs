@@ -1,0 +1,533 @@
+//! The whole load benchmark: start the floors, nginx (when installed) and a real Kennel
+//! instance once, then for every (clients, payload) pair run each system in turn, several
+//! rounds interleaved (A B C D A B C D) so that machine drift cancels in the ratios; then the
+//! dispatcher's own timing, memory, 1,000 idle control connections, and restart latency.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kennel_common::layout::DISPATCH_BUCKETS;
+use kennel_common::protocol::frame_request;
+use kennel_common::runtime::RuntimeDir;
+use kennel_common::segment::RecordId;
+
+use super::load::{self, percentile_us, Route, RunResult};
+use super::{minimal, nginx, restart, rss};
+use crate::inspect::Inspector;
+use crate::json::Obj;
+use crate::launch::{bin_dir, fresh_runtime_dir, launch};
+
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    pub clients: Vec<usize>,
+    pub payloads: Vec<usize>,
+    pub rounds: usize,
+    pub duration: Duration,
+    pub workers: usize,
+    pub nginx: bool,
+    pub restart_samples: usize,
+    pub idle_connections: usize,
+    pub out: Option<PathBuf>,
+}
+
+impl SuiteConfig {
+    /// The full grid of the issue: C ∈ {1, 8, 64} × {32 B, 64 KiB, 1 MiB}, 2 s per run,
+    /// 3 interleaved rounds.
+    pub fn full() -> SuiteConfig {
+        SuiteConfig {
+            clients: vec![1, 8, 64],
+            payloads: vec![32, 64 << 10, 1 << 20],
+            rounds: 3,
+            duration: Duration::from_secs(2),
+            workers: 4,
+            nginx: true,
+            restart_samples: 20,
+            idle_connections: 1000,
+            out: Some(PathBuf::from("target/bench/latest.json")),
+        }
+    }
+
+    /// The same grid, short runs: about a minute.
+    pub fn quick() -> SuiteConfig {
+        SuiteConfig {
+            rounds: 2,
+            duration: Duration::from_millis(500),
+            ..SuiteConfig::full()
+        }
+    }
+
+    /// A smoke run for the test suite: proves the benchmark still works, measures nothing.
+    pub fn tiny() -> SuiteConfig {
+        SuiteConfig {
+            clients: vec![1, 4],
+            payloads: vec![32, 64 << 10],
+            rounds: 1,
+            duration: Duration::from_millis(150),
+            workers: 2,
+            nginx: true,
+            restart_samples: 3,
+            idle_connections: 50,
+            out: None,
+        }
+    }
+}
+
+/// One (clients, payload) cell: every system's rounds.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub clients: usize,
+    pub payload: usize,
+    /// Per system (same order as `Suite::systems`), per round.
+    pub runs: Vec<Vec<RunResult>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub systems: Vec<&'static str>,
+    pub cells: Vec<Cell>,
+    pub nginx_note: Option<String>,
+    pub dispatch_hist: Vec<u64>,
+    pub dispatch_mean_us: f64,
+    pub rss_idle_kib: Vec<(String, u64)>,
+    pub rss_peak_kib: Vec<(String, u64)>,
+    pub idle_conn_rss_kib: u64,
+    pub idle_conn_errors: u64,
+    pub idle_conn_opened: usize,
+    pub restart: Option<restart::RestartReport>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+impl Cell {
+    fn rps(&self, sys: usize) -> f64 {
+        median(self.runs[sys].iter().map(RunResult::rps).collect())
+    }
+
+    /// Median over rounds of system `a`'s throughput divided by `b`'s in the same round.
+    fn ratio(&self, a: usize, b: usize) -> f64 {
+        median(
+            self.runs[a]
+                .iter()
+                .zip(&self.runs[b])
+                .map(|(x, y)| x.rps() / y.rps().max(1e-9))
+                .collect(),
+        )
+    }
+
+    fn latencies(&self, sys: usize) -> Vec<u64> {
+        let mut v: Vec<u64> = self.runs[sys]
+            .iter()
+            .flat_map(|r| r.latencies_ns.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn errors(&self, sys: usize) -> u64 {
+        self.runs[sys].iter().map(|r| r.errors).sum()
+    }
+}
+
+fn processes(inspector: &Inspector, watchdog: u32) -> Vec<(String, u32)> {
+    let snap = inspector.segment.snapshot();
+    let mut out = vec![("watchdog".to_string(), watchdog)];
+    for r in &snap.records {
+        if let Some(pid) = r.pid() {
+            out.push((r.id.to_string(), pid));
+        }
+    }
+    out
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Raises this process's open-file limit to its hard limit (the idle-connection test opens
+/// 1,000 sockets).
+fn raise_nofile() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// Runs everything; `progress` receives a line per step.
+pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome, String> {
+    raise_nofile();
+    let servers = minimal::start_servers(cfg.workers).map_err(|e| e.to_string())?;
+    let min_dispatcher = minimal::start_dispatcher(servers.clone()).map_err(|e| e.to_string())?;
+    let bins = bin_dir().map_err(|e| e.to_string())?;
+    let dir = fresh_runtime_dir("bench");
+    let args: Vec<String> = vec![
+        "--port".into(),
+        "0".into(),
+        "--worker-port-base".into(),
+        "0".into(),
+        "--workers".into(),
+        cfg.workers.to_string(),
+        "--max-connections".into(),
+        (cfg.idle_connections + 64).max(1024).to_string(),
+        "--max-per-source".into(),
+        (cfg.idle_connections + 64).max(1024).to_string(),
+    ];
+    let mut kennel = launch(&bins, &dir, &args, Stdio::null(), Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    let inspector = Inspector::open(RuntimeDir::resolve(Some(&dir))).map_err(|e| e.to_string())?;
+    let mut out = Outcome::default();
+    for (name, pid) in processes(&inspector, kennel.pid()) {
+        out.rss_idle_kib
+            .push((name, rss::rss_kib(pid).unwrap_or(0)));
+    }
+
+    let mut systems: Vec<(&'static str, Route)> = vec![
+        ("kennel", Route::TwoHop(kennel.addr)),
+        ("floor-1hop", Route::Direct(servers.clone())),
+        ("floor-2hop", Route::TwoHop(min_dispatcher)),
+    ];
+    let _nginx = match (cfg.nginx, nginx::find()) {
+        (false, _) => {
+            out.nginx_note = Some("nginx skipped (--no-nginx)".into());
+            None
+        }
+        (true, None) => {
+            out.nginx_note = Some("nginx is not installed: its column is skipped".into());
+            None
+        }
+        (true, Some(bin)) => match nginx::start(&bin, &servers, 2) {
+            Ok(n) => {
+                systems.push(("nginx", Route::Proxy(n.addr)));
+                Some(n)
+            }
+            Err(e) => {
+                out.nginx_note = Some(format!("nginx could not start: {e}"));
+                None
+            }
+        },
+    };
+    if let Some(note) = &out.nginx_note {
+        progress(note);
+    }
+    out.systems = systems.iter().map(|(n, _)| *n).collect();
+
+    let hist_before = inspector.segment.dispatch_histogram();
+    let dispatcher = inspector.segment.read(RecordId::Dispatcher);
+    let (served0, ns0) = (dispatcher.served, dispatcher.dispatch_ns);
+    for &c in &cfg.clients {
+        for &p in &cfg.payloads {
+            let mut cell = Cell {
+                clients: c,
+                payload: p,
+                runs: vec![Vec::new(); systems.len()],
+            };
+            for _ in 0..cfg.rounds {
+                for (i, (_, route)) in systems.iter().enumerate() {
+                    cell.runs[i].push(load::run(route, c, p, cfg.duration));
+                }
+            }
+            progress(&format!(
+                "C={c:<3} {:>8}: kennel {:>8.0}/s  floor-2hop {:>8.0}/s  ratio {:.2}",
+                human_bytes(p),
+                cell.rps(0),
+                cell.rps(2),
+                cell.ratio(0, 2)
+            ));
+            out.cells.push(cell);
+        }
+    }
+    let hist_after = inspector.segment.dispatch_histogram();
+    out.dispatch_hist = (0..DISPATCH_BUCKETS)
+        .map(|k| hist_after[k].saturating_sub(hist_before[k]))
+        .collect();
+    let dispatcher = inspector.segment.read(RecordId::Dispatcher);
+    let served = dispatcher.served.saturating_sub(served0).max(1);
+    out.dispatch_mean_us =
+        dispatcher.dispatch_ns.saturating_sub(ns0) as f64 / 1000.0 / served as f64;
+    for (name, pid) in processes(&inspector, kennel.pid()) {
+        out.rss_peak_kib.push((name, status_kib(pid, "VmHWM:")));
+    }
+
+    progress(&format!(
+        "{} idle control connections…",
+        cfg.idle_connections
+    ));
+    idle_connections(cfg.idle_connections, kennel.addr, &inspector, &mut out)?;
+    drop(inspector);
+    kennel
+        .stop(Duration::from_secs(20))
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir(&dir);
+
+    progress(&format!(
+        "restart latency, {} samples…",
+        cfg.restart_samples
+    ));
+    out.restart = Some(restart::measure(cfg.restart_samples, cfg.workers.min(4))?);
+    if let Some(path) = &cfg.out {
+        write_json(path, &out)?;
+    }
+    Ok(out)
+}
+
+/// Opens `n` idle control connections, measures the dispatcher's RSS, then sends one full
+/// request over each to prove they all still work.
+fn idle_connections(
+    n: usize,
+    addr: SocketAddr,
+    inspector: &Inspector,
+    out: &mut Outcome,
+) -> Result<(), String> {
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        match TcpStream::connect(addr) {
+            Ok(s) => conns.push(s),
+            Err(_) => out.idle_conn_errors += 1,
+        }
+    }
+    out.idle_conn_opened = conns.len();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while inspector.segment.read(RecordId::Dispatcher).connections < conns.len() as u64 {
+        if Instant::now() > deadline {
+            return Err("the dispatcher did not accept every idle connection within 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = inspector
+        .segment
+        .read(RecordId::Dispatcher)
+        .pid()
+        .ok_or("no dispatcher pid")?;
+    out.idle_conn_rss_kib = rss::rss_kib(pid).unwrap_or(0);
+    let request = frame_request(b"idle no more");
+    for s in conns {
+        if use_idle_connection(s, &request).is_err() {
+            out.idle_conn_errors += 1;
+        }
+    }
+    Ok(())
+}
+
+fn use_idle_connection(s: TcpStream, request: &[u8]) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let ip = s.peer_addr()?.ip();
+    (&s).write_all(b"echo\n")?;
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let port: u16 = line
+        .trim()
+        .parse()
+        .map_err(|_| std::io::Error::other(line.clone()))?;
+    let w = TcpStream::connect((ip, port))?;
+    w.set_read_timeout(Some(Duration::from_secs(10)))?;
+    (&w).write_all(request)?;
+    let mut reply = Vec::new();
+    (&w).read_to_end(&mut reply)?;
+    if reply != request {
+        return Err(std::io::Error::other("wrong echo"));
+    }
+    Ok(())
+}
+
+pub fn human_bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} B")
+    }
+}
+
+/// The dispatch-time percentile from the 1-µs histogram (upper edge of the bucket).
+pub fn hist_percentile_us(hist: &[u64], p: f64) -> f64 {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * total as f64).ceil() as u64;
+    let mut seen = 0;
+    for (k, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= rank {
+            return (k + 1) as f64;
+        }
+    }
+    hist.len() as f64
+}
+
+fn sys_index(out: &Outcome, name: &str) -> Option<usize> {
+    out.systems.iter().position(|s| *s == name)
+}
+
+/// The table for people.
+pub fn table(out: &Outcome) -> String {
+    let nginx = sys_index(out, "nginx");
+    let mut t = String::new();
+    t += &format!(
+        "{:>3} {:>8} | {:>9} {:>9} {:>9} {:>9} | {:>6} {:>6} | {:>8} {:>8} {:>8} | {:>6}\n",
+        "C",
+        "payload",
+        "kennel/s",
+        "1hop/s",
+        "2hop/s",
+        "nginx/s",
+        "/2hop",
+        "/nginx",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "errors"
+    );
+    for c in &out.cells {
+        let lat = c.latencies(0);
+        let errors: u64 = (0..out.systems.len()).map(|s| c.errors(s)).sum();
+        t += &format!(
+            "{:>3} {:>8} | {:>9.0} {:>9.0} {:>9.0} {:>9} | {:>6.2} {:>6} | {:>8.0} {:>8.0} {:>8.0} | {:>6}\n",
+            c.clients,
+            human_bytes(c.payload),
+            c.rps(0),
+            c.rps(1),
+            c.rps(2),
+            nginx.map_or("-".into(), |n| format!("{:.0}", c.rps(n))),
+            c.ratio(0, 2),
+            nginx.map_or("-".into(), |n| format!("{:.2}", c.ratio(0, n))),
+            percentile_us(&lat, 50.0),
+            percentile_us(&lat, 99.0),
+            percentile_us(&lat, 99.9),
+            errors
+        );
+    }
+    if let Some(note) = &out.nginx_note {
+        t += &format!("({note})\n");
+    }
+    t += &format!(
+        "dispatch overhead (dispatcher's own clock, waits for an idle worker excluded): p50 ≤ {:.0} µs, p99 ≤ {:.0} µs, mean {:.1} µs (claim under the guard only)\n",
+        hist_percentile_us(&out.dispatch_hist, 50.0),
+        hist_percentile_us(&out.dispatch_hist, 99.0),
+        out.dispatch_mean_us
+    );
+    let list = |v: &[(String, u64)]| {
+        v.iter()
+            .map(|(n, k)| format!("{n} {k} KiB"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    t += &format!("RSS idle: {}\n", list(&out.rss_idle_kib));
+    t += &format!("RSS peak under load: {}\n", list(&out.rss_peak_kib));
+    t += &format!(
+        "dispatcher RSS with {} idle control connections: {} KiB, {} errors\n",
+        out.idle_conn_opened, out.idle_conn_rss_kib, out.idle_conn_errors
+    );
+    if let Some(r) = &out.restart {
+        t += &r.text();
+    }
+    t
+}
+
+fn rss_of(v: &[(String, u64)], prefix: &str) -> u64 {
+    v.iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(_, k)| *k)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The JSON document (`target/bench/latest.json`).
+pub fn json(out: &Outcome) -> String {
+    let nginx = sys_index(out, "nginx");
+    let runs: Vec<String> = out
+        .cells
+        .iter()
+        .map(|c| {
+            let lat = c.latencies(0);
+            let mut o = Obj::new();
+            o.num("clients", c.clients as u64);
+            o.num("payload_bytes", c.payload as u64);
+            o.raw("kennel_rps", &format!("{:.1}", c.rps(0)));
+            o.raw("floor1_rps", &format!("{:.1}", c.rps(1)));
+            o.raw("floor2_rps", &format!("{:.1}", c.rps(2)));
+            o.raw(
+                "nginx_rps",
+                &nginx.map_or("null".into(), |n| format!("{:.1}", c.rps(n))),
+            );
+            o.raw("ratio_floor2", &format!("{:.3}", c.ratio(0, 2)));
+            o.raw("ratio_floor1", &format!("{:.3}", c.ratio(0, 1)));
+            o.raw(
+                "ratio_nginx",
+                &nginx.map_or("null".into(), |n| format!("{:.3}", c.ratio(0, n))),
+            );
+            o.raw("p50_us", &format!("{:.1}", percentile_us(&lat, 50.0)));
+            o.raw("p99_us", &format!("{:.1}", percentile_us(&lat, 99.0)));
+            o.raw("p999_us", &format!("{:.1}", percentile_us(&lat, 99.9)));
+            o.num("errors", c.errors(0));
+            o.num(
+                "errors_all_systems",
+                (0..out.systems.len()).map(|s| c.errors(s)).sum(),
+            );
+            o.num("rounds", c.runs[0].len() as u64);
+            o.finish()
+        })
+        .collect();
+    let mut o = Obj::new();
+    o.raw("runs", &format!("[{}]", runs.join(",")));
+    o.raw(
+        "dispatch_p50_us",
+        &format!("{:.0}", hist_percentile_us(&out.dispatch_hist, 50.0)),
+    );
+    o.raw(
+        "dispatch_p99_us",
+        &format!("{:.0}", hist_percentile_us(&out.dispatch_hist, 99.0)),
+    );
+    o.raw(
+        "dispatch_claim_mean_us",
+        &format!("{:.2}", out.dispatch_mean_us),
+    );
+    if let Some(r) = &out.restart {
+        r.json_fields(&mut o);
+    }
+    o.num("rss_worker_kib", rss_of(&out.rss_idle_kib, "worker"));
+    o.num(
+        "rss_dispatcher_kib",
+        rss_of(&out.rss_idle_kib, "dispatcher"),
+    );
+    o.num("rss_watchdog_kib", rss_of(&out.rss_idle_kib, "watchdog"));
+    o.num("rss_worker_peak_kib", rss_of(&out.rss_peak_kib, "worker"));
+    o.num(
+        "rss_dispatcher_peak_kib",
+        rss_of(&out.rss_peak_kib, "dispatcher"),
+    );
+    o.num("rss_dispatcher_1000_idle_kib", out.idle_conn_rss_kib);
+    o.num("idle_connections", out.idle_conn_opened as u64);
+    o.num("idle_connection_errors", out.idle_conn_errors);
+    o.opt_str("nginx_note", out.nginx_note.clone());
+    o.finish()
+}
+
+fn write_json(path: &Path, out: &Outcome) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(path, json(out) + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+}
