@@ -10,6 +10,7 @@ use kennel_common::clock;
 use kennel_common::notice::{Notice, NoticeKind};
 use kennel_common::protocol::RequestType;
 use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
+use kennel_common::slots::Claim;
 
 use crate::Dispatcher;
 
@@ -63,60 +64,91 @@ pub enum Dispatch {
 }
 
 /// Finds a worker for `client`'s `request`, waiting up to the queue timeout.
+///
+/// A request that finds no idle worker raises the `waiting` gauge in the dispatcher's record
+/// *before* looking again: workers send a pong notice only while the gauge is up (see
+/// `kennel_worker::Worker::send_pong_if_awaited`), so when nobody waits, finishing a request
+/// costs no wake-up here.
 pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dispatch {
-    let seg = &d.ctx.segment;
-    let record = seg.record(RecordId::Dispatcher);
+    let record = d.ctx.segment.record(RecordId::Dispatcher);
     let deadline = Instant::now() + d.settings.queue_timeout;
     let token = if d.settings.require_token {
         d.new_token()
     } else {
         0
     };
-    let mut waited = Duration::ZERO;
-    loop {
+    if let Some(c) = try_claim(d, client, request, token) {
+        return answered(d, c, token, Duration::ZERO);
+    }
+    record.waiting.fetch_add(1, SeqCst);
+    let wait_started = Instant::now();
+    let outcome = loop {
         let seen = d.idle.current();
-        let started = Instant::now();
-        let claim = match seg.lock(GUARD_TIMEOUT) {
-            Ok(guard) => {
-                let start = d.cursor.load(SeqCst);
-                guard.claim_idle_worker(start, client, request, clock::monotonic_ms(), token)
-            }
-            Err(e) => {
-                log::error!("cannot dispatch: {e}");
-                None
-            }
-        };
-        record
-            .dispatch_ns
-            .fetch_add(started.elapsed().as_nanos() as u64, SeqCst);
-        if let Some(c) = claim {
-            d.cursor.store(c.slot + 1, SeqCst);
-            record.served.fetch_add(1, SeqCst);
-            let ping = Notice {
-                kind: NoticeKind::Ping,
-                slot: c.slot as u32,
-                pid: std::process::id(),
-                marker: c.ping as u32,
-            };
-            if let Err(e) = d.worker_fifos[c.slot].send(&ping) {
-                log::debug!("ping notice to slot {} not sent: {e}", c.slot);
-            }
-            return Dispatch::Worker {
-                slot: c.slot,
-                port: c.port,
-                token,
-                waited,
-            };
+        if let Some(c) = try_claim(d, client, request, token) {
+            break Some(c);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            record.busy.fetch_add(1, SeqCst);
-            return Dispatch::Busy;
+            break None;
         }
-        record.waiting.fetch_add(1, SeqCst);
-        let wait_started = Instant::now();
         d.idle.wait_past(seen, left.min(RECHECK));
-        waited += wait_started.elapsed();
-        record.waiting.fetch_sub(1, SeqCst);
+    };
+    record.waiting.fetch_sub(1, SeqCst);
+    match outcome {
+        Some(c) => answered(d, c, token, wait_started.elapsed()),
+        None => {
+            record.busy.fetch_add(1, SeqCst);
+            Dispatch::Busy
+        }
+    }
+}
+
+/// One look at the slots under the guard; claims the first idle worker (round robin).
+fn try_claim(
+    d: &Dispatcher,
+    client: SocketAddr,
+    request: RequestType,
+    token: u64,
+) -> Option<Claim> {
+    let seg = &d.ctx.segment;
+    let started = Instant::now();
+    let claim = match seg.lock(GUARD_TIMEOUT) {
+        Ok(guard) => {
+            let start = d.cursor.load(SeqCst);
+            guard.claim_idle_worker(start, client, request, clock::monotonic_ms(), token)
+        }
+        Err(e) => {
+            log::error!("cannot dispatch: {e}");
+            None
+        }
+    };
+    seg.record(RecordId::Dispatcher)
+        .dispatch_ns
+        .fetch_add(started.elapsed().as_nanos() as u64, SeqCst);
+    claim
+}
+
+/// Bookkeeping after a claim: round-robin cursor, counter, ping notice to the worker.
+fn answered(d: &Dispatcher, c: Claim, token: u64, waited: Duration) -> Dispatch {
+    d.cursor.store(c.slot + 1, SeqCst);
+    d.ctx
+        .segment
+        .record(RecordId::Dispatcher)
+        .served
+        .fetch_add(1, SeqCst);
+    let ping = Notice {
+        kind: NoticeKind::Ping,
+        slot: c.slot as u32,
+        pid: std::process::id(),
+        marker: c.ping as u32,
+    };
+    if let Err(e) = d.worker_fifos[c.slot].send(&ping) {
+        log::debug!("ping notice to slot {} not sent: {e}", c.slot);
+    }
+    Dispatch::Worker {
+        slot: c.slot,
+        port: c.port,
+        token,
+        waited,
     }
 }

@@ -199,12 +199,23 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::nix("poll", e)),
         }
+        let readable = |fd: &PollFd<'_>| {
+            fd.revents().is_some_and(|r| {
+                r.intersects(PollFlags::POLLIN | PollFlags::POLLERR | PollFlags::POLLHUP)
+            })
+        };
+        let (connecting, pongs, signalled) =
+            (readable(&fds[0]), readable(&fds[1]), readable(&fds[2]));
         dispatcher.ctx.segment.heartbeat(RecordId::Dispatcher);
-        if dispatcher.ctx.termination_requested() {
+        if signalled && dispatcher.ctx.termination_requested() {
             dispatcher.ctx.mark_stopping();
             return Ok(());
         }
-        let notices = dispatcher.pongs.drain();
+        let notices = if pongs {
+            dispatcher.pongs.drain()
+        } else {
+            Vec::new()
+        };
         if !notices.is_empty() {
             let valid = notices
                 .iter()
@@ -225,7 +236,9 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
                 dispatcher.idle.notify();
             }
         }
-        accept_all(&listener, &dispatcher);
+        if connecting {
+            accept_all(&listener, &dispatcher);
+        }
         dispatcher.ctx.verify_identity(local);
     }
 }

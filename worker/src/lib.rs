@@ -98,6 +98,23 @@ impl Worker {
         self.ctx.id
     }
 
+    /// Tells the dispatcher this slot is free again — but only if a request is waiting for a
+    /// free worker (the dispatcher's `waiting` gauge): otherwise nobody needs waking, and the
+    /// pong marker in the slot says it all. A waiter raises the gauge *before* its last look
+    /// at the slots and we read it *after* making the slot idle (both sequentially
+    /// consistent), so a waiter either sees this slot idle or gets this notice.
+    pub fn send_pong_if_awaited(&self, ping: u64) {
+        let waiting = self
+            .ctx
+            .segment
+            .record(RecordId::Dispatcher)
+            .waiting
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if waiting > 0 {
+            self.send_pong(ping);
+        }
+    }
+
     /// Tells the dispatcher this slot is free again (assignment `ping` over, or just ready).
     pub fn send_pong(&self, ping: u64) {
         let notice = Notice {
@@ -128,37 +145,65 @@ pub fn run(listener: TcpListener, worker: &Worker) -> Result<()> {
     loop {
         let mut fds = [
             PollFd::new(listener.as_fd(), PollFlags::POLLIN),
-            PollFd::new(worker.notices.as_fd(), PollFlags::POLLIN),
             PollFd::new(worker.ctx.signals.as_fd(), PollFlags::POLLIN),
         ];
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::nix("poll", e)),
         }
+        let connection_waiting = readable(&fds[0]);
+        let signalled = readable(&fds[1]);
         seg.heartbeat(worker.id());
-        if worker.ctx.termination_requested() {
+        if signalled && worker.ctx.termination_requested() {
             worker.ctx.mark_stopping();
             return Ok(());
         }
-        for n in worker.notices.drain() {
-            if n.kind != NoticeKind::Ping || n.slot as usize != worker.settings.slot {
-                log::warn!("ignoring a notice not meant for this slot: {n:?}");
-            }
-        }
-        loop {
-            match listener.accept() {
-                Ok((stream, peer)) => serve::connection(worker, stream, peer),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE, ECONNABORTED…: log and retry on the next turn.
-                    log::warn!("accept failed: {e}");
-                    break;
-                }
-            }
+        read_pings(worker);
+        if connection_waiting {
+            serve_pending(&listener, worker);
         }
         expire_stale_assignment(worker);
         worker.ctx.verify_identity(local);
+    }
+}
+
+/// Serves every connection waiting in the accept queue, one after the other.
+fn serve_pending(listener: &TcpListener, worker: &Worker) {
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) => serve::connection(worker, stream, peer),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE, ECONNABORTED…: log and retry on the next turn.
+                log::warn!("accept failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn readable(fd: &PollFd<'_>) -> bool {
+    fd.revents()
+        .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLERR | PollFlags::POLLHUP))
+}
+
+/// Reads the ping notices the dispatcher wrote, without ever waiting for them: the client's
+/// connection, a few microseconds behind its ping, wakes the worker anyway, so a wake-up per
+/// ping would be pure cost. They are checked against the slot and logged when out of place.
+fn read_pings(worker: &Worker) {
+    let ping = worker
+        .ctx
+        .segment
+        .record(worker.id())
+        .ping
+        .load(std::sync::atomic::Ordering::SeqCst);
+    for n in worker.notices.drain() {
+        if n.kind != NoticeKind::Ping || n.slot as usize != worker.settings.slot {
+            log::warn!("ignoring a notice not meant for this slot: {n:?}");
+        } else if n.marker != ping as u32 {
+            log::debug!("ping {} read after the slot moved to {ping}", n.marker);
+        }
     }
 }
 
@@ -183,6 +228,6 @@ fn expire_stale_assignment(worker: &Worker) {
             .failed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         log::warn!("assignment {ping} expired: its client never connected within {timeout_ms} ms");
-        worker.send_pong(ping);
+        worker.send_pong_if_awaited(ping);
     }
 }

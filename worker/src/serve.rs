@@ -119,7 +119,7 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
         }
         Err(e) => log::error!("could not give slot back after {peer}: {e}"),
     }
-    worker.send_pong(ping);
+    worker.send_pong_if_awaited(ping);
 }
 
 /// Answers a connection this slot will not serve, and counts it. The pending assignment, if
@@ -136,7 +136,7 @@ fn refuse(worker: &Worker, stream: &mut TcpStream, peer: SocketAddr, refusal: Ad
     log::warn!("refused a connection from {peer}: {why}");
     let _ = stream.write_all(&error_line(why));
     if refusal == Admission::Invalid {
-        worker.send_pong(record.ping.load(SeqCst));
+        worker.send_pong_if_awaited(record.ping.load(SeqCst));
     }
 }
 
