@@ -28,7 +28,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_write_timeout(Some(idle));
     let failed = &d.ctx.segment.record(RecordId::Dispatcher).failed;
     let mut parser = ControlParser::new();
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; 1024];
     let mut deadline = Instant::now() + idle;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
