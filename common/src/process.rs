@@ -45,6 +45,44 @@ pub fn pending_signals(sfd: &SignalFd) -> Vec<Signal> {
     out
 }
 
+/// Exit status of a child that could not start (bad flags, segment unusable, …).
+pub const EXIT_START: i32 = 2;
+/// Exit status of a child that could not bind its port: the watchdog backs off.
+pub const EXIT_BIND: i32 = 3;
+
+/// The common start of a child: logging under `name`, attaching to the instance
+/// (`ChildContext::start`), then binding its port. On failure, logs why and returns the exit
+/// status to use.
+pub fn start_child(
+    name: &str,
+    runtime: crate::runtime::RuntimeDir,
+    id: crate::segment::RecordId,
+    bind: std::net::IpAddr,
+    port: u16,
+) -> std::result::Result<(ChildContext, std::net::TcpListener), i32> {
+    crate::logging::init(name);
+    let ctx = ChildContext::start(runtime, id).map_err(|e| {
+        log::error!("cannot start: {e}");
+        EXIT_START
+    })?;
+    let listener = std::net::TcpListener::bind((bind, port)).map_err(|e| {
+        log::error!("cannot listen on {bind}:{port}: {e}");
+        EXIT_BIND
+    })?;
+    Ok((ctx, listener))
+}
+
+/// The exit status for the end of a child's main loop, logging an error.
+pub fn exit_status(result: Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
 /// What a freshly started child of the watchdog holds: the segment, its record, its signals,
 /// and the watchdog's FIFO to say it is ready.
 pub struct ChildContext {

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kennel_common::notice::{Fifo, NoticeKind};
-use kennel_common::process::ChildContext;
+use kennel_common::process::{exit_status, start_child, ChildContext, EXIT_START};
 use kennel_common::protocol::error_line;
 use kennel_common::runtime::FifoName;
 use kennel_common::segment::RecordId;
@@ -66,36 +66,24 @@ pub fn main_with(args: Args) -> i32 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kennel-dispatcher: {e}");
-            return 2;
+            return EXIT_START;
         }
     };
-    kennel_common::logging::init("dispatcher");
-    let ctx = match ChildContext::start(settings.runtime.clone(), RecordId::Dispatcher) {
-        Ok(c) => c,
+    let (ctx, listener) = match start_child(
+        "dispatcher",
+        settings.runtime.clone(),
+        RecordId::Dispatcher,
+        settings.bind,
+        settings.port,
+    ) {
+        Ok(pair) => pair,
+        Err(status) => return status,
+    };
+    match Dispatcher::open(ctx, settings) {
+        Ok(d) => exit_status(run(listener, Arc::new(d))),
         Err(e) => {
             log::error!("cannot start: {e}");
-            return 2;
-        }
-    };
-    let listener = match TcpListener::bind((settings.bind, settings.port)) {
-        Ok(l) => l,
-        Err(e) => {
-            log::error!("cannot listen on {}:{}: {e}", settings.bind, settings.port);
-            return 3;
-        }
-    };
-    let dispatcher = match Dispatcher::open(ctx, settings) {
-        Ok(d) => Arc::new(d),
-        Err(e) => {
-            log::error!("cannot start: {e}");
-            return 2;
-        }
-    };
-    match run(listener, dispatcher) {
-        Ok(()) => 0,
-        Err(e) => {
-            log::error!("{e}");
-            1
+            EXIT_START
         }
     }
 }

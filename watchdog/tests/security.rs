@@ -20,6 +20,17 @@ fn read_all(s: &mut TcpStream) -> Vec<u8> {
     v
 }
 
+/// Runs a watchdog on `dir` that is expected to refuse to start (it exits at once).
+fn start_watchdog_in(dir: &std::path::Path) -> std::process::Output {
+    Command::new(bin("kennel-watchdog"))
+        .arg("--runtime-dir")
+        .arg(dir)
+        .args(["--port", "0"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -191,13 +202,7 @@ fn a_squatted_or_unrecognisable_segment_is_refused_and_left_untouched() {
     .unwrap();
     let junk = vec![0x5a_u8; 4096];
     nix::unistd::write(&fd, &junk).unwrap();
-    let out = Command::new(bin("kennel-watchdog"))
-        .arg("--runtime-dir")
-        .arg(&dir)
-        .args(["--port", "0"])
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+    let out = start_watchdog_in(&dir);
     let err = text(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -214,13 +219,7 @@ fn a_squatted_or_unrecognisable_segment_is_refused_and_left_untouched() {
     if nix::unistd::getuid().is_root() {
         // Owned by someone else: refused as foreign.
         nix::unistd::fchown(&fd, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
-        let out = Command::new(bin("kennel-watchdog"))
-            .arg("--runtime-dir")
-            .arg(&dir)
-            .args(["--port", "0"])
-            .stdout(Stdio::null())
-            .output()
-            .unwrap();
+        let out = start_watchdog_in(&dir);
         assert!(
             text(&out.stderr).contains("belongs to uid 65534"),
             "{}",
@@ -244,13 +243,7 @@ fn a_symlink_or_a_file_where_a_fifo_belongs_is_refused_and_not_followed() {
         } else {
             std::fs::write(dir.join(fifo), b"not a fifo").unwrap();
         }
-        let out = Command::new(bin("kennel-watchdog"))
-            .arg("--runtime-dir")
-            .arg(&dir)
-            .args(["--port", "0"])
-            .stdout(Stdio::null())
-            .output()
-            .unwrap();
+        let out = start_watchdog_in(&dir);
         let err = text(&out.stderr);
         assert!(!out.status.success());
         assert!(
@@ -268,12 +261,7 @@ fn a_runtime_directory_open_to_others_is_refused() {
     let dir = fresh_dir("opendir");
     std::fs::create_dir(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new(bin("kennel-watchdog"))
-        .arg("--runtime-dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .output()
-        .unwrap();
+    let out = start_watchdog_in(&dir);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("it must be private (0700)"),

@@ -120,8 +120,8 @@ fn children_of_a_killed_watchdog_exit_and_the_next_start_cleans_up() {
         .to_string();
     let dir = inst.dir.clone();
     let mut inst = inst;
-    signal(inst.watchdog.id() as i32, Signal::SIGKILL);
-    let _ = inst.watchdog.wait();
+    signal(inst.watchdog.pid() as i32, Signal::SIGKILL);
+    let _ = inst.watchdog.child.wait();
     wait_for(
         "every child to exit after the watchdog's death",
         Duration::from_secs(1),

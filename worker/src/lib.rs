@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use kennel_common::layout::ProcState;
 use kennel_common::notice::{Fifo, Notice, NoticeKind};
-use kennel_common::process::ChildContext;
+use kennel_common::process::{exit_status, start_child, ChildContext, EXIT_START};
 use kennel_common::runtime::FifoName;
 use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
 use kennel_common::{clock, Error, Result};
@@ -27,9 +27,6 @@ use crate::settings::{Args, Settings};
 
 /// Longest time between two heartbeats while waiting for work.
 pub const TICK: Duration = Duration::from_millis(250);
-
-/// Exit status when the port cannot be bound (the watchdog backs off instead of spinning).
-pub const EXIT_BIND: i32 = 3;
 
 /// Everything `run` needs besides the listener.
 pub struct Worker {
@@ -47,37 +44,24 @@ pub fn main_with(args: Args) -> i32 {
         Ok(s) => s,
         Err(e) => {
             eprintln!("kennel-worker: {e}");
-            return 2;
+            return EXIT_START;
         }
     };
-    kennel_common::logging::init(&format!("worker {}", settings.slot));
-    let id = RecordId::Worker(settings.slot);
-    let ctx = match ChildContext::start(settings.runtime.clone(), id) {
-        Ok(c) => c,
+    let (ctx, listener) = match start_child(
+        &format!("worker {}", settings.slot),
+        settings.runtime.clone(),
+        RecordId::Worker(settings.slot),
+        settings.bind,
+        settings.port,
+    ) {
+        Ok(pair) => pair,
+        Err(status) => return status,
+    };
+    match Worker::open(ctx, settings) {
+        Ok(w) => exit_status(run(listener, &w)),
         Err(e) => {
             log::error!("cannot start: {e}");
-            return 2;
-        }
-    };
-    let listener = match TcpListener::bind((settings.bind, settings.port)) {
-        Ok(l) => l,
-        Err(e) => {
-            log::error!("cannot listen on {}:{}: {e}", settings.bind, settings.port);
-            return EXIT_BIND;
-        }
-    };
-    let worker = match Worker::open(ctx, settings) {
-        Ok(w) => w,
-        Err(e) => {
-            log::error!("cannot start: {e}");
-            return 2;
-        }
-    };
-    match run(listener, &worker) {
-        Ok(()) => 0,
-        Err(e) => {
-            log::error!("{e}");
-            1
+            EXIT_START
         }
     }
 }

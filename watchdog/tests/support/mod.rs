@@ -5,10 +5,12 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+
+use kennel_client::launch::{launch, Launched};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -51,7 +53,8 @@ pub struct Instance {
     pub dir: PathBuf,
     pub log: PathBuf,
     pub addr: SocketAddr,
-    pub watchdog: Child,
+    /// The watchdog; stopped (SIGTERM) when the instance is dropped.
+    pub watchdog: Launched,
 }
 
 impl Instance {
@@ -64,47 +67,28 @@ impl Instance {
     pub fn start_in(dir: PathBuf, workers: usize, extra: &[&str]) -> Instance {
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(bin("kennel-watchdog"));
-        cmd.arg("--runtime-dir")
-            .arg(&dir)
-            .args(["--port", "0", "--workers", &workers.to_string()])
-            .args(extra)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file);
-        let mut watchdog = cmd.spawn().expect("spawn kennel-watchdog");
-        let stdout = watchdog.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+        let mut args: Vec<String> = vec!["--port".into(), "0".into(), "--workers".into()];
+        args.push(workers.to_string());
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let watchdog_bin = bin("kennel-watchdog");
+        let bin_dir = watchdog_bin.parent().expect("bin dir");
+        let watchdog = launch(
+            bin_dir,
+            &dir,
+            &args,
+            Stdio::from(log_file),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
         });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = watchdog.kill();
-                panic!(
-                    "the watchdog did not report ready in 30 s; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-        };
-        let addr: SocketAddr = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| {
-                panic!(
-                    "unexpected readiness line {line:?}; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
         Instance {
             dir,
             log,
-            addr,
+            addr: watchdog.addr,
             watchdog,
         }
     }
@@ -143,20 +127,7 @@ impl Instance {
         timeout: Duration,
         cond: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.status();
-            if cond(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "timed out waiting for {what}; last status: {s}\nlog:\n{}",
-                    self.log_text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.wait_status_ok(what, timeout, cond)
     }
 
     /// Like `wait_status`, but tolerates kennelctl failing meanwhile (a segment being repaired
@@ -206,21 +177,15 @@ impl Instance {
 
     /// SIGTERM to the watchdog, then waits for it.
     pub fn stop(mut self) -> ExitStatus {
-        signal(self.watchdog.id() as i32, nix::sys::signal::Signal::SIGTERM);
-        let status = wait_with_timeout(&mut self.watchdog, Duration::from_secs(20));
-        status.expect("watchdog stopped within 20 s")
+        self.watchdog
+            .stop(Duration::from_secs(20))
+            .expect("watchdog stopped within 20 s")
     }
 }
 
 impl Drop for Instance {
     fn drop(&mut self) {
-        if let Ok(None) = self.watchdog.try_wait() {
-            signal(self.watchdog.id() as i32, nix::sys::signal::Signal::SIGTERM);
-            if wait_with_timeout(&mut self.watchdog, Duration::from_secs(10)).is_none() {
-                let _ = self.watchdog.kill();
-                let _ = self.watchdog.wait();
-            }
-        }
+        let _ = self.watchdog.stop(Duration::from_secs(10));
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir(&self.dir);
             let _ = std::fs::remove_file(&self.log);
