@@ -98,10 +98,6 @@ pub struct Supervisor<'a> {
     pub dispatcher_port: Option<u16>,
 }
 
-fn describe(id: RecordId) -> String {
-    id.to_string()
-}
-
 impl<'a> Supervisor<'a> {
     pub fn new(settings: &'a Settings, segment: &'a Segment) -> Supervisor<'a> {
         let children = segment
@@ -154,16 +150,13 @@ impl<'a> Supervisor<'a> {
                 }
                 self.children[i].phase = Phase::Starting { pid, since: now };
                 if restarts > 0 {
-                    log::info!(
-                        "{} restarted (pid {pid}, restart #{restarts})",
-                        describe(id)
-                    );
+                    log::info!("{} restarted (pid {pid}, restart #{restarts})", id);
                 } else {
-                    log::info!("{} started (pid {pid})", describe(id));
+                    log::info!("{} started (pid {pid})", id);
                 }
             }
             Err(e) => {
-                log::error!("{}: cannot spawn: {e}", describe(id));
+                log::error!("{}: cannot spawn: {e}", id);
                 self.after_death(i, now, Duration::ZERO, FatalReason::SpawnFailed);
             }
         }
@@ -196,14 +189,14 @@ impl<'a> Supervisor<'a> {
                 let endpoint = endpoint.map_or_else(|| "?".into(), |e| e.to_string());
                 log::info!(
                     "{} ready (pid {pid}, {endpoint}) {:.1} ms after its start",
-                    describe(id),
+                    id,
                     since.elapsed().as_secs_f64() * 1000.0
                 );
             }
             _ => log::warn!(
                 "ignoring a ready notice from pid {} for {}: not the process being started",
                 n.pid,
-                describe(child.id)
+                child.id
             ),
         }
     }
@@ -232,13 +225,13 @@ impl<'a> Supervisor<'a> {
             Err(e) => log::error!("{id} died but its record could not be updated: {e}"),
         }
         if expected {
-            log::info!("{} (pid {pid}) stopped: {exit}", describe(id));
+            log::info!("{} (pid {pid}) stopped: {exit}", id);
             self.children[i].phase = Phase::Down;
             return;
         }
         log::warn!(
             "{} (pid {pid}) died: {exit}, after {:.3} s",
-            describe(id),
+            id,
             ran_for.as_secs_f64()
         );
         self.after_death(i, now, ran_for, FatalReason::TooManyRestarts);
@@ -261,7 +254,7 @@ impl<'a> Supervisor<'a> {
                 self.set_supervision(id, Supervision::Backoff, FatalReason::None);
                 log::warn!(
                     "{} died {:.0} ms after its start: next start in {} ms (backoff)",
-                    describe(id),
+                    id,
                     ran_for.as_secs_f64() * 1000.0,
                     d.as_millis()
                 );
@@ -278,7 +271,7 @@ impl<'a> Supervisor<'a> {
                 self.set_supervision(id, Supervision::Fatal, why);
                 log::error!(
                     "{} is FATAL: {} (more than {} deaths in {} s); next try in {} s",
-                    describe(id),
+                    id,
                     why.describe(),
                     self.settings.policy.max_restarts,
                     self.settings.policy.window.as_secs(),
@@ -308,7 +301,7 @@ impl<'a> Supervisor<'a> {
                 {
                     log::warn!(
                         "{} (pid {pid}) not ready within {} ms: killing it",
-                        describe(self.children[i].id),
+                        self.children[i].id,
                         self.settings.start_timeout.as_millis()
                     );
                     self.kill(i, Signal::SIGKILL, now);
@@ -346,7 +339,7 @@ impl<'a> Supervisor<'a> {
                 log::warn!(
                     "{} (pid {pid}) TIMEOUT: silent for {age} ms (hang timeout {limit} ms): \
                      killing it with SIGKILL",
-                    describe(id)
+                    id
                 );
                 self.kill(i, Signal::SIGKILL, now);
             }

@@ -168,3 +168,47 @@ fn a_request_waits_for_a_worker_that_becomes_idle() {
     );
     assert_eq!(waiter.join().unwrap(), b"second");
 }
+
+#[test]
+fn the_client_binary_finds_the_port_and_fails_clearly_without_a_server() {
+    let inst = Instance::start("clientbin", 1, &[]);
+    let out = std::process::Command::new(bin("kennel-client"))
+        .arg("--runtime-dir")
+        .arg(&inst.dir)
+        .args([
+            "--type",
+            "echo",
+            "--message",
+            "found you",
+            "--quiet",
+            "--count",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "found you\nfound you\n"
+    );
+    // Nothing listens on a port we just released: 5 attempts, a clear message, exit 1.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(bin("kennel-client"))
+        .args(["--port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot reach the dispatcher") && err.contains("after 5 attempts"),
+        "{err}"
+    );
+}

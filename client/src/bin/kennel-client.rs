@@ -4,10 +4,13 @@
 
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
 use kennel_client::{Client, ClientConfig};
+use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
+use kennel_common::segment::{Access, RecordId, Segment};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,9 +22,12 @@ struct Args {
     /// Dispatcher host.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Dispatcher port.
-    #[arg(long, default_value_t = 2222)]
-    port: u16,
+    /// Dispatcher port (default: the one the instance in --runtime-dir published, else 2222).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Runtime directory of the instance, to find its dispatcher's port.
+    #[arg(long, env = ENV_RUNTIME_DIR)]
+    runtime_dir: Option<PathBuf>,
     /// Request type: requetetype1 (time), requetetype2 (date), echo.
     #[arg(long = "type", default_value = "requetetype1")]
     request_type: String,
@@ -39,6 +45,18 @@ struct Args {
     quiet: bool,
 }
 
+/// The dispatcher port: as given, or as published by a running instance, or 2222.
+fn dispatcher_port(args: &Args) -> u16 {
+    if let Some(p) = args.port {
+        return p;
+    }
+    let rt = RuntimeDir::resolve(args.runtime_dir.as_deref());
+    Segment::attach(&rt, Access::ReadOnly)
+        .ok()
+        .and_then(|seg| seg.read(RecordId::Dispatcher).endpoint)
+        .map_or(2222, |e| e.port())
+}
+
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     (host, port)
         .to_socket_addrs()
@@ -49,7 +67,7 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 fn main() {
     let args = Args::parse();
-    let addr = match resolve(&args.host, args.port) {
+    let addr = match resolve(&args.host, dispatcher_port(&args)) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("kennel-client: {e}");
