@@ -28,10 +28,14 @@ pub struct IdleSignal {
 }
 
 impl IdleSignal {
-    pub fn notify(&self) {
+    /// `freed` slots became idle: wake that many waiters (not all of them — with 60 requests
+    /// queued for 4 workers, waking every waiter for each freed slot is a thundering herd).
+    pub fn notify(&self, freed: usize) {
         let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
         *g = g.wrapping_add(1);
-        self.cond.notify_all();
+        for _ in 0..freed {
+            self.cond.notify_one();
+        }
     }
 
     fn current(&self) -> u64 {

@@ -223,7 +223,7 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
                 })
                 .count();
             if valid > 0 {
-                dispatcher.idle.notify();
+                dispatcher.idle.notify(valid);
             }
         }
         if connecting {
