@@ -23,7 +23,7 @@ pub trait Target {
     fn name(&self) -> &'static str;
     /// Tokens worth splicing into inputs (type names, headers, magic numbers).
     fn dictionary(&self) -> Vec<Vec<u8>>;
-    /// Inputs to start from when the corpus directory is empty.
+    /// Inputs to start from, besides the committed corpus.
     fn builtin_seeds(&self) -> Vec<Vec<u8>>;
     /// Runs one input, pushing the outcome classes it reached into `features`. Panics (an
     /// assertion) when a property is violated.
@@ -136,7 +136,7 @@ fn load_corpus(dir: Option<&Path>) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn fingerprint(bytes: &[u8]) -> u64 {
+pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
     // FNV-1a: names saved inputs by content.
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
@@ -163,10 +163,10 @@ pub fn fuzz(
     let start = Instant::now();
     let mut rng = Rng::new(cfg.seed);
     let dict = target.dictionary();
-    let mut corpus = load_corpus(corpus_dir);
-    if corpus.is_empty() {
-        corpus = target.builtin_seeds();
-    }
+    // The built-in seeds always join the committed corpus: some targets build theirs from
+    // the live environment (the segment target's is a freshly created segment).
+    let mut corpus = target.builtin_seeds();
+    corpus.extend(load_corpus(corpus_dir));
     if corpus.is_empty() {
         corpus.push(Vec::new());
     }

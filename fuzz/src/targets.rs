@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use kennel_common::invariants;
+use kennel_common::layout::Header;
 use kennel_common::notice::{decode_batch, NOTICE_SIZE};
 use kennel_common::protocol::{
     parse_message, parse_port_answer, parse_token_line, ControlParser, ControlRequest, Framing,
@@ -292,8 +293,19 @@ impl Target for SegmentValidator {
     }
 
     fn run(&mut self, input: &[u8], features: &mut Vec<u64>) {
+        // The semaphore id is a fact of this run's environment, not of the input (saved
+        // inputs carry the id of the run that found them): in 7 inputs out of 8 it is set to
+        // the live semaphore, so that mutations reach the records; the 8th keeps its own and
+        // tests the semaphore check.
+        let mut image = input.to_vec();
+        let at = std::mem::offset_of!(Header, semid);
+        let keep_own = crate::fingerprint(input) % 8 == 0;
+        if !keep_own && image.len() >= at + 4 {
+            let semid = self.owner.as_ref().map_or(-1, |o| o.semid());
+            image[at..at + 4].copy_from_slice(&(semid as u32).to_le_bytes());
+        }
         // Rewrites the object in place (same inode, same mode): its size becomes the input's.
-        std::fs::write(&self.path, input).expect("rewrite the segment");
+        std::fs::write(&self.path, &image).expect("rewrite the segment");
         let seg = match Segment::attach(&self.runtime, Access::ReadOnly) {
             Ok(s) => s,
             Err(e) => {
