@@ -1,20 +1,22 @@
 //! What a worker answers for each request type: the built-in services.
 
+use std::borrow::Cow;
+
 use crate::clock::now_utc;
 use crate::protocol::RequestType;
 
-/// The answer body for `request` with the client's `payload`.
-pub fn answer(request: RequestType, payload: &[u8]) -> Vec<u8> {
+/// The answer body for `request` with the client's `payload` (an echo borrows it: no copy).
+pub fn answer(request: RequestType, payload: &[u8]) -> Cow<'_, [u8]> {
     match request {
         RequestType::Time => {
             let t = now_utc();
-            format!("{:02}:{:02}:{:02} UTC", t.hour, t.minute, t.second).into_bytes()
+            Cow::Owned(format!("{:02}:{:02}:{:02} UTC", t.hour, t.minute, t.second).into_bytes())
         }
         RequestType::Date => {
             let t = now_utc();
-            format!("{:04}-{:02}-{:02}", t.year, t.month, t.day).into_bytes()
+            Cow::Owned(format!("{:04}-{:02}-{:02}", t.year, t.month, t.day).into_bytes())
         }
-        RequestType::Echo => payload.to_vec(),
+        RequestType::Echo => Cow::Borrowed(payload),
     }
 }
 
@@ -24,13 +26,13 @@ mod tests {
 
     #[test]
     fn time_and_date_have_their_shapes_and_echo_is_exact() {
-        let t = String::from_utf8(answer(RequestType::Time, b"")).unwrap();
+        let t = String::from_utf8(answer(RequestType::Time, b"").into_owned()).unwrap();
         assert_eq!(t.len(), "12:34:56 UTC".len(), "{t}");
         assert_eq!(&t[2..3], ":");
-        let d = String::from_utf8(answer(RequestType::Date, b"")).unwrap();
+        let d = String::from_utf8(answer(RequestType::Date, b"").into_owned()).unwrap();
         assert_eq!(d.len(), "2026-11-22".len(), "{d}");
         assert!(d.starts_with("20"));
         let bin = [0u8, 255, 10, 13];
-        assert_eq!(answer(RequestType::Echo, &bin), bin);
+        assert_eq!(&answer(RequestType::Echo, &bin)[..], &bin[..]);
     }
 }

@@ -1,113 +1,214 @@
-//! Choosing a worker for a request: claim an idle slot under the guard, or wait (bounded by the
-//! queue timeout) for a pong notice that says one became free.
+//! Choosing a worker for a request: claim an idle slot under the guard at once, or join a
+//! first-come-first-served queue that is served the moment a slot frees up.
+//!
+//! The queue is served by whichever thread learns of a free slot — the main thread when a
+//! worker's pong notice arrives, or the request's own thread right after it joined — and that
+//! thread writes the answer to the waiting client's socket itself. The waiting request's
+//! thread is not on that path: a freed slot reaches the next client in one wake-up (the
+//! dispatcher's main thread), not two, and there is no herd of waiters re-checking the slots.
+//!
+//! Workers send pong notices only while the queue is not empty (the `waiting` gauge in the
+//! dispatcher's record, see `kennel_worker::Worker::send_pong_if_awaited`). A request raises
+//! the gauge when it joins the queue and *then* looks at the slots once more; a worker makes
+//! its slot idle and *then* reads the gauge: either the request sees the slot, or the worker
+//! sees the gauge. No freed slot is missed.
 
-use std::net::SocketAddr;
+use std::collections::VecDeque;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use kennel_common::clock;
+use kennel_common::layout::ProcState;
 use kennel_common::notice::{Notice, NoticeKind};
-use kennel_common::protocol::RequestType;
+use kennel_common::protocol::{busy_answer, port_answer, port_token_answer, RequestType, Style};
 use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
 use kennel_common::slots::Claim;
 
 use crate::Dispatcher;
 
-/// Re-check this often even without a pong notice: notices are hints and may be lost, and a
-/// restarted worker becomes idle without one reaching a waiter in between.
-const RECHECK: Duration = Duration::from_millis(100);
-
-/// "A worker may have become idle": a generation counter under a mutex, with a condvar.
-/// Reading the generation before looking at the slots means a pong that lands in between is
-/// never missed.
+/// Set once a queued request has been answered by another thread.
 #[derive(Default)]
-pub struct IdleSignal {
-    generation: Mutex<u64>,
+struct Handoff {
+    answered: Mutex<bool>,
     cond: Condvar,
 }
 
-impl IdleSignal {
-    /// `freed` slots became idle: wake that many waiters (not all of them — with 60 requests
-    /// queued for 4 workers, waking every waiter for each freed slot is a thundering herd).
-    pub fn notify(&self, freed: usize) {
-        let mut g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
-        *g = g.wrapping_add(1);
-        for _ in 0..freed {
-            self.cond.notify_one();
+impl Handoff {
+    fn set(&self) {
+        *self.answered.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cond.notify_one();
+    }
+
+    /// Waits until answered or `deadline`; true if answered.
+    fn wait_until(&self, deadline: Instant) -> bool {
+        let mut done = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        while !*done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            done = match self.cond.wait_timeout(done, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
         }
-    }
-
-    fn current(&self) -> u64 {
-        *self.generation.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Waits until the generation moves past `seen`, or `timeout`.
-    fn wait_past(&self, seen: u64, timeout: Duration) {
-        let g = self.generation.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = self
-            .cond
-            .wait_timeout_while(g, timeout, |g| *g == seen)
-            .map_err(|p| p.into_inner());
+        true
     }
 }
 
-/// The outcome of a dispatch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dispatch {
-    /// Go to this worker port (with this one-time token, 0 when tokens are off).
-    Worker {
-        slot: usize,
-        port: u16,
-        token: u64,
-        /// Time spent waiting for a worker to become idle.
-        waited: Duration,
+/// A request waiting for an idle worker.
+struct Waiter {
+    /// A second handle on the client's socket, to write the answer from another thread.
+    stream: TcpStream,
+    client: SocketAddr,
+    request: RequestType,
+    style: Style,
+    token: u64,
+    handoff: Arc<Handoff>,
+}
+
+/// The requests waiting for an idle worker, oldest first.
+#[derive(Default)]
+pub struct Queue {
+    waiters: Mutex<VecDeque<Waiter>>,
+}
+
+/// What the request's own thread must do after `dispatch`.
+pub enum Dispatched {
+    /// Write this answer (the port, or `-1`); `took` is the dispatcher's own time.
+    Answer {
+        bytes: Vec<u8>,
+        took: Option<Duration>,
     },
-    /// No worker became idle within the queue timeout.
-    Busy,
+    /// Another thread already wrote the answer.
+    AnsweredByQueue,
 }
 
-/// Finds a worker for `client`'s `request`, waiting up to the queue timeout.
-///
-/// A request that finds no idle worker raises the `waiting` gauge in the dispatcher's record
-/// *before* looking again: workers send a pong notice only while the gauge is up (see
-/// `kennel_worker::Worker::send_pong_if_awaited`), so when nobody waits, finishing a request
-/// costs no wake-up here.
-pub fn dispatch(d: &Dispatcher, client: SocketAddr, request: RequestType) -> Dispatch {
+/// Finds a worker for `client`'s `request`: at once if one is idle and nobody is queued,
+/// else through the queue, for at most the queue timeout.
+pub fn dispatch(
+    d: &Dispatcher,
+    stream: &TcpStream,
+    client: SocketAddr,
+    request: RequestType,
+    style: Style,
+) -> Dispatched {
+    let started = Instant::now();
     let record = d.ctx.segment.record(RecordId::Dispatcher);
-    let deadline = Instant::now() + d.settings.queue_timeout;
     let token = if d.settings.require_token {
         d.new_token()
     } else {
         0
     };
-    if let Some(c) = try_claim(d, client, request, token) {
-        return answered(d, c, token, Duration::ZERO);
-    }
-    record.waiting.fetch_add(1, SeqCst);
-    let wait_started = Instant::now();
-    let outcome = loop {
-        let seen = d.idle.current();
+    if record.waiting.load(SeqCst) == 0 {
         if let Some(c) = try_claim(d, client, request, token) {
-            break Some(c);
+            return Dispatched::Answer {
+                bytes: answered(d, c, token, style),
+                took: Some(started.elapsed()),
+            };
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break None;
-        }
-        d.idle.wait_past(seen, left.min(RECHECK));
-    };
-    record.waiting.fetch_sub(1, SeqCst);
-    match outcome {
-        Some(c) => answered(d, c, token, wait_started.elapsed()),
-        None => {
+    }
+    let handoff = Arc::new(Handoff::default());
+    let joined = stream.try_clone().map(|stream| Waiter {
+        stream,
+        client,
+        request,
+        style,
+        token,
+        handoff: Arc::clone(&handoff),
+    });
+    let waiter = match joined {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("cannot queue {client}: {e}");
             record.busy.fetch_add(1, SeqCst);
-            Dispatch::Busy
+            return Dispatched::Answer {
+                bytes: busy_answer(style),
+                took: None,
+            };
+        }
+    };
+    {
+        let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        q.push_back(waiter);
+        record.waiting.store(q.len() as u64, SeqCst);
+    }
+    serve_queue(d);
+    if handoff.wait_until(started + d.settings.queue_timeout) {
+        return Dispatched::AnsweredByQueue;
+    }
+    // Timed out: leave the queue — unless a server took us in the meantime.
+    let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
+    match q.iter().position(|w| Arc::ptr_eq(&w.handoff, &handoff)) {
+        Some(i) => {
+            q.remove(i);
+            record.waiting.store(q.len() as u64, SeqCst);
+            drop(q);
+            record.busy.fetch_add(1, SeqCst);
+            log::warn!("no idle worker for {client} within the queue timeout: -1");
+            Dispatched::Answer {
+                bytes: busy_answer(style),
+                took: None,
+            }
+        }
+        None => {
+            drop(q);
+            handoff.wait_until(Instant::now() + Duration::from_secs(5));
+            Dispatched::AnsweredByQueue
         }
     }
 }
 
+/// Gives idle workers to queued requests, oldest first, writing each answer itself.
+pub fn serve_queue(d: &Dispatcher) {
+    let record = d.ctx.segment.record(RecordId::Dispatcher);
+    let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
+    while let Some(w) = q.front() {
+        let started = Instant::now();
+        let Some(c) = try_claim(d, w.client, w.request, w.token) else {
+            break;
+        };
+        let mut w = q.pop_front().expect("front exists");
+        record.waiting.store(q.len() as u64, SeqCst);
+        let bytes = answered(d, c, w.token, w.style);
+        send_without_blocking(&mut w, &bytes);
+        d.ctx.segment.record_dispatch_time(started.elapsed());
+        w.handoff.set();
+    }
+}
+
+/// Writes a queued request's answer without ever blocking the thread serving the queue: a
+/// client whose socket buffer is full (it sent requests without reading the answers) is cut
+/// off instead. Either way its reservation expires at the worker, as for any client that
+/// leaves.
+fn send_without_blocking(w: &mut Waiter, bytes: &[u8]) {
+    use nix::sys::socket::{send, MsgFlags};
+    use std::os::fd::AsRawFd;
+    match send(
+        w.stream.as_raw_fd(),
+        bytes,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+    ) {
+        Ok(n) if n == bytes.len() => {}
+        Ok(_) | Err(nix::errno::Errno::EAGAIN) => {
+            log::warn!(
+                "{} does not read its answers: closing its connection",
+                w.client
+            );
+            let _ = w.stream.shutdown(std::net::Shutdown::Both);
+        }
+        Err(e) => log::debug!("{} left before its answer: {e}", w.client),
+    }
+}
+
 /// One look at the slots under the guard; claims the first idle worker (round robin).
+///
+/// The guard is taken only if some slot looks idle without it (plain atomic loads): when every
+/// worker is busy — the normal state of a saturated pool — a request costs no semaphore
+/// operation, and the workers do not queue behind the dispatcher for the guard. A slot that
+/// turns idle just after this look is not missed: see the module docs.
 fn try_claim(
     d: &Dispatcher,
     client: SocketAddr,
@@ -115,6 +216,11 @@ fn try_claim(
     token: u64,
 ) -> Option<Claim> {
     let seg = &d.ctx.segment;
+    let looks_idle = (0..seg.workers())
+        .any(|k| seg.record(RecordId::Worker(k)).state.load(SeqCst) == ProcState::Idle as u32);
+    if !looks_idle {
+        return None;
+    }
     let started = Instant::now();
     let claim = match seg.lock(GUARD_TIMEOUT) {
         Ok(guard) => {
@@ -132,8 +238,9 @@ fn try_claim(
     claim
 }
 
-/// Bookkeeping after a claim: round-robin cursor, counter, ping notice to the worker.
-fn answered(d: &Dispatcher, c: Claim, token: u64, waited: Duration) -> Dispatch {
+/// Bookkeeping after a claim — round-robin cursor, counter, ping notice to the worker — and
+/// the answer to send.
+fn answered(d: &Dispatcher, c: Claim, token: u64, style: Style) -> Vec<u8> {
     d.cursor.store(c.slot + 1, SeqCst);
     d.ctx
         .segment
@@ -149,10 +256,9 @@ fn answered(d: &Dispatcher, c: Claim, token: u64, waited: Duration) -> Dispatch 
     if let Err(e) = d.worker_fifos[c.slot].send(&ping) {
         log::debug!("ping notice to slot {} not sent: {e}", c.slot);
     }
-    Dispatch::Worker {
-        slot: c.slot,
-        port: c.port,
-        token,
-        waited,
+    if token != 0 {
+        port_token_answer(c.port, token, style)
+    } else {
+        port_answer(c.port, style)
     }
 }

@@ -7,12 +7,11 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use kennel_common::protocol::{
-    busy_answer, error_line, port_answer, port_token_answer, ControlParser, ControlRequest,
-    LineTooLong, RequestType, MAX_LINE,
+    error_line, ControlParser, ControlRequest, LineTooLong, RequestType, MAX_LINE,
 };
 use kennel_common::segment::RecordId;
 
-use crate::assign::{dispatch, Dispatch};
+use crate::assign::{dispatch, Dispatched};
 use crate::Dispatcher;
 
 /// Serves one control connection to its end. Never panics on client input.
@@ -65,31 +64,19 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         let had_partial = parser.has_partial();
         parser.push(&buf[..n]);
         loop {
-            // For a dispatched request: when it was parsed, and how long it waited for an
-            // idle worker, to time the dispatcher's own work.
+            // For a request dispatched at once: when it was parsed, to time the dispatcher's
+            // own work up to the written port.
             let mut timing = None;
             let answer = match parser.next_request() {
                 Ok(None) => break,
                 Ok(Some(ControlRequest::Known(request, style))) => {
                     let started = Instant::now();
-                    match dispatch(d, peer, request) {
-                        Dispatch::Worker {
-                            port,
-                            token,
-                            waited,
-                            ..
-                        } => {
-                            timing = Some((started, waited));
-                            if token != 0 {
-                                port_token_answer(port, token, style)
-                            } else {
-                                port_answer(port, style)
-                            }
+                    match dispatch(d, &stream, peer, request, style) {
+                        Dispatched::Answer { bytes, took } => {
+                            timing = took.map(|_| started);
+                            bytes
                         }
-                        Dispatch::Busy => {
-                            log::warn!("no idle worker for {peer} within the queue timeout: -1");
-                            busy_answer(style)
-                        }
+                        Dispatched::AnsweredByQueue => continue,
                     }
                 }
                 Ok(Some(ControlRequest::Unknown(what))) => {
@@ -110,10 +97,8 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                 log::debug!("{peer} left before its answer: {e}");
                 return;
             }
-            if let Some((started, waited)) = timing {
-                d.ctx
-                    .segment
-                    .record_dispatch_time(started.elapsed().saturating_sub(waited));
+            if let Some(started) = timing {
+                d.ctx.segment.record_dispatch_time(started.elapsed());
             }
         }
         // Nothing pending, or a request just begun: a fresh allowance. A request still

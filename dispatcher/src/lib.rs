@@ -30,7 +30,7 @@ use kennel_common::segment::RecordId;
 use kennel_common::{Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::assign::IdleSignal;
+use crate::assign::Queue;
 use crate::settings::{Args, Settings};
 
 /// Longest time between two heartbeats.
@@ -49,7 +49,8 @@ pub struct Dispatcher {
     pub worker_fifos: Vec<Fifo>,
     /// Pong notices from the workers.
     pub pongs: Fifo,
-    pub idle: IdleSignal,
+    /// Requests waiting for an idle worker.
+    pub queue: Queue,
     /// Where the next round-robin search starts.
     pub cursor: AtomicUsize,
     /// Open control connections.
@@ -99,7 +100,7 @@ impl Dispatcher {
             settings,
             worker_fifos,
             pongs,
-            idle: IdleSignal::default(),
+            queue: Queue::default(),
             cursor: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             per_source: Mutex::new(HashMap::new()),
@@ -223,11 +224,23 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
                 })
                 .count();
             if valid > 0 {
-                dispatcher.idle.notify(valid);
+                assign::serve_queue(&dispatcher);
             }
         }
         if connecting {
             accept_all(&listener, &dispatcher);
+        }
+        // Notices are hints: a queue left waiting (a pong lost to a full pipe) is served at
+        // the latest on the next tick.
+        if dispatcher
+            .ctx
+            .segment
+            .record(RecordId::Dispatcher)
+            .waiting
+            .load(SeqCst)
+            > 0
+        {
+            assign::serve_queue(&dispatcher);
         }
         dispatcher.ctx.verify_identity(local);
     }
