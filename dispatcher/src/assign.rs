@@ -77,10 +77,11 @@ pub struct Queue {
 
 /// What the request's own thread must do after `dispatch`.
 pub enum Dispatched {
-    /// Write this answer (the port, or `-1`); `took` is the dispatcher's own time.
+    /// Write this answer (the port, or `-1`), then, if a worker was claimed, call
+    /// `notify_worker` with the claim: the client gets its port before the ping is written.
     Answer {
         bytes: Vec<u8>,
-        took: Option<Duration>,
+        claim: Option<Claim>,
     },
     /// Another thread already wrote the answer.
     AnsweredByQueue,
@@ -105,8 +106,8 @@ pub fn dispatch(
     if record.waiting.load(SeqCst) == 0 {
         if let Some(c) = try_claim(d, client, request, token) {
             return Dispatched::Answer {
-                bytes: answered(d, c, token, style),
-                took: Some(started.elapsed()),
+                bytes: answer_for(d, c, token, style),
+                claim: Some(c),
             };
         }
     }
@@ -126,7 +127,7 @@ pub fn dispatch(
             record.busy.fetch_add(1, SeqCst);
             return Dispatched::Answer {
                 bytes: busy_answer(style),
-                took: None,
+                claim: None,
             };
         }
     };
@@ -150,7 +151,7 @@ pub fn dispatch(
             log::warn!("no idle worker for {client} within the queue timeout: -1");
             Dispatched::Answer {
                 bytes: busy_answer(style),
-                took: None,
+                claim: None,
             }
         }
         None => {
@@ -172,9 +173,10 @@ pub fn serve_queue(d: &Dispatcher) {
         };
         let mut w = q.pop_front().expect("front exists");
         record.waiting.store(q.len() as u64, SeqCst);
-        let bytes = answered(d, c, w.token, w.style);
+        let bytes = answer_for(d, c, w.token, w.style);
         send_without_blocking(&mut w, &bytes);
         d.ctx.segment.record_dispatch_time(started.elapsed());
+        notify_worker(d, c);
         w.handoff.set();
     }
 }
@@ -238,15 +240,24 @@ fn try_claim(
     claim
 }
 
-/// Bookkeeping after a claim — round-robin cursor, counter, ping notice to the worker — and
-/// the answer to send.
-fn answered(d: &Dispatcher, c: Claim, token: u64, style: Style) -> Vec<u8> {
+/// The answer naming the claimed worker (and the bookkeeping that must precede it).
+fn answer_for(d: &Dispatcher, c: Claim, token: u64, style: Style) -> Vec<u8> {
     d.cursor.store(c.slot + 1, SeqCst);
     d.ctx
         .segment
         .record(RecordId::Dispatcher)
         .served
         .fetch_add(1, SeqCst);
+    if token != 0 {
+        port_token_answer(c.port, token, style)
+    } else {
+        port_answer(c.port, style)
+    }
+}
+
+/// The ping notice to the worker, once the client has its answer: the worker does not need
+/// it to serve, and the client should not wait for it.
+pub fn notify_worker(d: &Dispatcher, c: Claim) {
     let ping = Notice {
         kind: NoticeKind::Ping,
         slot: c.slot as u32,
@@ -255,10 +266,5 @@ fn answered(d: &Dispatcher, c: Claim, token: u64, style: Style) -> Vec<u8> {
     };
     if let Err(e) = d.worker_fifos[c.slot].send(&ping) {
         log::debug!("ping notice to slot {} not sent: {e}", c.slot);
-    }
-    if token != 0 {
-        port_token_answer(c.port, token, style)
-    } else {
-        port_answer(c.port, style)
     }
 }

@@ -11,7 +11,7 @@ use kennel_common::protocol::{
 };
 use kennel_common::segment::RecordId;
 
-use crate::assign::{dispatch, Dispatched};
+use crate::assign::{dispatch, notify_worker, Dispatched};
 use crate::Dispatcher;
 
 /// Serves one control connection to its end. Never panics on client input.
@@ -64,16 +64,16 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         let had_partial = parser.has_partial();
         parser.push(&buf[..n]);
         loop {
-            // For a request dispatched at once: when it was parsed, to time the dispatcher's
-            // own work up to the written port.
-            let mut timing = None;
+            // For a request dispatched at once: when it was parsed (to time the dispatcher's
+            // own work up to the written port) and the worker to notify afterwards.
+            let mut dispatched = None;
             let answer = match parser.next_request() {
                 Ok(None) => break,
                 Ok(Some(ControlRequest::Known(request, style))) => {
                     let started = Instant::now();
                     match dispatch(d, &stream, peer, request, style) {
-                        Dispatched::Answer { bytes, took } => {
-                            timing = took.map(|_| started);
+                        Dispatched::Answer { bytes, claim } => {
+                            dispatched = claim.map(|c| (started, c));
                             bytes
                         }
                         Dispatched::AnsweredByQueue => continue,
@@ -97,8 +97,9 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                 log::debug!("{peer} left before its answer: {e}");
                 return;
             }
-            if let Some(started) = timing {
+            if let Some((started, claim)) = dispatched {
                 d.ctx.segment.record_dispatch_time(started.elapsed());
+                notify_worker(d, claim);
             }
         }
         // Nothing pending, or a request just begun: a fresh allowance. A request still
