@@ -5,8 +5,8 @@
 //! every object it created.
 //!
 //! One thread, one `poll` loop over a signalfd (SIGCHLD and the termination signals) and the
-//! watchdog FIFO (ready notices), waking at the next deadline or poll tick. No signal handlers,
-//! no `unsafe`.
+//! watchdog FIFO (ready notices), waking at the next deadline or poll tick. No signal handlers;
+//! the crate forbids `unsafe_code`.
 
 #![forbid(unsafe_code)]
 

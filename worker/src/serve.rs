@@ -140,25 +140,23 @@ fn refuse(worker: &Worker, stream: &mut TcpStream, peer: SocketAddr, refusal: Ad
     }
 }
 
-/// Reads one chunk into `buf`, stamping the heartbeat while it waits. `Ok(0)` is end of file.
-fn fill(
+/// One `read` into `out`, waiting at most until `deadline` and stamping the heartbeat every
+/// `TICK` while it waits (so a worker waiting on a slow client is not taken for a hung one).
+/// `Ok(0)` is end of file.
+fn read_some(
     worker: &Worker,
     stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
+    out: &mut [u8],
     deadline: Instant,
 ) -> Result<usize, ReadFailure> {
-    let mut chunk = [0u8; 16 * 1024];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ReadFailure::TimedOut);
         }
         let _ = stream.set_read_timeout(Some(left.min(TICK)));
-        match stream.read(&mut chunk) {
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
-                return Ok(n);
-            }
+        match stream.read(out) {
+            Ok(n) => return Ok(n),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -172,6 +170,19 @@ fn fill(
             Err(e) => return Err(ReadFailure::Io(e)),
         }
     }
+}
+
+/// Reads one chunk and appends it to `buf`. `Ok(0)` is end of file.
+fn fill(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<usize, ReadFailure> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = read_some(worker, stream, &mut chunk, deadline)?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
 }
 
 /// Reads the `TOKEN` line that must open a connection in `--require-token` mode, leaving any
@@ -201,7 +212,7 @@ fn read_token(
     }
 }
 
-/// Fills `out` completely, stamping the heartbeat while it waits, until `deadline`.
+/// Fills `out` completely, until `deadline`.
 fn read_exact_until(
     worker: &Worker,
     stream: &mut TcpStream,
@@ -209,25 +220,9 @@ fn read_exact_until(
     deadline: Instant,
 ) -> Result<(), ReadFailure> {
     while !out.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ReadFailure::TimedOut);
-        }
-        let _ = stream.set_read_timeout(Some(left.min(TICK)));
-        match stream.read(out) {
-            Ok(0) => return Err(ReadFailure::Truncated),
-            Ok(n) => out = &mut out[n..],
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                worker.ctx.segment.heartbeat(worker.id());
-            }
-            Err(e) => return Err(ReadFailure::Io(e)),
+        match read_some(worker, stream, out, deadline)? {
+            0 => return Err(ReadFailure::Truncated),
+            n => out = &mut out[n..],
         }
     }
     Ok(())
