@@ -23,6 +23,11 @@ use crate::layout::{ExitCode, FatalReason, ProcState, Record, Supervision};
 use crate::protocol::RequestType;
 use crate::segment::{load_endpoint, store_endpoint, Guard, RecordId};
 
+/// A worker whose heartbeat is older than this is not handed out, even if its slot says idle:
+/// it stamps every 250 ms at most, so it is frozen or starved, and a client sent to it would
+/// sit in its accept queue until the watchdog's hang timeout kills it.
+pub const STALE_HEARTBEAT_MS: u64 = 1000;
+
 /// What the dispatcher got from `claim_idle_worker`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
@@ -126,7 +131,8 @@ impl Guard<'_> {
     }
 
     /// Dispatcher: claims the first idle worker at or after `start` (round robin), writing the
-    /// ping marker and the assignment. Skips torn records and slots without a valid endpoint.
+    /// ping marker and the assignment. Skips torn records, slots without a valid endpoint, and
+    /// workers whose heartbeat is stale (frozen).
     pub fn claim_idle_worker(
         &self,
         start: usize,
@@ -146,7 +152,8 @@ impl Guard<'_> {
             let r = seg.record(id);
             let idle = r.state.load(SeqCst) == ProcState::Idle as u32
                 && r.supervision.load(SeqCst) == Supervision::Running as u32
-                && r.ping.load(SeqCst) == r.pong.load(SeqCst);
+                && r.ping.load(SeqCst) == r.pong.load(SeqCst)
+                && now_ms.saturating_sub(r.heartbeat_ms.load(SeqCst)) <= STALE_HEARTBEAT_MS;
             let port = load_endpoint(&r.endpoint).map(|e| e.port());
             let (true, Some(port)) = (idle, port) else {
                 continue;

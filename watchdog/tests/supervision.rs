@@ -351,3 +351,25 @@ fn an_assignment_left_by_a_dead_dispatcher_is_reconciled_by_its_worker() {
         b"next"
     );
 }
+
+#[test]
+fn a_frozen_worker_gets_no_new_client_while_it_waits_to_be_killed() {
+    // A long hang timeout: the frozen worker stays in its slot, looking idle.
+    let inst = Instance::start("frozenidle", 2, &["--hang-timeout", "30s"]);
+    let frozen = inst.worker_pid(0);
+    let frozen_port = inst.status()["workers"][0]["port"].as_u64().unwrap();
+    signal(frozen, Signal::SIGSTOP);
+    inst.wait_status(
+        "the frozen worker's heartbeat to go stale",
+        Duration::from_secs(10),
+        |s| s["workers"][0]["heartbeat_age_ms"].as_u64().unwrap_or(0) > 1000,
+    );
+    for _ in 0..6 {
+        let mut c = StudentClient::connect(inst.addr);
+        let port: u64 = String::from_utf8(c.ask("echo")).unwrap().parse().unwrap();
+        assert_ne!(port, frozen_port, "a frozen worker was handed out");
+        let answer = worker_exchange(std::net::SocketAddr::new(inst.addr.ip(), port as u16), "x");
+        assert_eq!(answer, b"x");
+    }
+    signal(frozen, Signal::SIGCONT);
+}
