@@ -172,7 +172,12 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
         .map_err(|e| Error::io("making the listener non-blocking", e))?;
     dispatcher.ctx.announce_ready(local)?;
     log::info!(
-        "ready on {local} ({} worker slots, queue timeout {} ms)",
+        "ready on {local} ({}; {} worker slots, queue timeout {} ms)",
+        if local.ip().is_loopback() {
+            "loopback only"
+        } else {
+            "reachable from other machines"
+        },
         dispatcher.ctx.segment.workers(),
         dispatcher.settings.queue_timeout.as_millis()
     );

@@ -123,7 +123,7 @@ pub fn run(listener: TcpListener, worker: &Worker) -> Result<()> {
         .map_err(|e| Error::io("making the listener non-blocking", e))?;
     worker.ctx.announce_ready(local)?;
     worker.send_pong(0);
-    log::info!("ready on {local}");
+    log::info!("ready on {local}{}", reach(local));
     let seg = &worker.ctx.segment;
     let timeout = PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::NONE);
     loop {
@@ -164,6 +164,15 @@ fn serve_pending(listener: &TcpListener, worker: &Worker) {
                 return;
             }
         }
+    }
+}
+
+/// How far a listening address reaches, for the start-up log line.
+fn reach(local: std::net::SocketAddr) -> &'static str {
+    if local.ip().is_loopback() {
+        " (loopback only)"
+    } else {
+        " (REACHABLE FROM OTHER MACHINES)"
     }
 }
 
