@@ -148,9 +148,9 @@ impl ChildContext {
     /// worker). Anything else means someone scribbled on the segment: we restore it rather
     /// than let the dispatcher hand out a wrong port or skip a healthy slot. A half-written
     /// record is left to the watchdog's repair.
-    pub fn verify_identity(&self, endpoint: std::net::SocketAddr) {
+    /// `v` is a fresh read of our record (callers that already read it pass it on).
+    pub fn verify_identity(&self, endpoint: std::net::SocketAddr, v: &crate::segment::RecordView) {
         use crate::layout::ProcState;
-        let v = self.segment.read(self.id);
         if v.torn {
             return;
         }

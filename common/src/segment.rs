@@ -368,19 +368,18 @@ impl Segment {
     /// died) is returned with `torn = true`.
     pub fn read(&self, id: RecordId) -> RecordView {
         let r = self.record(id);
-        let mut view = RecordView::load(id, r);
         for _ in 0..1000 {
             let s1 = r.seq.load(SeqCst);
             if s1 % 2 == 1 {
                 std::hint::spin_loop();
                 continue;
             }
-            view = RecordView::load(id, r);
+            let view = RecordView::load(id, r);
             if r.seq.load(SeqCst) == s1 {
-                view.torn = false;
                 return view;
             }
         }
+        let mut view = RecordView::load(id, r);
         view.torn = r.seq.load(SeqCst) % 2 == 1;
         view
     }

@@ -207,36 +207,23 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
             dispatcher.ctx.mark_stopping();
             return Ok(());
         }
-        let notices = if pongs {
-            dispatcher.pongs.drain()
-        } else {
-            Vec::new()
-        };
-        if !notices.is_empty() {
-            let valid = notices
-                .iter()
-                .filter(|n| {
-                    let ok = n.kind == NoticeKind::Pong
-                        && dispatcher
-                            .ctx
-                            .segment
-                            .worker_id(u64::from(n.slot))
-                            .is_some();
-                    if !ok {
-                        log::warn!("ignoring an unexpected notice on the pong FIFO: {n:?}");
-                    }
-                    ok
-                })
-                .count();
-            if valid > 0 {
-                assign::serve_queue(&dispatcher);
+        if pongs {
+            for n in dispatcher.pongs.drain() {
+                let slot_ok = dispatcher
+                    .ctx
+                    .segment
+                    .worker_id(u64::from(n.slot))
+                    .is_some();
+                if n.kind != NoticeKind::Pong || !slot_ok {
+                    log::warn!("ignoring an unexpected notice on the pong FIFO: {n:?}");
+                }
             }
         }
         if connecting {
             accept_all(&listener, &dispatcher);
         }
-        // Notices are hints: a queue left waiting (a pong lost to a full pipe) is served at
-        // the latest on the next tick.
+        // A pong only wakes this loop; the queue is served whenever it is not empty, so a
+        // pong lost to a full pipe delays a waiter by one tick at most.
         if dispatcher
             .ctx
             .segment
@@ -247,7 +234,8 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>) -> Result<()> {
         {
             assign::serve_queue(&dispatcher);
         }
-        dispatcher.ctx.verify_identity(local);
+        let own = dispatcher.ctx.segment.read(RecordId::Dispatcher);
+        dispatcher.ctx.verify_identity(local, &own);
     }
 }
 

@@ -19,7 +19,7 @@ use kennel_common::layout::ProcState;
 use kennel_common::notice::{Fifo, Notice, NoticeKind};
 use kennel_common::process::{exit_status, start_child, ChildContext, EXIT_START};
 use kennel_common::runtime::FifoName;
-use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
+use kennel_common::segment::{RecordId, RecordView, GUARD_TIMEOUT};
 use kennel_common::{clock, Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
@@ -146,8 +146,10 @@ pub fn run(listener: TcpListener, worker: &Worker) -> Result<()> {
         if connection_waiting {
             serve_pending(&listener, worker);
         }
-        expire_stale_assignment(worker);
-        worker.ctx.verify_identity(local);
+        // One read of our record per turn serves both checks.
+        let own = seg.read(worker.id());
+        expire_stale_assignment(worker, &own);
+        worker.ctx.verify_identity(local, &own);
     }
 }
 
@@ -201,12 +203,11 @@ fn read_pings(worker: &Worker) {
 }
 
 /// Cancels an assignment whose client never came, so the slot is not lost to it.
-fn expire_stale_assignment(worker: &Worker) {
+fn expire_stale_assignment(worker: &Worker, view: &RecordView) {
     let seg = &worker.ctx.segment;
     let timeout_ms = worker.settings.client_timeout.as_millis() as u64;
     let now = clock::monotonic_ms();
-    // Lock-free look first: the guard is only taken when there is something to cancel.
-    let view = seg.read(worker.id());
+    // Lock-free look first (`view`): the guard is only taken when there is something to cancel.
     let pending = view.state() == Some(ProcState::Assigned);
     if !pending || now.saturating_sub(view.assigned_ms) <= timeout_ms {
         return;
