@@ -75,6 +75,56 @@ impl SuiteConfig {
     }
 }
 
+impl SuiteConfig {
+    /// Narrows the grid to the given client counts and payload sizes (empty: keep) and sets
+    /// the worker count, run length and rounds when given; rejects values it cannot run.
+    pub fn select(
+        &mut self,
+        clients: &[usize],
+        payloads: &[usize],
+        workers: Option<usize>,
+        seconds: Option<f64>,
+        rounds: Option<usize>,
+    ) -> Result<(), String> {
+        if let Some(s) = seconds {
+            if !(0.05..=600.0).contains(&s) {
+                return Err("--seconds must be between 0.05 and 600".into());
+            }
+            self.duration = Duration::from_secs_f64(s);
+        }
+        if let Some(r) = rounds {
+            if !(1..=100).contains(&r) {
+                return Err("--rounds must be between 1 and 100".into());
+            }
+            self.rounds = r;
+        }
+        if clients.iter().any(|&c| c == 0 || c > 4096) {
+            return Err("--clients must be between 1 and 4096".into());
+        }
+        if payloads.iter().any(|&p| p > MAX_BENCH_PAYLOAD) {
+            return Err(format!(
+                "--payloads must be at most {MAX_BENCH_PAYLOAD} bytes"
+            ));
+        }
+        if !clients.is_empty() {
+            self.clients = clients.to_vec();
+        }
+        if !payloads.is_empty() {
+            self.payloads = payloads.to_vec();
+        }
+        if let Some(w) = workers {
+            if !(1..=64).contains(&w) {
+                return Err("--workers must be between 1 and 64".into());
+            }
+            self.workers = w;
+        }
+        Ok(())
+    }
+}
+
+/// The largest payload a benchmark request may carry: the workers' default payload bound.
+const MAX_BENCH_PAYLOAD: usize = 1 << 20;
+
 /// One (clients, payload) cell: every system's rounds.
 #[derive(Debug, Clone)]
 pub struct Cell {

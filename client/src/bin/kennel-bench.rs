@@ -37,6 +37,21 @@ enum Command {
         /// Print the JSON report instead of the table.
         #[arg(long)]
         json: bool,
+        /// Only these client counts (comma-separated), e.g. `--clients 64` to study one cell.
+        #[arg(long, value_delimiter = ',')]
+        clients: Vec<usize>,
+        /// Only these payload sizes in bytes (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        payloads: Vec<usize>,
+        /// Seconds per system per round (overrides the mode's; fractions allowed).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Interleaved rounds (overrides the mode's).
+        #[arg(long)]
+        rounds: Option<usize>,
+        /// Kennel's worker count (and the number of minimal servers behind the floors and nginx).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// kill -9 of a worker -> replacement accepting connections.
     Restart {
@@ -58,6 +73,11 @@ fn main() {
             no_nginx,
             out,
             json,
+            clients,
+            payloads,
+            workers,
+            seconds,
+            rounds,
         } => {
             let mut cfg = if tiny {
                 SuiteConfig::tiny()
@@ -69,6 +89,10 @@ fn main() {
             cfg.nginx = !no_nginx;
             if out.is_some() {
                 cfg.out = out;
+            }
+            if let Err(e) = cfg.select(&clients, &payloads, workers, seconds, rounds) {
+                eprintln!("kennel-bench: {e}");
+                std::process::exit(2);
             }
             match suite::run(&cfg, |line| eprintln!("kennel-bench: {line}")) {
                 Ok(outcome) => {
