@@ -4,8 +4,9 @@
 //! The queue is served by whichever thread learns of a free slot — the main thread when a
 //! worker's pong notice arrives, or the request's own thread right after it joined — and that
 //! thread writes the answer to the waiting client's socket itself. The waiting request's
-//! thread is not on that path: a freed slot reaches the next client in one wake-up (the
-//! dispatcher's main thread), not two, and there is no herd of waiters re-checking the slots.
+//! thread is not on that path, and does not even sleep on it (see `Pending`): a freed slot
+//! reaches the next client in one wake-up (the dispatcher's main thread), not two, and there
+//! is no herd of waiters re-checking the slots.
 //!
 //! Workers send pong notices only while the queue is not empty (the `waiting` gauge in the
 //! dispatcher's record, see `kennel_worker::Worker::send_pong_if_awaited`). A request raises
@@ -39,6 +40,10 @@ impl Handoff {
     fn set(&self) {
         *self.answered.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.cond.notify_one();
+    }
+
+    fn is_set(&self) -> bool {
+        *self.answered.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits until answered or `deadline`; true if answered.
@@ -83,8 +88,83 @@ pub enum Dispatched {
         bytes: Vec<u8>,
         claim: Option<Claim>,
     },
-    /// Another thread already wrote the answer.
-    AnsweredByQueue,
+    /// The request is in the queue; whoever frees a worker writes its answer. The
+    /// connection's thread goes back to reading and settles this before it writes anything
+    /// else on the connection, or when the queue timeout comes.
+    Queued(Pending),
+}
+
+/// A queued request, as its connection's thread holds it.
+///
+/// The thread does not sleep on the request: it returns to reading its socket (which it must
+/// do anyway for the client's next request), so answering a queued request from the main
+/// thread wakes nobody but the client. The connection's thread comes back to it only when
+/// it has something else to write, when the queue timeout is up, or when the client leaves.
+pub struct Pending {
+    handoff: Arc<Handoff>,
+    client: SocketAddr,
+    style: Style,
+    /// The queue timeout: no worker by then, the answer is `-1`.
+    pub deadline: Instant,
+}
+
+impl Pending {
+    /// True once another thread has written the answer.
+    pub fn is_answered(&self) -> bool {
+        self.handoff.is_set()
+    }
+
+    /// Resolves the request: waits (until its deadline) for a worker; if none came, takes
+    /// the request out of the queue and returns the `-1` answer for the caller to write. A
+    /// request a serving thread took in the meantime is waited for, never answered twice.
+    pub fn settle(self, d: &Dispatcher) -> Option<Vec<u8>> {
+        if self.handoff.wait_until(self.deadline) {
+            return None;
+        }
+        if !self.leave_queue(d) {
+            // A serving thread holds it and is writing its answer right now.
+            self.handoff
+                .wait_until(Instant::now() + Duration::from_secs(5));
+            return None;
+        }
+        d.ctx
+            .segment
+            .record(RecordId::Dispatcher)
+            .busy
+            .fetch_add(1, SeqCst);
+        log::warn!(
+            "no idle worker for {} within the queue timeout: -1",
+            self.client
+        );
+        Some(busy_answer(self.style))
+    }
+
+    /// The client left: its request leaves the queue, so no worker is claimed for nobody.
+    pub fn cancel(self, d: &Dispatcher) {
+        if self.leave_queue(d) {
+            log::debug!("{} left while queued", self.client);
+        }
+    }
+
+    /// Removes this request from the queue; false if a serving thread already took it.
+    fn leave_queue(&self, d: &Dispatcher) -> bool {
+        let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        match q
+            .iter()
+            .position(|w| Arc::ptr_eq(&w.handoff, &self.handoff))
+        {
+            Some(i) => {
+                q.remove(i);
+                d.ctx
+                    .segment
+                    .record(RecordId::Dispatcher)
+                    .waiting
+                    .store(q.len() as u64, SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Finds a worker for `client`'s `request`: at once if one is idle and nobody is queued,
@@ -137,29 +217,12 @@ pub fn dispatch(
         record.waiting.store(q.len() as u64, SeqCst);
     }
     serve_queue(d);
-    if handoff.wait_until(started + d.settings.queue_timeout) {
-        return Dispatched::AnsweredByQueue;
-    }
-    // Timed out: leave the queue — unless a server took us in the meantime.
-    let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
-    match q.iter().position(|w| Arc::ptr_eq(&w.handoff, &handoff)) {
-        Some(i) => {
-            q.remove(i);
-            record.waiting.store(q.len() as u64, SeqCst);
-            drop(q);
-            record.busy.fetch_add(1, SeqCst);
-            log::warn!("no idle worker for {client} within the queue timeout: -1");
-            Dispatched::Answer {
-                bytes: busy_answer(style),
-                claim: None,
-            }
-        }
-        None => {
-            drop(q);
-            handoff.wait_until(Instant::now() + Duration::from_secs(5));
-            Dispatched::AnsweredByQueue
-        }
-    }
+    Dispatched::Queued(Pending {
+        handoff,
+        client,
+        style,
+        deadline: started + d.settings.queue_timeout,
+    })
 }
 
 /// Gives idle workers to queued requests, oldest first, writing each answer itself.

@@ -11,7 +11,7 @@ use kennel_common::protocol::{
 };
 use kennel_common::segment::RecordId;
 
-use crate::assign::{dispatch, notify_worker, Dispatched};
+use crate::assign::{dispatch, notify_worker, Dispatched, Pending};
 use crate::Dispatcher;
 
 /// Serves one control connection to its end. Never panics on client input.
@@ -19,7 +19,8 @@ use crate::Dispatcher;
 /// Time limits: a connection with nothing pending is closed after `idle_timeout` of silence;
 /// a request that has begun must be complete within `idle_timeout` of its first byte, however
 /// slowly its bytes trickle in (a slow-loris client cannot hold its thread by sending one
-/// byte a second).
+/// byte a second). A request waiting in the queue is not silence: until it is settled the
+/// read waits only for the queue timeout.
 pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_nodelay(true);
@@ -29,8 +30,15 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
     let mut parser = ControlParser::new();
     let mut buf = [0u8; 1024];
     let mut deadline = Instant::now() + idle;
+    // A request of this connection waiting in the queue; its answer comes from another
+    // thread, and nothing else is written on the connection until it is settled.
+    let mut pending: Option<Pending> = None;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        if pending.as_ref().is_some_and(Pending::is_answered) {
+            pending = None;
+        }
+        let until = pending.as_ref().map_or(deadline, |p| p.deadline);
+        let left = until.saturating_duration_since(Instant::now());
         let read = if left.is_zero() {
             Err(io::Error::from(io::ErrorKind::TimedOut))
         } else {
@@ -38,7 +46,12 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             stream.read(&mut buf)
         };
         let n = match read {
-            Ok(0) => return,
+            Ok(0) => {
+                if let Some(p) = pending.take() {
+                    p.cancel(d);
+                }
+                return;
+            }
             Ok(n) => n,
             Err(e)
                 if matches!(
@@ -46,6 +59,16 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
+                if pending.is_some() {
+                    // The queue timeout: the request gets its worker or `-1` now.
+                    if !settle(d, &mut stream, peer, &mut pending) {
+                        return;
+                    }
+                    if !parser.has_partial() {
+                        deadline = Instant::now() + idle;
+                    }
+                    continue;
+                }
                 let why = if parser.has_partial() {
                     "incomplete request"
                 } else {
@@ -58,16 +81,28 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 log::debug!("{peer}: {e}");
+                if let Some(p) = pending.take() {
+                    p.cancel(d);
+                }
                 return;
             }
         };
         let had_partial = parser.has_partial();
         parser.push(&buf[..n]);
         loop {
+            let next = parser.next_request();
+            if matches!(next, Ok(None)) {
+                break;
+            }
+            // Answers go out in request order: an earlier request still queued is settled
+            // before anything else is written.
+            if !settle(d, &mut stream, peer, &mut pending) {
+                return;
+            }
             // For a request dispatched at once: when it was parsed (to time the dispatcher's
             // own work up to the written port) and the worker to notify afterwards.
             let mut dispatched = None;
-            let answer = match parser.next_request() {
+            let answer = match next {
                 Ok(None) => break,
                 Ok(Some(ControlRequest::Known(request, style))) => {
                     let started = Instant::now();
@@ -76,7 +111,10 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                             dispatched = claim.map(|c| (started, c));
                             bytes
                         }
-                        Dispatched::AnsweredByQueue => continue,
+                        Dispatched::Queued(p) => {
+                            pending = Some(p);
+                            continue;
+                        }
                     }
                 }
                 Ok(Some(ControlRequest::Unknown(what))) => {
@@ -106,6 +144,26 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         // incomplete from an earlier read keeps the deadline of its first byte.
         if !parser.has_partial() || !had_partial {
             deadline = Instant::now() + idle;
+        }
+    }
+}
+
+/// Settles the connection's queued request, if any, writing its `-1` when the queue timeout
+/// gave it no worker. False if the connection broke.
+fn settle(
+    d: &Dispatcher,
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    pending: &mut Option<Pending>,
+) -> bool {
+    let Some(answer) = pending.take().and_then(|p| p.settle(d)) else {
+        return true;
+    };
+    match stream.write_all(&answer) {
+        Ok(()) => true,
+        Err(e) => {
+            log::debug!("{peer} left before its answer: {e}");
+            false
         }
     }
 }

@@ -178,6 +178,65 @@ fn a_request_waits_for_a_worker_that_becomes_idle() {
 }
 
 #[test]
+fn queued_requests_keep_their_order_and_a_client_that_leaves_leaves_the_queue() {
+    let inst = Instance::start("queueorder", 1, &["--queue-timeout", "5s"]);
+    let mut first = StudentClient::connect(inst.addr);
+    let port: u16 = String::from_utf8(first.ask("echo"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let worker = SocketAddr::new(inst.addr.ip(), port);
+    // A client that queues, then hangs up: its request must not take the worker later.
+    let mut quitter = TcpStream::connect(inst.addr).unwrap();
+    quitter.write_all(b"echo\n").unwrap();
+    inst.wait_status("the quitter to be queued", Duration::from_secs(5), |s| {
+        s["dispatcher"]["waiting"] == 1
+    });
+    drop(quitter);
+    inst.wait_status(
+        "the quitter to leave the queue",
+        Duration::from_secs(5),
+        |s| s["dispatcher"]["waiting"] == 0,
+    );
+    // A client that sends two requests and then an unknown one in one write, while the only
+    // worker is taken: the answers come back in request order, each when it is due.
+    let mut eager = TcpStream::connect(inst.addr).unwrap();
+    eager
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    eager.write_all(b"echo\necho\nnonsense\n").unwrap();
+    inst.wait_status(
+        "the first of them to be queued",
+        Duration::from_secs(5),
+        |s| s["dispatcher"]["waiting"] == 1,
+    );
+    assert_eq!(worker_exchange(worker, "first"), b"first");
+    let mut lines = std::io::BufReader::new(eager.try_clone().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    assert_eq!(
+        line,
+        format!("{port}\n"),
+        "the first queued request gets the worker"
+    );
+    // The second waits for that exchange to end; the error line comes only after it.
+    assert_eq!(worker_exchange(worker, "second"), b"second");
+    line.clear();
+    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    assert_eq!(line, format!("{port}\n"));
+    assert_eq!(worker_exchange(worker, "third"), b"third");
+    line.clear();
+    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    assert!(line.starts_with("ERR unknown request type"), "{line:?}");
+    let s = inst.status();
+    assert_eq!(s["dispatcher"]["busy"], 0, "nobody was answered -1");
+    assert_eq!(
+        s["dispatcher"]["served"], 3,
+        "the quitter was never given a worker"
+    );
+}
+
+#[test]
 fn the_client_binary_finds_the_port_and_fails_clearly_without_a_server() {
     let inst = Instance::start("clientbin", 1, &[]);
     let out = std::process::Command::new(bin("kennel-client"))
