@@ -226,16 +226,27 @@ pub fn dispatch(
 }
 
 /// Gives idle workers to queued requests, oldest first, writing each answer itself.
+///
+/// The queue's lock is held to pick the oldest request and claim its worker, not to write
+/// its answer or the ping: requests joining the queue meanwhile do not wait behind socket
+/// and FIFO writes. (Two serving threads never write to one client: a connection has at most
+/// one request queued at a time, see `Pending`.)
 pub fn serve_queue(d: &Dispatcher) {
     let record = d.ctx.segment.record(RecordId::Dispatcher);
-    let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
-    while let Some(w) = q.front() {
+    loop {
         let started = Instant::now();
-        let Some(c) = try_claim(d, w.client, w.request, w.token) else {
-            break;
+        let (mut w, c) = {
+            let mut q = d.queue.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(w) = q.front() else {
+                return;
+            };
+            let Some(c) = try_claim(d, w.client, w.request, w.token) else {
+                return;
+            };
+            let w = q.pop_front().expect("front exists");
+            record.waiting.store(q.len() as u64, SeqCst);
+            (w, c)
         };
-        let mut w = q.pop_front().expect("front exists");
-        record.waiting.store(q.len() as u64, SeqCst);
         let bytes = answer_for(d, c, w.token, w.style);
         send_without_blocking(&mut w, &bytes);
         d.ctx.segment.record_dispatch_time(started.elapsed());

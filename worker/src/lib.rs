@@ -153,11 +153,16 @@ pub fn run(listener: TcpListener, worker: &Worker) -> Result<()> {
     }
 }
 
-/// Serves every connection waiting in the accept queue, one after the other.
+/// Serves every connection waiting in the accept queue, one after the other. While
+/// connections keep arriving the loop does not return to `poll`, so it stamps the heartbeat
+/// after each one (a busy worker must not look frozen to the dispatcher or the watchdog).
 fn serve_pending(listener: &TcpListener, worker: &Worker) {
     loop {
         match listener.accept() {
-            Ok((stream, peer)) => serve::connection(worker, stream, peer),
+            Ok((stream, peer)) => {
+                serve::connection(worker, stream, peer);
+                worker.ctx.segment.heartbeat(worker.id());
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
