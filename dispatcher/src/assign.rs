@@ -139,7 +139,8 @@ impl Pending {
         Some(busy_answer(self.style))
     }
 
-    /// The client left: its request leaves the queue, so no worker is claimed for nobody.
+    /// The connection failed: its request leaves the queue, so no worker is claimed for a
+    /// client that cannot be answered.
     pub fn cancel(self, d: &Dispatcher) {
         if self.leave_queue(d) {
             log::debug!("{} left while queued", self.client);

@@ -47,9 +47,9 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         };
         let n = match read {
             Ok(0) => {
-                if let Some(p) = pending.take() {
-                    p.cancel(d);
-                }
+                // The client has sent its last byte, but it may still be reading: a request
+                // it left queued is answered (or gets its `-1`) before the connection closes.
+                let _ = settle(d, &mut stream, peer, &mut pending);
                 return;
             }
             Ok(n) => n,

@@ -178,7 +178,7 @@ fn a_request_waits_for_a_worker_that_becomes_idle() {
 }
 
 #[test]
-fn queued_requests_keep_their_order_and_a_client_that_leaves_leaves_the_queue() {
+fn queued_requests_keep_their_order_and_survive_a_half_close() {
     let inst = Instance::start("queueorder", 1, &["--queue-timeout", "5s"]);
     let mut first = StudentClient::connect(inst.addr);
     let port: u16 = String::from_utf8(first.ask("echo"))
@@ -186,20 +186,31 @@ fn queued_requests_keep_their_order_and_a_client_that_leaves_leaves_the_queue() 
         .parse()
         .unwrap();
     let worker = SocketAddr::new(inst.addr.ip(), port);
-    // A client that queues, then hangs up: its request must not take the worker later.
-    let mut quitter = TcpStream::connect(inst.addr).unwrap();
-    quitter.write_all(b"echo\n").unwrap();
-    inst.wait_status("the quitter to be queued", Duration::from_secs(5), |s| {
-        s["dispatcher"]["waiting"] == 1
-    });
-    drop(quitter);
+    let read_line = |s: &TcpStream| {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(s), &mut line).unwrap();
+        line
+    };
+    // A client that queues its request and half-closes (it has nothing more to send) still
+    // gets its answer, then the dispatcher closes.
+    let mut half = TcpStream::connect(inst.addr).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (&half).write_all(b"echo\n").unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
     inst.wait_status(
-        "the quitter to leave the queue",
+        "the half-closed request to be queued",
         Duration::from_secs(5),
-        |s| s["dispatcher"]["waiting"] == 0,
+        |s| s["dispatcher"]["waiting"] == 1,
     );
+    assert_eq!(worker_exchange(worker, "first"), b"first");
+    assert_eq!(read_line(&half), format!("{port}\n"));
+    assert_eq!(worker_exchange(worker, "half"), b"half");
+    assert_eq!(recv_1024(&mut half), b"", "closed after its answer");
     // A client that sends two requests and then an unknown one in one write, while the only
     // worker is taken: the answers come back in request order, each when it is due.
+    let mut busy = StudentClient::connect(inst.addr);
+    assert_eq!(busy.ask("echo"), port.to_string().as_bytes());
     let mut eager = TcpStream::connect(inst.addr).unwrap();
     eager
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -210,7 +221,7 @@ fn queued_requests_keep_their_order_and_a_client_that_leaves_leaves_the_queue() 
         Duration::from_secs(5),
         |s| s["dispatcher"]["waiting"] == 1,
     );
-    assert_eq!(worker_exchange(worker, "first"), b"first");
+    assert_eq!(worker_exchange(worker, "busy"), b"busy");
     let mut lines = std::io::BufReader::new(eager.try_clone().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
@@ -230,10 +241,7 @@ fn queued_requests_keep_their_order_and_a_client_that_leaves_leaves_the_queue() 
     assert!(line.starts_with("ERR unknown request type"), "{line:?}");
     let s = inst.status();
     assert_eq!(s["dispatcher"]["busy"], 0, "nobody was answered -1");
-    assert_eq!(
-        s["dispatcher"]["served"], 3,
-        "the quitter was never given a worker"
-    );
+    assert_eq!(s["dispatcher"]["served"], 5);
 }
 
 #[test]
