@@ -99,7 +99,8 @@ pub enum Dispatched {
 /// The thread does not sleep on the request: it returns to reading its socket (which it must
 /// do anyway for the client's next request), so answering a queued request from the main
 /// thread wakes nobody but the client. The connection's thread comes back to it only when
-/// it has something else to write, when the queue timeout is up, or when the client leaves.
+/// it has something else to write, when the queue timeout is up, at end-of-file (settled:
+/// the client may have only half-closed), or when the connection fails (cancelled).
 pub struct Pending {
     handoff: Arc<Handoff>,
     client: SocketAddr,
@@ -143,7 +144,7 @@ impl Pending {
     /// client that cannot be answered.
     pub fn cancel(self, d: &Dispatcher) {
         if self.leave_queue(d) {
-            log::debug!("{} left while queued", self.client);
+            log::debug!("{}: connection failed while queued", self.client);
         }
     }
 
