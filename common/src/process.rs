@@ -90,6 +90,9 @@ pub struct ChildContext {
     pub id: crate::segment::RecordId,
     pub signals: SignalFd,
     pub runtime: crate::runtime::RuntimeDir,
+    /// Our pid, read once: it goes into every notice and every identity check, and
+    /// `getpid()` is a system call each time.
+    pub pid: u32,
     watchdog_fifo: crate::notice::Fifo,
 }
 
@@ -120,6 +123,7 @@ impl ChildContext {
             id,
             signals,
             runtime,
+            pid: std::process::id(),
             watchdog_fifo,
         })
     }
@@ -137,7 +141,7 @@ impl ChildContext {
             .send(&crate::notice::Notice {
                 kind: crate::notice::NoticeKind::Ready,
                 slot,
-                pid: std::process::id(),
+                pid: self.pid,
                 marker: 0,
             })
             .map_err(|e| Error::io("sending the ready notice", e))
@@ -159,7 +163,7 @@ impl ChildContext {
             Some(ProcState::Assigned) => self.id != crate::segment::RecordId::Dispatcher,
             _ => false,
         };
-        if v.pid == std::process::id() && v.endpoint == Some(endpoint) && state_ok {
+        if v.pid == self.pid && v.endpoint == Some(endpoint) && state_ok {
             return;
         }
         log::warn!(

@@ -337,7 +337,7 @@ pub fn notify_worker(d: &Dispatcher, c: Claim) {
     let ping = Notice {
         kind: NoticeKind::Ping,
         slot: c.slot as u32,
-        pid: std::process::id(),
+        pid: d.ctx.pid,
         marker: c.ping as u32,
     };
     if let Err(e) = d.worker_fifos[c.slot].send(&ping) {

@@ -4,7 +4,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kennel_common::protocol::{
     error_line, ControlParser, ControlRequest, LineTooLong, RequestType, MAX_LINE,
@@ -22,7 +22,7 @@ use crate::Dispatcher;
 /// byte a second). A request waiting in the queue is not silence: until it is settled the
 /// read waits only for the queue timeout.
 pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nonblocking(false);
+    // Blocking already: accept4 does not inherit the listener's O_NONBLOCK.
     let _ = stream.set_nodelay(true);
     let idle = d.settings.idle_timeout;
     let _ = stream.set_write_timeout(Some(idle));
@@ -33,6 +33,9 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
     // A request of this connection waiting in the queue; its answer comes from another
     // thread, and nothing else is written on the connection until it is settled.
     let mut pending: Option<Pending> = None;
+    // The read timeout last set on the socket: set again only when the wait it should have
+    // differs from it by more than `TIMEOUT_SLACK` (one system call per request saved).
+    let mut timeout_set: Option<Duration> = None;
     loop {
         if pending.as_ref().is_some_and(Pending::is_answered) {
             pending = None;
@@ -42,7 +45,12 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         let read = if left.is_zero() {
             Err(io::Error::from(io::ErrorKind::TimedOut))
         } else {
-            let _ = stream.set_read_timeout(Some(left));
+            let reset =
+                timeout_set.is_none_or(|t| left + TIMEOUT_SLACK < t || left > t + TIMEOUT_SLACK);
+            if reset {
+                let _ = stream.set_read_timeout(Some(left));
+                timeout_set = Some(left);
+            }
             stream.read(&mut buf)
         };
         let n = match read {
@@ -59,6 +67,10 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
+                if Instant::now() < until {
+                    // The timeout kept on the socket was a little shorter than this wait.
+                    continue;
+                }
                 if pending.is_some() {
                     // The queue timeout: the request gets its worker or `-1` now.
                     if !settle(d, &mut stream, peer, &mut pending) {
@@ -147,6 +159,10 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
         }
     }
 }
+
+/// A deadline that moved by less than this keeps the socket's read timeout as it is: the read
+/// then gives up at most this much late, or early, in which case the loop reads again.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 
 /// Settles the connection's queued request, if any, writing its `-1` when the queue timeout
 /// gave it no worker. False if the connection broke.

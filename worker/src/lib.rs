@@ -104,7 +104,7 @@ impl Worker {
         let notice = Notice {
             kind: NoticeKind::Pong,
             slot: self.settings.slot as u32,
-            pid: std::process::id(),
+            pid: self.ctx.pid,
             marker: ping as u32,
         };
         if let Err(e) = self.dispatcher.send(&notice) {

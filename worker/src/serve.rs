@@ -33,7 +33,9 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     let seg = &worker.ctx.segment;
     let id = worker.id();
     let record = seg.record(id);
-    let _ = stream.set_nonblocking(false);
+    // Accepted sockets are blocking (accept4 does not inherit the listener's O_NONBLOCK).
+    // Reads wait at most `TICK` at a time; `read_some` shortens that only near the deadline.
+    let _ = stream.set_read_timeout(Some(TICK));
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + worker.settings.client_timeout;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
@@ -142,6 +144,8 @@ fn refuse(worker: &Worker, stream: &mut TcpStream, peer: SocketAddr, refusal: Ad
 
 /// One `read` into `out`, waiting at most until `deadline` and stamping the heartbeat every
 /// `TICK` while it waits (so a worker waiting on a slow client is not taken for a hung one).
+/// The socket's read timeout is `TICK` from the start of the connection; it is set again
+/// only in the last `TICK` before the deadline (one system call per read saved).
 /// `Ok(0)` is end of file.
 fn read_some(
     worker: &Worker,
@@ -154,7 +158,9 @@ fn read_some(
         if left.is_zero() {
             return Err(ReadFailure::TimedOut);
         }
-        let _ = stream.set_read_timeout(Some(left.min(TICK)));
+        if left < TICK {
+            let _ = stream.set_read_timeout(Some(left));
+        }
         match stream.read(out) {
             Ok(n) => return Ok(n),
             Err(e)
