@@ -186,9 +186,9 @@ fn queued_requests_keep_their_order_and_survive_a_half_close() {
         .parse()
         .unwrap();
     let worker = SocketAddr::new(inst.addr.ip(), port);
-    let read_line = |s: &TcpStream| {
+    let read_line = |r: &mut std::io::BufReader<&TcpStream>| {
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(s), &mut line).unwrap();
+        std::io::BufRead::read_line(r, &mut line).unwrap();
         line
     };
     // A client that queues its request and half-closes (it has nothing more to send) still
@@ -204,7 +204,10 @@ fn queued_requests_keep_their_order_and_survive_a_half_close() {
         |s| s["dispatcher"]["waiting"] == 1,
     );
     assert_eq!(worker_exchange(worker, "first"), b"first");
-    assert_eq!(read_line(&half), format!("{port}\n"));
+    assert_eq!(
+        read_line(&mut std::io::BufReader::new(&half)),
+        format!("{port}\n")
+    );
     assert_eq!(worker_exchange(worker, "half"), b"half");
     assert_eq!(recv_1024(&mut half), b"", "closed after its answer");
     // A client that sends two requests and then an unknown one in one write, while the only
@@ -222,22 +225,17 @@ fn queued_requests_keep_their_order_and_survive_a_half_close() {
         |s| s["dispatcher"]["waiting"] == 1,
     );
     assert_eq!(worker_exchange(worker, "busy"), b"busy");
-    let mut lines = std::io::BufReader::new(eager.try_clone().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    let mut lines = std::io::BufReader::new(&eager);
     assert_eq!(
-        line,
+        read_line(&mut lines),
         format!("{port}\n"),
         "the first queued request gets the worker"
     );
     // The second waits for that exchange to end; the error line comes only after it.
     assert_eq!(worker_exchange(worker, "second"), b"second");
-    line.clear();
-    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
-    assert_eq!(line, format!("{port}\n"));
+    assert_eq!(read_line(&mut lines), format!("{port}\n"));
     assert_eq!(worker_exchange(worker, "third"), b"third");
-    line.clear();
-    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    let line = read_line(&mut lines);
     assert!(line.starts_with("ERR unknown request type"), "{line:?}");
     let s = inst.status();
     assert_eq!(s["dispatcher"]["busy"], 0, "nobody was answered -1");
@@ -247,10 +245,12 @@ fn queued_requests_keep_their_order_and_survive_a_half_close() {
 #[test]
 fn the_client_binary_finds_the_port_and_fails_clearly_without_a_server() {
     let inst = Instance::start("clientbin", 1, &[]);
-    let out = std::process::Command::new(bin("kennel-client"))
-        .arg("--runtime-dir")
-        .arg(&inst.dir)
-        .args([
+    let dir = inst.dir.to_str().expect("a UTF-8 runtime dir");
+    let out = run_ok(
+        "kennel-client",
+        [
+            "--runtime-dir",
+            dir,
             "--type",
             "echo",
             "--message",
@@ -258,13 +258,7 @@ fn the_client_binary_finds_the_port_and_fails_clearly_without_a_server() {
             "--quiet",
             "--count",
             "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

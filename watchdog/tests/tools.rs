@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use support::bin;
+use support::{bin, run_ok};
 
 #[test]
 fn a_short_chaos_run_loses_no_request_and_leaks_nothing() {
@@ -38,14 +38,9 @@ fn a_short_chaos_run_loses_no_request_and_leaks_nothing() {
 
 #[test]
 fn the_restart_benchmark_runs_and_reports_its_figures() {
-    let out = Command::new(bin("kennel-bench"))
-        .args(["restart", "--samples", "3", "--workers", "2", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        "kennel-bench",
+        ["restart", "--samples", "3", "--workers", "2", "--json"],
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["restart_samples"], 3);
@@ -57,15 +52,7 @@ fn the_restart_benchmark_runs_and_reports_its_figures() {
 
 #[test]
 fn the_load_benchmark_runs_end_to_end() {
-    let out = Command::new(bin("kennel-bench"))
-        .args(["load", "--tiny", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok("kennel-bench", ["load", "--tiny", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let runs = report["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4, "{report}");

@@ -21,6 +21,25 @@ use serde_json::Value;
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Where cargo put the binaries: next to the `deps` directory of this test executable.
+/// Runs the workspace binary `name` with `args` to its end; panics, showing its stderr, unless
+/// it succeeded.
+pub fn run_ok<I, S>(name: &str, args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(bin(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {name}: {e}"));
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
