@@ -16,6 +16,7 @@ compile_error!(
 );
 
 pub mod instance;
+pub mod machine;
 pub mod policy;
 pub mod settings;
 pub mod spawn;
@@ -36,6 +37,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::instance::Instance;
+use crate::machine::Event;
 use crate::settings::{Args, Settings};
 use crate::supervisor::Supervisor;
 
@@ -130,7 +132,9 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
     loop {
         let now = Instant::now();
         sup.run_deadlines(now);
-        let wake = sup.next_deadline().map_or(next_poll, |d| d.min(next_poll));
+        let wake = sup
+            .next_deadline(Instant::now())
+            .map_or(next_poll, |d| d.min(next_poll));
         let wait = wake.saturating_duration_since(Instant::now());
         let mut fds = [
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
@@ -212,39 +216,35 @@ fn reap(sup: &mut Supervisor) {
 }
 
 /// Stops the dispatcher first (no new assignments), then the workers (each finishes the client
-/// it is serving), each group with SIGTERM, then SIGKILL after the grace period; reaps all.
+/// it is serving): each group is sent `Stop` (SIGTERM); the machine sends SIGKILL to whoever is
+/// still alive after the grace period; every child is reaped.
 fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
-    sup.stopping = true;
     sup.segment.header().stopping.store(1, SeqCst);
     stop_group(sup, signals, |id| id == RecordId::Dispatcher);
     stop_group(sup, signals, |id| id != RecordId::Dispatcher);
+    // Children that were never alive (Down, Backoff, Fatal) are wanted down too.
+    let now = Instant::now();
+    for id in sup.ids().collect::<Vec<_>>() {
+        sup.handle(id, Event::Stop, now);
+    }
 }
 
 fn stop_group(sup: &mut Supervisor, signals: &SignalFd, which: impl Fn(RecordId) -> bool + Copy) {
     let now = Instant::now();
-    for (i, _) in sup.live_pids(which) {
-        sup.kill(i, Signal::SIGTERM, now);
+    for id in sup.ids().filter(|id| which(*id)).collect::<Vec<_>>() {
+        sup.handle(id, Event::Stop, now);
     }
-    let deadline = now + sup.settings.grace;
-    while !sup.live_pids(which).is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
+    while !sup.live(which).is_empty() {
+        let now = Instant::now();
+        sup.run_deadlines(now);
+        let wait = sup
+            .next_deadline(now)
+            .map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now))
+            .min(Duration::from_secs(1));
         let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        let ms = PollTimeout::try_from(left.as_millis().min(1000) as i32 + 1)
-            .unwrap_or(PollTimeout::NONE);
+        let ms = PollTimeout::try_from(wait.as_millis() as i32 + 1).unwrap_or(PollTimeout::NONE);
         let _ = poll(&mut fds, ms);
         while let Ok(Some(_)) = signals.read_signal() {}
         reap(sup);
-    }
-    for (i, pid) in sup.live_pids(which) {
-        log::warn!("pid {pid} did not stop within the grace period: SIGKILL");
-        sup.kill(i, Signal::SIGKILL, Instant::now());
-        match waitpid(pid, None) {
-            Ok(WaitStatus::Signaled(p, s, _)) => sup.on_exit(p, ExitCode::Signaled(s as i32 as u8)),
-            Ok(WaitStatus::Exited(p, c)) => sup.on_exit(p, ExitCode::Exited(c as u8)),
-            other => log::warn!("waiting for pid {pid}: {other:?}"),
-        }
     }
 }

@@ -1,16 +1,6 @@
-//! The supervisor: one small state machine per child, driven by an explicit table.
-//!
-//! | phase \ event | ready notice | exit (reaped)        | start timeout   | heartbeat stale | deadline due | stop requested  |
-//! |---------------|--------------|----------------------|-----------------|-----------------|--------------|-----------------|
-//! | Down          | –            | –                    | –               | –               | spawn        | stays Down      |
-//! | Starting      | → Running    | policy               | SIGKILL → Stopping | –            | –            | SIGTERM → Stopping |
-//! | Running       | –            | policy               | –               | SIGKILL → Stopping | –         | SIGTERM → Stopping |
-//! | Stopping      | –            | policy (Down if stopping) | –          | –               | –            | –               |
-//! | Backoff       | –            | –                    | –               | –               | spawn        | → Down          |
-//! | Fatal         | –            | –                    | –               | –               | spawn (retry)| → Down          |
-//!
-//! "policy" is `policy::History::on_death`: restart now (→ Starting), later (→ Backoff) or
-//! not until a cool-down (→ Fatal). "spawn" that fails counts as a death.
+//! The supervisor's hands: feeds events to the pure machine (`machine.rs`) and performs the
+//! effects it returns — spawn, signal, record a death, log — then publishes the child's
+//! supervision state, derived from its life by `machine::published`, once per transition.
 //!
 //! Deaths are learned at once from SIGCHLD (the caller reaps with `waitpid` and calls
 //! `on_exit`); the periodic poll is the backstop, the PID report and the hang check. The
@@ -18,123 +8,102 @@
 //! to anyone else, never a PID read from shared memory.
 
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kennel_common::clock;
-use kennel_common::layout::{ExitCode, FatalReason, Supervision};
+use kennel_common::layout::{ExitCode, Supervision};
 use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT};
 use kennel_common::segment::{RecordId, Segment, GUARD_TIMEOUT};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use crate::policy::{History, Next};
+use crate::machine::{self, Effect, Event, Life, Phase, Policy};
 use crate::settings::Settings;
 use crate::spawn;
 
-/// Where a child is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Down,
-    Starting {
-        pid: Pid,
-        since: Instant,
-    },
-    Running {
-        pid: Pid,
-        since: Instant,
-    },
-    Stopping {
-        pid: Pid,
-        since: Instant,
-        started: Instant,
-    },
-    Backoff {
-        until: Instant,
-    },
-    Fatal {
-        until: Instant,
-    },
-}
-
-impl Phase {
-    /// The pid of a process that is (as far as we know) alive.
-    pub fn pid(&self) -> Option<Pid> {
-        match *self {
-            Phase::Starting { pid, .. }
-            | Phase::Running { pid, .. }
-            | Phase::Stopping { pid, .. } => Some(pid),
-            _ => None,
-        }
-    }
-
-    fn started(&self) -> Option<Instant> {
-        match *self {
-            Phase::Starting { since, .. } | Phase::Running { since, .. } => Some(since),
-            Phase::Stopping { started, .. } => Some(started),
-            _ => None,
-        }
-    }
-}
-
-/// One supervised child.
-#[derive(Debug)]
-pub struct Child {
-    pub id: RecordId,
-    pub phase: Phase,
-    pub history: History,
-    /// Starts after the first one.
-    pub restarts: u32,
-    started_once: bool,
-}
-
-/// All children, and what the supervisor needs to act on them.
+/// Every child's life, and what the driver needs to act on them.
 pub struct Supervisor<'a> {
     pub settings: &'a Settings,
     pub segment: &'a Segment,
-    pub children: Vec<Child>,
-    /// Set once stopping begins: deaths are no longer followed by restarts.
-    pub stopping: bool,
+    policy: Policy,
+    /// Indexed by `RecordId::index()`: the dispatcher first, then each worker slot.
+    lives: Vec<Life>,
     /// The port the first dispatcher bound; its successors bind the same one.
     pub dispatcher_port: Option<u16>,
 }
 
 impl<'a> Supervisor<'a> {
     pub fn new(settings: &'a Settings, segment: &'a Segment) -> Supervisor<'a> {
-        let children = segment
-            .ids()
-            .map(|id| Child {
-                id,
-                phase: Phase::Down,
-                history: History::default(),
-                restarts: 0,
-                started_once: false,
-            })
-            .collect();
         Supervisor {
             settings,
             segment,
-            children,
-            stopping: false,
+            policy: Policy {
+                restart: settings.policy,
+                start_timeout: settings.start_timeout,
+                grace: settings.grace,
+            },
+            lives: segment.ids().map(|_| Life::default()).collect(),
             dispatcher_port: None,
         }
     }
 
-    fn index_of_pid(&self, pid: Pid) -> Option<usize> {
-        self.children
-            .iter()
-            .position(|c| c.phase.pid() == Some(pid))
+    /// Every child's record id.
+    pub fn ids(&self) -> impl Iterator<Item = RecordId> + 'a {
+        self.segment.ids()
     }
 
-    /// Spawns child `i` now (phase Down, Backoff or Fatal → Starting).
-    pub fn spawn(&mut self, i: usize) {
-        let now = Instant::now();
-        let child = &mut self.children[i];
-        if child.started_once {
-            child.restarts += 1;
+    pub fn life(&self, id: RecordId) -> &Life {
+        &self.lives[id.index()]
+    }
+
+    /// Feeds `event` to `id`'s machine and performs what it asks, including the events the
+    /// effects themselves produce (a spawn's outcome).
+    pub fn handle(&mut self, id: RecordId, event: Event, now: Instant) {
+        let mut pending = Some(event);
+        while let Some(event) = pending.take() {
+            let before = self.lives[id.index()].phase;
+            let (life, effects) = machine::step(&self.lives[id.index()], event, now, &self.policy);
+            self.lives[id.index()] = life;
+            for effect in effects {
+                if let Some(follow_up) = self.perform(id, effect) {
+                    pending = Some(follow_up);
+                }
+            }
+            if self.lives[id.index()].phase != before {
+                self.publish(id);
+            }
+            if let (Phase::Starting { .. }, Phase::Running { pid, since }) =
+                (before, self.lives[id.index()].phase)
+            {
+                self.on_ready(id, pid, since);
+            }
         }
-        child.started_once = true;
-        let id = child.id;
-        let restarts = child.restarts;
+    }
+
+    /// Performs one effect; returns the event it produced, if any.
+    fn perform(&mut self, id: RecordId, effect: Effect) -> Option<Event> {
+        match effect {
+            Effect::Spawn => Some(self.spawn(id)),
+            Effect::Signal(pid, sig) => {
+                if let Err(e) = kill(pid, sig) {
+                    log::warn!("{id}: sending {} to pid {pid}: {e}", sig.as_str());
+                }
+                None
+            }
+            Effect::MarkDead(exit) => {
+                self.mark_dead(id, exit);
+                None
+            }
+            Effect::Log(level, msg) => {
+                log::log!(level, "{id} {msg}");
+                None
+            }
+        }
+    }
+
+    /// Resets the record and starts the process.
+    fn spawn(&mut self, id: RecordId) -> Event {
+        let restarts = self.life(id).restarts;
         match self.segment.lock(GUARD_TIMEOUT) {
             Ok(g) => g.reset_for_spawn(id, clock::monotonic_ms(), restarts),
             Err(e) => log::error!("{id}: could not reset its record before the start: {e}"),
@@ -148,73 +117,16 @@ impl<'a> Supervisor<'a> {
                 if let Ok(g) = self.segment.lock(GUARD_TIMEOUT) {
                     g.set_pid(id, pid.as_raw() as u32);
                 }
-                self.children[i].phase = Phase::Starting { pid, since: now };
-                if restarts > 0 {
-                    log::info!("{} restarted (pid {pid}, restart #{restarts})", id);
-                } else {
-                    log::info!("{} started (pid {pid})", id);
-                }
+                Event::Spawned { pid }
             }
             Err(e) => {
-                log::error!("{}: cannot spawn: {e}", id);
-                self.after_death(i, now, Duration::ZERO, FatalReason::SpawnFailed);
+                log::error!("{id}: cannot spawn: {e}");
+                Event::SpawnFailed
             }
         }
     }
 
-    /// A ready notice arrived on the watchdog FIFO.
-    pub fn on_notice(&mut self, n: &Notice) {
-        let id = if n.slot == DISPATCHER_SLOT {
-            Some(RecordId::Dispatcher)
-        } else {
-            self.segment.worker_id(u64::from(n.slot))
-        };
-        let found = id.and_then(|id| self.children.iter().position(|c| c.id == id));
-        let (Some(i), NoticeKind::Ready) = (found, n.kind) else {
-            log::warn!("ignoring an unexpected notice on the watchdog FIFO: {n:?}");
-            return;
-        };
-        let child = &mut self.children[i];
-        match child.phase {
-            Phase::Starting { pid, since } if pid.as_raw() as u32 == n.pid => {
-                child.phase = Phase::Running { pid, since };
-                let id = child.id;
-                if let Ok(g) = self.segment.lock(GUARD_TIMEOUT) {
-                    g.set_supervision(id, Supervision::Running, FatalReason::None);
-                }
-                let endpoint = self.segment.read(id).endpoint;
-                if id == RecordId::Dispatcher && self.dispatcher_port.is_none() {
-                    self.dispatcher_port = endpoint.map(|e| e.port());
-                }
-                let endpoint = endpoint.map_or_else(|| "?".into(), |e| e.to_string());
-                log::info!(
-                    "{} ready (pid {pid}, {endpoint}) {:.1} ms after its start",
-                    id,
-                    since.elapsed().as_secs_f64() * 1000.0
-                );
-            }
-            _ => log::warn!(
-                "ignoring a ready notice from pid {} for {}: not the process being started",
-                n.pid,
-                child.id
-            ),
-        }
-    }
-
-    /// A child was reaped.
-    pub fn on_exit(&mut self, pid: Pid, exit: ExitCode) {
-        let Some(i) = self.index_of_pid(pid) else {
-            log::warn!("reaped pid {pid} ({exit}), which is not a child we track");
-            return;
-        };
-        let now = Instant::now();
-        let id = self.children[i].id;
-        let ran_for = self.children[i]
-            .phase
-            .started()
-            .map(|s| now.duration_since(s))
-            .unwrap_or_default();
-        let expected = matches!(self.children[i].phase, Phase::Stopping { .. }) && self.stopping;
+    fn mark_dead(&self, id: RecordId, exit: ExitCode) {
         match self.segment.lock(GUARD_TIMEOUT) {
             Ok(g) => {
                 g.mark_dead(id, exit);
@@ -224,131 +136,100 @@ impl<'a> Supervisor<'a> {
             }
             Err(e) => log::error!("{id} died but its record could not be updated: {e}"),
         }
-        if expected {
-            log::info!("{} (pid {pid}) stopped: {exit}", id);
-            self.children[i].phase = Phase::Down;
-            return;
+    }
+
+    /// Writes the supervision state derived from `id`'s life.
+    fn publish(&self, id: RecordId) {
+        let (sup, reason) = machine::published(self.life(id));
+        match self.segment.lock(GUARD_TIMEOUT) {
+            Ok(g) => g.set_supervision(id, sup, reason),
+            Err(e) => log::error!("{id}: could not publish its state ({}): {e}", sup.name()),
         }
-        log::warn!(
-            "{} (pid {pid}) died: {exit}, after {:.3} s",
-            id,
-            ran_for.as_secs_f64()
+    }
+
+    fn on_ready(&mut self, id: RecordId, pid: Pid, since: Instant) {
+        let endpoint = self.segment.read(id).endpoint;
+        if id == RecordId::Dispatcher && self.dispatcher_port.is_none() {
+            self.dispatcher_port = endpoint.map(|e| e.port());
+        }
+        let endpoint = endpoint.map_or_else(|| "?".into(), |e| e.to_string());
+        log::info!(
+            "{id} ready (pid {pid}, {endpoint}) {:.1} ms after its start",
+            since.elapsed().as_secs_f64() * 1000.0
         );
-        self.after_death(i, now, ran_for, FatalReason::TooManyRestarts);
     }
 
-    /// Applies the restart policy after a death (or a failed spawn).
-    fn after_death(&mut self, i: usize, now: Instant, ran_for: Duration, reason: FatalReason) {
-        if self.stopping {
-            self.children[i].phase = Phase::Down;
+    /// A ready notice arrived on the watchdog FIFO.
+    pub fn on_notice(&mut self, n: &Notice) {
+        let id = if n.slot == DISPATCHER_SLOT {
+            Some(RecordId::Dispatcher)
+        } else {
+            self.segment.worker_id(u64::from(n.slot))
+        };
+        let (Some(id), NoticeKind::Ready) = (id, n.kind) else {
+            log::warn!("ignoring an unexpected notice on the watchdog FIFO: {n:?}");
+            return;
+        };
+        let pid = Pid::from_raw(i32::try_from(n.pid).unwrap_or(-1));
+        if !matches!(self.life(id).phase, Phase::Starting { pid: p, .. } if p == pid) {
+            log::warn!(
+                "ignoring a ready notice from pid {} for {id}: not the process being started",
+                n.pid
+            );
             return;
         }
-        let id = self.children[i].id;
-        let next = self.children[i]
-            .history
-            .on_death(now, ran_for, &self.settings.policy);
-        match next {
-            Next::RestartNow => self.spawn(i),
-            Next::RestartAfter(d) => {
-                self.children[i].phase = Phase::Backoff { until: now + d };
-                self.set_supervision(id, Supervision::Backoff, FatalReason::None);
-                log::warn!(
-                    "{} died {:.0} ms after its start: next start in {} ms (backoff)",
-                    id,
-                    ran_for.as_secs_f64() * 1000.0,
-                    d.as_millis()
-                );
-            }
-            Next::Fatal(cooldown) => {
-                let why = if reason == FatalReason::SpawnFailed {
-                    reason
-                } else {
-                    FatalReason::TooManyRestarts
-                };
-                self.children[i].phase = Phase::Fatal {
-                    until: now + cooldown,
-                };
-                self.set_supervision(id, Supervision::Fatal, why);
-                log::error!(
-                    "{} is FATAL: {} (more than {} deaths in {} s); next try in {} s",
-                    id,
-                    why.describe(),
-                    self.settings.policy.max_restarts,
-                    self.settings.policy.window.as_secs(),
-                    cooldown.as_secs()
-                );
-            }
-        }
+        self.handle(id, Event::Ready { pid }, Instant::now());
     }
 
-    fn set_supervision(&self, id: RecordId, sup: Supervision, reason: FatalReason) {
-        if let Ok(g) = self.segment.lock(GUARD_TIMEOUT) {
-            g.set_supervision(id, sup, reason);
-        }
+    /// A child was reaped.
+    pub fn on_exit(&mut self, pid: Pid, exit: ExitCode) {
+        let Some(id) = self.id_of_pid(pid) else {
+            log::warn!("reaped pid {pid} ({exit}), which is not a child we track");
+            return;
+        };
+        self.handle(id, Event::Exited { pid, exit }, Instant::now());
     }
 
-    /// Acts on every deadline that has passed: backoff and cool-down ends, start timeouts.
+    fn id_of_pid(&self, pid: Pid) -> Option<RecordId> {
+        self.ids()
+            .find(|id| self.life(*id).phase.pid() == Some(pid))
+    }
+
+    /// Sends a `Deadline` event to every child whose timer is due.
     pub fn run_deadlines(&mut self, now: Instant) {
-        for i in 0..self.children.len() {
-            match self.children[i].phase {
-                Phase::Down | Phase::Backoff { .. } | Phase::Fatal { .. } if self.stopping => {
-                    self.children[i].phase = Phase::Down;
-                }
-                Phase::Down => self.spawn(i),
-                Phase::Backoff { until } | Phase::Fatal { until } if now >= until => self.spawn(i),
-                Phase::Starting { pid, since }
-                    if now.duration_since(since) > self.settings.start_timeout =>
-                {
-                    log::warn!(
-                        "{} (pid {pid}) not ready within {} ms: killing it",
-                        self.children[i].id,
-                        self.settings.start_timeout.as_millis()
-                    );
-                    self.kill(i, Signal::SIGKILL, now);
-                }
-                _ => {}
+        for id in self.segment.ids() {
+            if machine::deadline(self.life(id), now, &self.policy).is_some_and(|d| d <= now) {
+                self.handle(id, Event::Deadline, now);
             }
         }
     }
 
     /// The earliest instant at which `run_deadlines` has something to do.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.children
-            .iter()
-            .filter_map(|c| match c.phase {
-                Phase::Backoff { until } | Phase::Fatal { until } => Some(until),
-                Phase::Starting { since, .. } => Some(since + self.settings.start_timeout),
-                Phase::Down => Some(Instant::now()),
-                _ => None,
-            })
+    pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
+        self.ids()
+            .filter_map(|id| machine::deadline(self.life(id), now, &self.policy))
             .min()
     }
 
-    /// Kills every running child whose heartbeat is older than the hang timeout.
+    /// Sends `Hung` to every running child whose heartbeat is older than the hang timeout.
     pub fn check_hangs(&mut self, now: Instant) {
         let limit = self.settings.hang_timeout.as_millis() as u64;
         let now_ms = clock::monotonic_ms();
-        for i in 0..self.children.len() {
-            let Phase::Running { pid, .. } = self.children[i].phase else {
+        for id in self.segment.ids() {
+            if !matches!(self.life(id).phase, Phase::Running { .. }) {
                 continue;
-            };
-            let id = self.children[i].id;
+            }
             let beat = self.segment.record(id).heartbeat_ms.load(SeqCst);
             let age = now_ms.saturating_sub(beat);
             if age > limit {
-                log::warn!(
-                    "{} (pid {pid}) TIMEOUT: silent for {age} ms (hang timeout {limit} ms): \
-                     killing it with SIGKILL",
-                    id
-                );
-                self.kill(i, Signal::SIGKILL, now);
+                self.handle(id, Event::Hung { silent_ms: age }, now);
             }
         }
     }
 
     /// The poll's repair pass: restores the header if anyone scribbled on it, repairs damaged
-    /// records (half-written by a dead writer, or holding impossible values), and re-asserts
-    /// the supervision state of running children, which the dispatcher relies on.
+    /// records (half-written by a dead writer, or holding impossible values), and re-publishes
+    /// any supervision state that differs from the one derived from the child's life.
     pub fn repair(&self) {
         for what in self.segment.restore_header_as_owner() {
             log::warn!("restored the segment header: {what}");
@@ -363,64 +244,42 @@ impl<'a> Supervisor<'a> {
         for (id, why) in g.repair_damaged() {
             log::warn!("repaired {id}'s record, {why}");
         }
-        for c in &self.children {
-            let sup = self.segment.record(c.id).supervision.load(SeqCst);
-            if matches!(c.phase, Phase::Running { .. }) && sup != Supervision::Running as u32 {
-                log::warn!("restored {}'s supervision state (found code {sup})", c.id);
-                g.set_supervision(c.id, Supervision::Running, FatalReason::None);
+        for id in self.ids() {
+            let (sup, reason) = machine::published(self.life(id));
+            let found = self.segment.record(id).supervision.load(SeqCst);
+            if sup == Supervision::Running && found != sup as u32 {
+                log::warn!("restored {id}'s supervision state (found code {found})");
+                g.set_supervision(id, sup, reason);
             }
-        }
-    }
-
-    /// Sends `sig` to child `i` and marks it Stopping.
-    pub fn kill(&mut self, i: usize, sig: Signal, now: Instant) {
-        let child = &mut self.children[i];
-        let Some(pid) = child.phase.pid() else {
-            return;
-        };
-        let started = child.phase.started().unwrap_or(now);
-        if let Err(e) = kill(pid, sig) {
-            log::warn!("sending {} to pid {pid}: {e}", sig.as_str());
-        }
-        child.phase = Phase::Stopping {
-            pid,
-            since: now,
-            started,
-        };
-        if let Ok(g) = self.segment.lock(GUARD_TIMEOUT) {
-            g.set_supervision(child.id, Supervision::Stopping, FatalReason::None);
         }
     }
 
     /// True when every child is Running.
     pub fn all_running(&self) -> bool {
-        self.children
+        self.lives
             .iter()
-            .all(|c| matches!(c.phase, Phase::Running { .. }))
+            .all(|l| matches!(l.phase, Phase::Running { .. }))
     }
 
     /// One line with every PID and state, for the periodic report.
     pub fn report(&self) -> String {
         let mut parts = vec![format!("watchdog {}", std::process::id())];
-        for c in &self.children {
-            let state = self.segment.read(c.id).display_state();
-            let pid = c
+        for id in self.ids() {
+            let state = self.segment.read(id).display_state();
+            let pid = self
+                .life(id)
                 .phase
                 .pid()
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into());
-            parts.push(format!("{} {pid} ({state})", c.id));
+                .map_or_else(|| "-".into(), |p| p.to_string());
+            parts.push(format!("{id} {pid} ({state})"));
         }
         parts.join(", ")
     }
 
-    /// Pids of the children in `ids` that are still alive.
-    pub fn live_pids(&self, which: impl Fn(RecordId) -> bool) -> Vec<(usize, Pid)> {
-        self.children
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| which(c.id))
-            .filter_map(|(i, c)| c.phase.pid().map(|p| (i, p)))
+    /// The children in `which` whose process is still alive.
+    pub fn live(&self, which: impl Fn(RecordId) -> bool) -> Vec<RecordId> {
+        self.ids()
+            .filter(|id| which(*id) && self.life(*id).phase.pid().is_some())
             .collect()
     }
 }
