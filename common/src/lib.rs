@@ -13,6 +13,7 @@ pub mod invariants;
 pub mod layout;
 pub mod logging;
 pub mod notice;
+pub mod options;
 pub mod process;
 pub mod protocol;
 pub mod rng;

@@ -1,11 +1,69 @@
-//! The dispatcher's command line, turned into validated settings in one place.
+//! The dispatcher's command line, turned into validated settings in one place. Its tunables
+//! (`DispatcherOptions`) are defined once here; the watchdog flattens the same group into its
+//! own flags and hands them over with `to_args`.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
+use kennel_common::duration::parse_duration;
+use kennel_common::options::{duration_arg, RuntimeOption, SharedOptions};
+use kennel_common::runtime::RuntimeDir;
+
+/// The dispatcher's tunables, as the watchdog's `--help` shows them too.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DispatcherOptions {
+    /// A request waits this long for an idle worker before the answer is -1 (0 = answer -1
+    /// at once when no worker is idle).
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub queue_timeout: Duration,
+    /// A control connection silent this long is closed.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Most control connections open at once; more are refused with `ERR busy`.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Most control connections open at once from one source address (on loopback every
+    /// local client is 127.0.0.1, so the default equals --max-connections).
+    #[arg(long, default_value_t = 1024)]
+    pub max_per_source: usize,
+}
+
+/// Upper bound on `--queue-timeout`: a request held longer than this is held by mistake.
+pub const MAX_QUEUE_TIMEOUT: Duration = Duration::from_secs(600);
+
+impl DispatcherOptions {
+    /// The one validation of these flags, for the dispatcher and the watchdog alike.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.idle_timeout < Duration::from_millis(1) {
+            return Err("--idle-timeout must be positive".into());
+        }
+        if self.queue_timeout > MAX_QUEUE_TIMEOUT {
+            return Err(format!(
+                "--queue-timeout must be at most {} s",
+                MAX_QUEUE_TIMEOUT.as_secs()
+            ));
+        }
+        if self.max_connections == 0 || self.max_per_source == 0 {
+            return Err("--max-connections and --max-per-source must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The same options as dispatcher flags.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "--queue-timeout".into(),
+            duration_arg(self.queue_timeout),
+            "--idle-timeout".into(),
+            duration_arg(self.idle_timeout),
+            "--max-connections".into(),
+            self.max_connections.to_string(),
+            "--max-per-source".into(),
+            self.max_per_source.to_string(),
+        ]
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,30 +72,15 @@ use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
     about = "Kennel dispatcher (started by kennel-watchdog)"
 )]
 pub struct Args {
-    /// Runtime directory of the instance.
-    #[arg(long, env = ENV_RUNTIME_DIR)]
-    pub runtime_dir: Option<PathBuf>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: IpAddr,
+    #[command(flatten)]
+    pub runtime: RuntimeOption,
+    #[command(flatten)]
+    pub shared: SharedOptions,
     /// TCP port to listen on (0 = any free port; the real one is published in the segment).
     #[arg(long, default_value_t = 2222)]
     pub port: u16,
-    /// Milliseconds a request waits for an idle worker before the answer is -1.
-    #[arg(long, default_value_t = 2000)]
-    pub queue_timeout_ms: u64,
-    /// Milliseconds a control connection may stay silent before it is closed.
-    #[arg(long, default_value_t = 30_000)]
-    pub idle_timeout_ms: u64,
-    /// Most control connections open at once; more are refused with `ERR busy`.
-    #[arg(long, default_value_t = 1024)]
-    pub max_connections: usize,
-    /// Most control connections open at once from one source address.
-    #[arg(long, default_value_t = 1024)]
-    pub max_per_source: usize,
-    /// Answer `PORT TOKEN` and make workers require the one-time token.
-    #[arg(long)]
-    pub require_token: bool,
+    #[command(flatten)]
+    pub options: DispatcherOptions,
 }
 
 /// Validated settings.
@@ -55,21 +98,51 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_args(args: Args) -> Result<Settings, String> {
-        if args.idle_timeout_ms == 0 {
-            return Err("--idle-timeout-ms must be positive".into());
-        }
-        if args.max_connections == 0 || args.max_per_source == 0 {
-            return Err("--max-connections and --max-per-source must be positive".into());
-        }
+        args.options.validate()?;
+        let o = args.options;
         Ok(Settings {
-            runtime: RuntimeDir::resolve(args.runtime_dir.as_deref()),
-            bind: args.bind,
+            runtime: args.runtime.resolve(),
+            bind: args.shared.bind,
             port: args.port,
-            queue_timeout: Duration::from_millis(args.queue_timeout_ms),
-            idle_timeout: Duration::from_millis(args.idle_timeout_ms),
-            max_connections: args.max_connections,
-            max_per_source: args.max_per_source,
-            require_token: args.require_token,
+            queue_timeout: o.queue_timeout,
+            idle_timeout: o.idle_timeout,
+            max_connections: o.max_connections,
+            max_per_source: o.max_per_source,
+            require_token: args.shared.require_token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Settings, String> {
+        let argv = ["kennel-dispatcher"].iter().chain(extra);
+        Settings::from_args(Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn to_args_round_trips_through_the_parser() {
+        let s = parse(&["--queue-timeout", "1.5s", "--max-per-source", "7"]).unwrap();
+        let opts = DispatcherOptions {
+            queue_timeout: s.queue_timeout,
+            idle_timeout: s.idle_timeout,
+            max_connections: s.max_connections,
+            max_per_source: s.max_per_source,
+        };
+        let argv: Vec<String> = opts.to_args();
+        let again = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        assert_eq!(again.queue_timeout, Duration::from_millis(1500));
+        assert_eq!(again.max_per_source, 7);
+        assert_eq!(again.idle_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse(&["--queue-timeout", "11m"]).is_err());
+        assert!(parse(&["--idle-timeout", "0s"]).is_err());
+        assert!(parse(&["--max-connections", "0"]).is_err());
+        assert!(parse(&["--queue-timeout", "0s"]).is_ok(), "0 = no waiting");
     }
 }

@@ -108,10 +108,10 @@ pub fn run(settings: &Settings) -> Result<()> {
         settings.poll_interval.as_millis(),
         settings.hang_timeout.as_millis()
     );
-    if !settings.bind.is_loopback() {
+    if !settings.shared.bind.is_loopback() {
         log::warn!(
             "binding to {}: reachable from other machines",
-            settings.bind
+            settings.shared.bind
         );
     }
     let mut sup = Supervisor::new(settings, &instance.segment);

@@ -1,15 +1,18 @@
 //! The watchdog's command line, turned into validated settings in one place. These flags are
-//! the whole system's configuration: the watchdog passes what its children need to them.
+//! the whole system's configuration: the children's option groups (`DispatcherOptions`,
+//! `WorkerOptions`, `SharedOptions`) are flattened in from the crates that define them, validated
+//! by those crates, and handed back to each child by `spawn.rs` with their own `to_args`.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use kennel_common::duration::parse_duration;
 use kennel_common::layout::MAX_WORKERS;
-use kennel_common::protocol::DEFAULT_MAX_PAYLOAD;
-use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
+use kennel_common::options::{RuntimeOption, SharedOptions};
+use kennel_common::runtime::RuntimeDir;
+use kennel_dispatcher::settings::DispatcherOptions;
+use kennel_worker::settings::WorkerOptions;
 
 use crate::policy::RestartPolicy;
 
@@ -21,15 +24,13 @@ use crate::policy::RestartPolicy;
     after_help = "Stop with Ctrl-C or SIGTERM: children are stopped, reaped, and every IPC object removed."
 )]
 pub struct Args {
-    /// Runtime directory of the instance (default: $XDG_RUNTIME_DIR/kennel, else /tmp/kennel-<uid>).
-    #[arg(long, env = ENV_RUNTIME_DIR)]
-    pub runtime_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: RuntimeOption,
+    #[command(flatten)]
+    pub shared: SharedOptions,
     /// Number of workers.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
-    /// Address the dispatcher and the workers listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: IpAddr,
     /// Dispatcher port (0 = any free port).
     #[arg(long, default_value_t = 2222)]
     pub port: u16,
@@ -58,29 +59,10 @@ pub struct Args {
     /// Time a child gets to exit after SIGTERM before SIGKILL.
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub grace: Duration,
-    /// A request waits this long for an idle worker before the answer is -1.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub queue_timeout: Duration,
-    /// A control connection silent this long is closed.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub idle_timeout: Duration,
-    /// Time a client gets to send its message to a worker (and to arrive after its assignment).
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub client_timeout: Duration,
-    /// Largest payload a worker accepts, in bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
-    pub max_payload: usize,
-    /// Most control connections the dispatcher keeps open at once.
-    #[arg(long, default_value_t = 1024)]
-    pub max_connections: usize,
-    /// Most control connections open at once from one source address (on loopback every
-    /// local client is 127.0.0.1, so the default equals --max-connections).
-    #[arg(long, default_value_t = 1024)]
-    pub max_per_source: usize,
-    /// The dispatcher answers `PORT TOKEN` and workers serve only the client presenting that
-    /// one-time token (`TOKEN <hex>\n`). Clients that parse a bare port cannot use this mode.
-    #[arg(long)]
-    pub require_token: bool,
+    #[command(flatten)]
+    pub dispatcher: DispatcherOptions,
+    #[command(flatten)]
+    pub worker: WorkerOptions,
     /// Directory holding kennel-dispatcher and kennel-worker (default: next to this binary).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
@@ -90,8 +72,8 @@ pub struct Args {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub runtime: RuntimeDir,
+    pub shared: SharedOptions,
     pub workers: usize,
-    pub bind: IpAddr,
     pub port: u16,
     pub worker_port_base: u16,
     pub poll_interval: Duration,
@@ -99,13 +81,10 @@ pub struct Settings {
     pub start_timeout: Duration,
     pub policy: RestartPolicy,
     pub grace: Duration,
-    pub queue_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub client_timeout: Duration,
-    pub max_payload: usize,
-    pub max_connections: usize,
-    pub max_per_source: usize,
-    pub require_token: bool,
+    /// Handed to the dispatcher as they are (validated by its crate).
+    pub dispatcher: DispatcherOptions,
+    /// Handed to every worker as they are (validated by its crate).
+    pub worker: WorkerOptions,
     pub bin_dir: PathBuf,
 }
 
@@ -146,15 +125,11 @@ impl Settings {
         if a.restart_window.is_zero() {
             return Err("--restart-window must be positive".into());
         }
-        for (name, d) in [
-            ("--idle-timeout", a.idle_timeout),
-            ("--client-timeout", a.client_timeout),
-            ("--start-timeout", a.start_timeout),
-        ] {
-            if d < Duration::from_millis(1) {
-                return Err(format!("{name} must be positive"));
-            }
+        if a.start_timeout < Duration::from_millis(1) {
+            return Err("--start-timeout must be positive".into());
         }
+        a.dispatcher.validate()?;
+        a.worker.validate()?;
         let bin_dir = match a.bin_dir {
             Some(d) => d,
             None => std::env::current_exe()
@@ -163,9 +138,9 @@ impl Settings {
                 .ok_or("cannot find the directory of kennel-watchdog; pass --bin-dir")?,
         };
         Ok(Settings {
-            runtime: RuntimeDir::resolve(a.runtime_dir.as_deref()),
+            runtime: a.runtime.resolve(),
+            shared: a.shared,
             workers: a.workers,
-            bind: a.bind,
             port: a.port,
             worker_port_base: base,
             poll_interval: a.poll_interval,
@@ -178,13 +153,8 @@ impl Settings {
                 ..RestartPolicy::default()
             },
             grace: a.grace,
-            queue_timeout: a.queue_timeout,
-            idle_timeout: a.idle_timeout,
-            client_timeout: a.client_timeout,
-            max_payload: a.max_payload,
-            max_connections: a.max_connections,
-            max_per_source: a.max_per_source,
-            require_token: a.require_token,
+            dispatcher: a.dispatcher,
+            worker: a.worker,
             bin_dir,
         })
     }
@@ -230,6 +200,8 @@ mod tests {
         assert!(parse(&["--port", "3000", "--worker-port-base", "2999"]).is_err());
         assert!(parse(&["--hang-timeout", "100ms"]).is_err());
         assert!(parse(&["--poll-interval", "1ms"]).is_err());
+        assert!(parse(&["--queue-timeout", "1h"]).is_err());
+        assert!(parse(&["--client-timeout", "0s"]).is_err());
         let s = parse(&["--port", "0"]).unwrap();
         assert_eq!(
             s.worker_port(5),

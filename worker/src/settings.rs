@@ -1,13 +1,52 @@
-//! The worker's command line, turned into validated settings in one place. The watchdog
-//! passes these flags; a person rarely does.
+//! The worker's command line, turned into validated settings in one place. Its tunables
+//! (`WorkerOptions`) are defined once here; the watchdog flattens the same group into its own
+//! flags and hands them over with `to_args`.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use kennel_common::duration::parse_duration;
+use kennel_common::options::{duration_arg, RuntimeOption, SharedOptions};
 use kennel_common::protocol::DEFAULT_MAX_PAYLOAD;
-use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
+use kennel_common::runtime::RuntimeDir;
+
+/// Largest `--max-payload` accepted.
+pub const MAX_PAYLOAD_LIMIT: usize = 64 << 20;
+
+/// The worker's tunables, as the watchdog's `--help` shows them too.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerOptions {
+    /// Time a client gets to send its message to a worker (and to arrive after its assignment).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub client_timeout: Duration,
+    /// Largest payload a worker accepts, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
+    pub max_payload: usize,
+}
+
+impl WorkerOptions {
+    /// The one validation of these flags, for the worker and the watchdog alike.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.client_timeout < Duration::from_millis(1) {
+            return Err("--client-timeout must be positive".into());
+        }
+        if self.max_payload == 0 || self.max_payload > MAX_PAYLOAD_LIMIT {
+            return Err("--max-payload must be between 1 byte and 64 MiB".into());
+        }
+        Ok(())
+    }
+
+    /// The same options as worker flags.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            "--client-timeout".into(),
+            duration_arg(self.client_timeout),
+            "--max-payload".into(),
+            self.max_payload.to_string(),
+        ]
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,28 +55,18 @@ use kennel_common::runtime::{RuntimeDir, ENV_RUNTIME_DIR};
     about = "Kennel worker (started by kennel-watchdog)"
 )]
 pub struct Args {
-    /// Runtime directory of the instance.
-    #[arg(long, env = ENV_RUNTIME_DIR)]
-    pub runtime_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub runtime: RuntimeOption,
+    #[command(flatten)]
+    pub shared: SharedOptions,
     /// Worker slot number in the shared segment.
     #[arg(long)]
     pub slot: usize,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub bind: IpAddr,
     /// TCP port to listen on (0 = any free port; the real one is published in the segment).
     #[arg(long)]
     pub port: u16,
-    /// Milliseconds a client may take to send its message, and an assignment may wait for
-    /// its client before it is cancelled.
-    #[arg(long, default_value_t = 5000)]
-    pub client_timeout_ms: u64,
-    /// Largest payload accepted in the LEN framing, in bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
-    pub max_payload: usize,
-    /// Serve only clients presenting their assignment's one-time token (`TOKEN <hex>\n`).
-    #[arg(long)]
-    pub require_token: bool,
+    #[command(flatten)]
+    pub options: WorkerOptions,
 }
 
 /// Validated settings.
@@ -54,20 +83,46 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_args(args: Args) -> Result<Settings, String> {
-        if args.client_timeout_ms == 0 {
-            return Err("--client-timeout-ms must be positive".into());
-        }
-        if args.max_payload == 0 || args.max_payload > 64 << 20 {
-            return Err("--max-payload must be between 1 byte and 64 MiB".into());
-        }
+        args.options.validate()?;
         Ok(Settings {
-            runtime: RuntimeDir::resolve(args.runtime_dir.as_deref()),
+            runtime: args.runtime.resolve(),
             slot: args.slot,
-            bind: args.bind,
+            bind: args.shared.bind,
             port: args.port,
-            client_timeout: Duration::from_millis(args.client_timeout_ms),
-            max_payload: args.max_payload,
-            require_token: args.require_token,
+            client_timeout: args.options.client_timeout,
+            max_payload: args.options.max_payload,
+            require_token: args.shared.require_token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Settings, String> {
+        let argv = ["kennel-worker", "--slot", "0", "--port", "0"]
+            .iter()
+            .chain(extra);
+        Settings::from_args(Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn to_args_round_trips_through_the_parser() {
+        let opts = WorkerOptions {
+            client_timeout: Duration::from_millis(750),
+            max_payload: 4096,
+        };
+        let argv = opts.to_args();
+        let s = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        assert_eq!(s.client_timeout, Duration::from_millis(750));
+        assert_eq!(s.max_payload, 4096);
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse(&["--client-timeout", "0ms"]).is_err());
+        assert!(parse(&["--max-payload", "0"]).is_err());
+        assert!(parse(&["--max-payload", "67108865"]).is_err());
     }
 }
