@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use kennel_common::clock::monotonic_ms;
 use kennel_common::layout::ProcState;
-use kennel_common::rng::Rng;
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::Snapshot;
 use nix::sys::signal::{kill, Signal};
@@ -169,7 +168,7 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
         .collect();
 
     let mut seen: BTreeSet<u32> = BTreeSet::new();
-    let mut rng = Rng::new(s.seed);
+    let mut rng = fastrand::Rng::with_seed(s.seed);
     let start = Instant::now();
     let mut froze = false;
     while start.elapsed() < s.duration {
@@ -180,7 +179,7 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
         if victims.is_empty() {
             continue;
         }
-        let victim = victims[rng.below(victims.len())];
+        let victim = victims[rng.usize(..victims.len())];
         if kill(Pid::from_raw(victim as i32), Signal::SIGKILL).is_ok() {
             report.lock().expect("report").kills += 1;
         }

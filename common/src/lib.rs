@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod child;
 pub mod clock;
 pub mod duration;
 pub mod error;
@@ -14,12 +15,11 @@ pub mod layout;
 pub mod logging;
 pub mod notice;
 pub mod options;
-pub mod process;
 pub mod protocol;
-pub mod rng;
 pub mod runtime;
 pub mod segment;
 pub mod services;
+pub mod shutdown;
 pub mod slots;
 pub mod sys;
 

@@ -184,9 +184,8 @@ fn open_private_file(path: &Path) -> Result<File> {
 /// A fresh, unguessable POSIX shared-memory name: `/kennel-<uid>-<16 hex digits>`.
 pub fn new_shm_name() -> Result<String> {
     let mut bytes = [0u8; 8];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| Error::io("reading /dev/urandom", e))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Invalid(format!("getrandom found no randomness: {e}")))?;
     Ok(format!(
         "/kennel-{}-{:016x}",
         nix::unistd::getuid(),

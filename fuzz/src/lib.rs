@@ -55,7 +55,24 @@ pub struct Crash {
     pub message: String,
 }
 
-pub use kennel_common::rng::Rng;
+/// The mutators' random source: `fastrand`'s seedable generator (reproducible from `--seed`).
+pub use fastrand::Rng;
+
+/// The one helper the mutators need on top of `fastrand`: a number in `0..n`, 0 when `n` is 0
+/// (an empty input has no byte to pick, and `usize(..0)` would panic).
+pub trait Below {
+    fn below(&mut self, n: usize) -> usize;
+}
+
+impl Below for Rng {
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            self.usize(..n)
+        }
+    }
+}
 
 const INTERESTING: &[u8] = &[0, 1, 0x7f, 0x80, 0xff, b'\n', b'\r', b' ', b'0', b'9', b'-'];
 
@@ -81,12 +98,12 @@ pub fn mutate(
             }
             2 if len > 0 => {
                 let i = rng.below(len);
-                input[i] = rng.next_u64() as u8;
+                input[i] = rng.u8(..);
             }
             3 => {
                 let at = rng.below(len + 1);
                 let n = 1 + rng.below(16);
-                let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
+                let bytes: Vec<u8> = (0..n).map(|_| rng.u8(..)).collect();
                 input.splice(at..at, bytes);
             }
             4 if len > 0 => {
@@ -161,7 +178,7 @@ pub fn fuzz(
     cfg: &Config,
 ) -> Result<Stats, Crash> {
     let start = Instant::now();
-    let mut rng = Rng::new(cfg.seed);
+    let mut rng = Rng::with_seed(cfg.seed);
     let dict = target.dictionary();
     // The built-in seeds always join the committed corpus: some targets build theirs from
     // the live environment (the segment target's is a freshly created segment).

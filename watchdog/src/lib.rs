@@ -29,10 +29,11 @@ use std::time::{Duration, Instant};
 
 use kennel_common::layout::ExitCode;
 use kennel_common::segment::RecordId;
+use kennel_common::shutdown::{signalfd_for, TERMINATION_SIGNALS};
 use kennel_common::{clock, Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
@@ -60,20 +61,6 @@ pub fn main_with(args: Args) -> i32 {
     }
 }
 
-/// Signals the watchdog takes through its signalfd.
-fn signal_mask() -> SigSet {
-    let mut mask = SigSet::empty();
-    for s in [
-        Signal::SIGCHLD,
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-    ] {
-        mask.add(s);
-    }
-    mask
-}
-
 /// Raises the soft limit on open files to the hard limit, for the dispatcher's control
 /// connections (children inherit it): the default soft limit (often 1024) would cap
 /// `--max-connections` below its own default.
@@ -95,11 +82,10 @@ pub fn run(settings: &Settings) -> Result<()> {
     if uname.sysname() != "Linux" {
         return Err(Error::Invalid("Kennel runs on Linux only".into()));
     }
-    let mask = signal_mask();
-    mask.thread_block()
-        .map_err(|e| Error::nix("blocking signals", e))?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| Error::nix("creating a signalfd", e))?;
+    // The children's termination signals, plus SIGCHLD: deaths are events of the same loop.
+    let mut wanted = TERMINATION_SIGNALS.to_vec();
+    wanted.push(Signal::SIGCHLD);
+    let signals = signalfd_for(&wanted)?;
     raise_open_file_limit();
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
     log::info!(

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use kennel_common::child::TICK;
 use kennel_common::duration::parse_duration;
 use kennel_common::layout::MAX_WORKERS;
 use kennel_common::options::{RuntimeOption, SharedOptions};
@@ -119,8 +120,12 @@ impl Settings {
         let hang_timeout = a
             .hang_timeout
             .unwrap_or((a.poll_interval * 2).max(Duration::from_secs(1)));
-        if hang_timeout < Duration::from_millis(500) {
-            return Err("--hang-timeout must be at least 500ms (children beat every 250ms)".into());
+        if hang_timeout < 2 * TICK {
+            return Err(format!(
+                "--hang-timeout must be at least {} ms (children beat every {} ms)",
+                (2 * TICK).as_millis(),
+                TICK.as_millis()
+            ));
         }
         if a.restart_window.is_zero() {
             return Err("--restart-window must be positive".into());

@@ -14,7 +14,9 @@ use kennel_common::segment::GUARD_TIMEOUT;
 use kennel_common::services;
 use kennel_common::slots::Admission;
 
-use crate::{Worker, TICK};
+use kennel_common::child::TICK;
+
+use crate::state::Worker;
 
 /// Why a message could not be read.
 #[derive(Debug)]

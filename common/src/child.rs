@@ -1,8 +1,8 @@
-//! What every child process (dispatcher, worker) does to live and die with its watchdog:
-//! die with the parent, and turn termination signals into a file descriptor to poll.
+//! What every child process (dispatcher, worker) does to live and die with its watchdog: the
+//! one start-up skeleton (`main_with`), dying with the parent, attaching to the instance,
+//! announcing readiness and guarding its own record.
 
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 
 use crate::error::{Error, Result};
 
@@ -21,55 +21,67 @@ pub fn die_with_parent(expected_parent: u32) -> Result<()> {
     Ok(())
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in this thread (and in threads it spawns later) and
-/// returns a non-blocking signalfd that reports them. Call before spawning threads.
-pub fn termination_signals() -> Result<SignalFd> {
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGTERM);
-    mask.add(Signal::SIGINT);
-    mask.add(Signal::SIGHUP);
-    mask.thread_block()
-        .map_err(|e| Error::nix("blocking termination signals", e))?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| Error::nix("creating a signalfd", e))
-}
-
-/// Drains `sfd` and returns the termination signals that were pending.
-pub fn pending_signals(sfd: &SignalFd) -> Vec<Signal> {
-    let mut out = Vec::new();
-    while let Ok(Some(info)) = sfd.read_signal() {
-        if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
-            out.push(sig);
-        }
-    }
-    out
-}
-
 /// Exit status of a child that could not start (bad flags, segment unusable, …).
 pub const EXIT_START: i32 = 2;
 /// Exit status of a child that could not bind its port: the watchdog backs off.
 pub const EXIT_BIND: i32 = 3;
 
-/// The common start of a child: logging under `name`, attaching to the instance
-/// (`ChildContext::start`), then binding its port. On failure, logs why and returns the exit
-/// status to use.
-pub fn start_child(
-    name: &str,
-    runtime: crate::runtime::RuntimeDir,
-    id: crate::segment::RecordId,
-    bind: std::net::IpAddr,
-    port: u16,
-) -> std::result::Result<(ChildContext, std::net::TcpListener), i32> {
-    crate::logging::init(name);
-    let ctx = ChildContext::start(runtime, id).map_err(|e| {
-        log::error!("cannot start: {e}");
-        EXIT_START
-    })?;
-    let listener = std::net::TcpListener::bind((bind, port)).map_err(|e| {
-        log::error!("cannot listen on {bind}:{port}: {e}");
-        EXIT_BIND
-    })?;
-    Ok((ctx, listener))
+/// Longest time between two heartbeats of a child's main loop (the dispatcher's and each
+/// worker's): the watchdog's hang timeout is validated against it.
+pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Where a child lives: its log name, instance, record and listening address.
+pub struct Placement {
+    pub name: String,
+    pub runtime: crate::runtime::RuntimeDir,
+    pub id: crate::segment::RecordId,
+    pub bind: std::net::IpAddr,
+    pub port: u16,
+}
+
+/// The whole life of a child binary, the same for the dispatcher and the workers: validated
+/// settings (or exit `EXIT_START`), logging, the termination signals as its `Shutdown`,
+/// attaching to the instance (`ChildContext::start`), binding its port (or exit `EXIT_BIND`),
+/// opening its own state, then `run(listener, state, shutdown)` until asked to stop.
+pub fn main_with<S, T>(
+    binary: &str,
+    settings: std::result::Result<S, String>,
+    placement: impl FnOnce(&S) -> Placement,
+    open: impl FnOnce(ChildContext, S) -> Result<T>,
+    run: impl FnOnce(std::net::TcpListener, T, crate::shutdown::Shutdown) -> Result<()>,
+) -> i32 {
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{binary}: {e}");
+            return EXIT_START;
+        }
+    };
+    let p = placement(&settings);
+    crate::logging::init(&p.name);
+    let started = crate::shutdown::Shutdown::on_termination_signals()
+        .and_then(|shutdown| Ok((shutdown, ChildContext::start(p.runtime, p.id)?)));
+    let (shutdown, ctx) = match started {
+        Ok(pair) => pair,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return EXIT_START;
+        }
+    };
+    let listener = match std::net::TcpListener::bind((p.bind, p.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error!("cannot listen on {}:{}: {e}", p.bind, p.port);
+            return EXIT_BIND;
+        }
+    };
+    match open(ctx, settings) {
+        Ok(state) => exit_status(run(listener, state, shutdown)),
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            EXIT_START
+        }
+    }
 }
 
 /// The exit status for the end of a child's main loop, logging an error.
@@ -83,12 +95,11 @@ pub fn exit_status(result: Result<()>) -> i32 {
     }
 }
 
-/// What a freshly started child of the watchdog holds: the segment, its record, its signals,
-/// and the watchdog's FIFO to say it is ready.
+/// What a freshly started child of the watchdog holds: the segment, its record, and the
+/// watchdog's FIFO to say it is ready.
 pub struct ChildContext {
     pub segment: crate::segment::Segment,
     pub id: crate::segment::RecordId,
-    pub signals: SignalFd,
     pub runtime: crate::runtime::RuntimeDir,
     /// Our pid, read once: it goes into every notice and every identity check, and
     /// `getpid()` is a system call each time.
@@ -97,14 +108,24 @@ pub struct ChildContext {
 }
 
 impl ChildContext {
-    /// Attaches to the instance, binds our life to the watchdog's and takes over the
-    /// termination signals. Call first thing in `main`, before spawning any thread.
+    /// Attaches to the instance and binds our life to the watchdog's (which must be our
+    /// parent).
     pub fn start(
         runtime: crate::runtime::RuntimeDir,
         id: crate::segment::RecordId,
     ) -> Result<ChildContext> {
         use std::sync::atomic::Ordering::SeqCst;
-        let signals = termination_signals()?;
+        let ctx = Self::attach(runtime, id)?;
+        die_with_parent(ctx.segment.header().watchdog_pid.load(SeqCst))?;
+        Ok(ctx)
+    }
+
+    /// Attaches to the instance in `runtime` as record `id`, without binding our life to a
+    /// parent: what `start` does after checking, and what in-process tests use.
+    pub fn attach(
+        runtime: crate::runtime::RuntimeDir,
+        id: crate::segment::RecordId,
+    ) -> Result<ChildContext> {
         let segment = crate::segment::Segment::attach(&runtime, crate::segment::Access::ReadWrite)?;
         if let crate::segment::RecordId::Worker(k) = id {
             if k >= segment.workers() {
@@ -114,14 +135,12 @@ impl ChildContext {
                 )));
             }
         }
-        die_with_parent(segment.header().watchdog_pid.load(SeqCst))?;
         let watchdog_fifo =
             crate::notice::Fifo::open(&runtime.fifo_path(crate::runtime::FifoName::Watchdog))?;
         segment.heartbeat(id);
         Ok(ChildContext {
             segment,
             id,
-            signals,
             runtime,
             pid: std::process::id(),
             watchdog_fifo,
@@ -188,13 +207,15 @@ impl ChildContext {
         }
     }
 
-    /// True if a termination signal arrived (drains the signalfd).
-    pub fn termination_requested(&self) -> bool {
-        let sigs = pending_signals(&self.signals);
-        if let Some(s) = sigs.first() {
-            log::info!("received {}: stopping", s.as_str());
-            return true;
+    /// True if `shutdown` asks us to stop; then our record is marked Stopping.
+    pub fn should_stop(&self, shutdown: &crate::shutdown::Shutdown) -> bool {
+        match shutdown.requested() {
+            Some(why) => {
+                log::info!("received {why}: stopping");
+                self.mark_stopping();
+                true
+            }
+            None => false,
         }
-        false
     }
 }
