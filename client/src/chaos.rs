@@ -243,9 +243,7 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
         .chain(std::iter::once(watchdog_pid))
         .filter(|p| {
             // Still running with our runtime directory on its command line: ours, leaked.
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(&marker))
-                .unwrap_or(false)
+            kennel_common::procfs::cmdline(*p).is_some_and(|c| c.contains(&marker))
         })
         .collect();
     if std::path::Path::new(&format!("/dev/shm{shm_name}")).exists() {

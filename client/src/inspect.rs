@@ -125,10 +125,4 @@ impl Inspector {
     }
 }
 
-/// The parent pid of `pid`, from /proc (None if it does not exist).
-pub fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may hold spaces: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
+pub use kennel_common::procfs::parent_of;

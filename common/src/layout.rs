@@ -128,137 +128,94 @@ pub struct Record {
     pub reserved: [AtomicU64; 1],
 }
 
-/// Which process a record belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Dispatcher = 1,
-    Worker = 2,
-}
-
-impl Role {
-    pub fn from_code(code: u32) -> Option<Role> {
-        match code {
-            1 => Some(Role::Dispatcher),
-            2 => Some(Role::Worker),
-            _ => None,
+/// Declares a code stored in the segment as one `u32`: the enum, `from_code` (any other
+/// value is `None`, so a corrupted word is reported rather than trusted) and one text per
+/// variant, generated once for every such code.
+macro_rules! segment_code {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident, text $text_fn:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $code:literal => $text:literal, )+
         }
-    }
-}
-
-/// What a process is doing, as it (or the dispatcher, for ASSIGNED) wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcState {
-    /// No process has published itself in this record yet.
-    Empty = 0,
-    /// Spawned, not ready yet.
-    Starting = 1,
-    /// Ready and waiting for work.
-    Idle = 2,
-    /// The dispatcher gave this slot a client (ping written); the client has not arrived yet.
-    Assigned = 3,
-    /// Serving the assigned client.
-    Busy = 4,
-    /// Shutting down on request.
-    Stopping = 5,
-    /// The process is gone (written by the watchdog when it reaps it).
-    Dead = 6,
-}
-
-impl ProcState {
-    pub fn from_code(code: u32) -> Option<ProcState> {
-        Some(match code {
-            0 => ProcState::Empty,
-            1 => ProcState::Starting,
-            2 => ProcState::Idle,
-            3 => ProcState::Assigned,
-            4 => ProcState::Busy,
-            5 => ProcState::Stopping,
-            6 => ProcState::Dead,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ProcState::Empty => "empty",
-            ProcState::Starting => "starting",
-            ProcState::Idle => "idle",
-            ProcState::Assigned => "assigned",
-            ProcState::Busy => "busy",
-            ProcState::Stopping => "stopping",
-            ProcState::Dead => "dead",
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant = $code, )+
         }
-    }
-}
 
-/// The watchdog's view of a record's process (its supervision state).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Supervision {
-    /// Not started yet.
-    Down = 0,
-    /// Spawned; waiting for its ready notice.
-    Starting = 1,
-    /// Ready and supervised.
-    Running = 2,
-    /// Died soon after starting; waiting before the next start.
-    Backoff = 3,
-    /// Restarted too often; left down until a cool-down passes.
-    Fatal = 4,
-    /// Being stopped (SIGTERM or a hang kill sent).
-    Stopping = 5,
-}
+        impl $name {
+            /// Decodes a word read from the segment.
+            pub fn from_code(code: u32) -> Option<$name> {
+                match code {
+                    $( $code => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
 
-impl Supervision {
-    pub fn from_code(code: u32) -> Option<Supervision> {
-        Some(match code {
-            0 => Supervision::Down,
-            1 => Supervision::Starting,
-            2 => Supervision::Running,
-            3 => Supervision::Backoff,
-            4 => Supervision::Fatal,
-            5 => Supervision::Stopping,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Supervision::Down => "down",
-            Supervision::Starting => "starting",
-            Supervision::Running => "running",
-            Supervision::Backoff => "backoff",
-            Supervision::Fatal => "fatal",
-            Supervision::Stopping => "stopping",
+            pub fn $text_fn(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
         }
+    };
+}
+
+segment_code! {
+    /// Which process a record belongs to.
+    pub enum Role, text name {
+        Dispatcher = 1 => "dispatcher",
+        Worker = 2 => "worker",
     }
 }
 
-/// Why a record was put in the FATAL state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FatalReason {
-    None = 0,
-    /// More than `--max-restarts` deaths within `--restart-window`.
-    TooManyRestarts = 1,
-    /// The binary could not be spawned at all.
-    SpawnFailed = 2,
+segment_code! {
+    /// What a process is doing, as it (or the dispatcher, for ASSIGNED) wrote it.
+    pub enum ProcState, text name {
+        /// No process has published itself in this record yet.
+        Empty = 0 => "empty",
+        /// Spawned, not ready yet.
+        Starting = 1 => "starting",
+        /// Ready and waiting for work.
+        Idle = 2 => "idle",
+        /// The dispatcher gave this slot a client (ping written); the client has not arrived yet.
+        Assigned = 3 => "assigned",
+        /// Serving the assigned client.
+        Busy = 4 => "busy",
+        /// Shutting down on request.
+        Stopping = 5 => "stopping",
+        /// The process is gone (written by the watchdog when it reaps it).
+        Dead = 6 => "dead",
+    }
 }
 
-impl FatalReason {
-    pub fn from_code(code: u32) -> Option<FatalReason> {
-        Some(match code {
-            0 => FatalReason::None,
-            1 => FatalReason::TooManyRestarts,
-            2 => FatalReason::SpawnFailed,
-            _ => return None,
-        })
+segment_code! {
+    /// The watchdog's view of a record's process (its supervision state).
+    pub enum Supervision, text name {
+        /// Not started yet.
+        Down = 0 => "down",
+        /// Spawned; waiting for its ready notice.
+        Starting = 1 => "starting",
+        /// Ready and supervised.
+        Running = 2 => "running",
+        /// Died soon after starting; waiting before the next start.
+        Backoff = 3 => "backoff",
+        /// Restarted too often; left down until a cool-down passes.
+        Fatal = 4 => "fatal",
+        /// Being stopped (SIGTERM or a hang kill sent).
+        Stopping = 5 => "stopping",
     }
+}
 
-    pub fn describe(self) -> &'static str {
-        match self {
-            FatalReason::None => "",
-            FatalReason::TooManyRestarts => "restarted too often (crash loop)",
-            FatalReason::SpawnFailed => "could not be spawned",
-        }
+segment_code! {
+    /// Why a record was put in the FATAL state.
+    pub enum FatalReason, text describe {
+        None = 0 => "",
+        /// More than `--max-restarts` deaths within `--restart-window`.
+        TooManyRestarts = 1 => "restarted too often (crash loop)",
+        /// The binary could not be spawned at all.
+        SpawnFailed = 2 => "could not be spawned",
     }
 }
 

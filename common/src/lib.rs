@@ -15,12 +15,12 @@ pub mod layout;
 pub mod logging;
 pub mod notice;
 pub mod options;
+pub mod owner;
+pub mod procfs;
 pub mod protocol;
 pub mod runtime;
 pub mod segment;
-pub mod services;
 pub mod shutdown;
-pub mod slots;
 pub mod sys;
 
 pub use error::{Error, Result};

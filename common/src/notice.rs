@@ -155,8 +155,8 @@ impl Fifo {
             .metadata()
             .map_err(|e| Error::io(format!("inspecting FIFO {}", path.display()), e))?;
         if !meta.file_type().is_fifo()
-            || meta.uid() != nix::unistd::getuid().as_raw()
-            || meta.mode() & 0o077 != 0
+            || !crate::owner::is_ours(meta.uid())
+            || !crate::owner::is_private(meta.mode())
         {
             return Err(Error::Foreign(format!(
                 "{} is not a private FIFO of ours",

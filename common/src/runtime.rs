@@ -32,6 +32,32 @@ pub enum FifoName {
     Worker(usize),
 }
 
+impl FifoName {
+    /// The FIFO's file name in the runtime directory.
+    pub fn file_name(self) -> String {
+        match self {
+            FifoName::Watchdog => "watchdog.fifo".into(),
+            FifoName::Dispatcher => "dispatcher.fifo".into(),
+            FifoName::Worker(k) => format!("worker-{k}.fifo"),
+        }
+    }
+
+    /// The FIFO a file name names, if it is one of ours (the other way from `file_name`).
+    pub fn parse(name: &str) -> Option<FifoName> {
+        match name {
+            "watchdog.fifo" => Some(FifoName::Watchdog),
+            "dispatcher.fifo" => Some(FifoName::Dispatcher),
+            _ => {
+                let k = name.strip_prefix("worker-")?.strip_suffix(".fifo")?;
+                if k.is_empty() || !k.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                k.parse().ok().map(FifoName::Worker)
+            }
+        }
+    }
+}
+
 impl RuntimeDir {
     /// The directory given, or `$XDG_RUNTIME_DIR/kennel`, or `/tmp/kennel-<uid>`.
     pub fn resolve(explicit: Option<&Path>) -> RuntimeDir {
@@ -69,15 +95,15 @@ impl RuntimeDir {
                 self.dir.display()
             )));
         }
-        let uid = nix::unistd::getuid().as_raw();
-        if meta.uid() != uid {
+        let uid = crate::owner::our_uid();
+        if !crate::owner::is_ours(meta.uid()) {
             return Err(Error::Foreign(format!(
                 "runtime directory {} belongs to uid {}, not to us (uid {uid})",
                 self.dir.display(),
                 meta.uid()
             )));
         }
-        if meta.mode() & 0o077 != 0 {
+        if !crate::owner::is_private(meta.mode()) {
             return Err(Error::Foreign(format!(
                 "runtime directory {} is mode {:o}; it must be private (0700)",
                 self.dir.display(),
@@ -99,11 +125,7 @@ impl RuntimeDir {
     }
 
     pub fn fifo_path(&self, which: FifoName) -> PathBuf {
-        match which {
-            FifoName::Watchdog => self.dir.join("watchdog.fifo"),
-            FifoName::Dispatcher => self.dir.join("dispatcher.fifo"),
-            FifoName::Worker(k) => self.dir.join(format!("worker-{k}.fifo")),
-        }
+        self.dir.join(which.file_name())
     }
 
     /// Writes the shared-memory object name, refusing to replace an existing file.
@@ -150,7 +172,7 @@ impl RuntimeDir {
         } else {
             ft.is_file()
         };
-        if !right_type || meta.uid() != nix::unistd::getuid().as_raw() {
+        if !right_type || !crate::owner::is_ours(meta.uid()) {
             return Err(Error::Foreign(format!(
                 "{} is not a {} of ours; refusing to touch it",
                 path.display(),
@@ -172,7 +194,7 @@ fn open_private_file(path: &Path) -> Result<File> {
     let meta = f
         .metadata()
         .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
-    if !meta.file_type().is_file() || meta.uid() != nix::unistd::getuid().as_raw() {
+    if !meta.file_type().is_file() || !crate::owner::is_ours(meta.uid()) {
         return Err(Error::Foreign(format!(
             "{} is not a regular file of ours",
             path.display()
@@ -223,5 +245,24 @@ mod tests {
             rt.fifo_path(FifoName::Worker(3)),
             Path::new("/x/y/worker-3.fifo")
         );
+    }
+
+    #[test]
+    fn fifo_names_round_trip_and_nothing_else_is_ours() {
+        for f in [
+            FifoName::Watchdog,
+            FifoName::Dispatcher,
+            FifoName::Worker(12),
+        ] {
+            assert_eq!(FifoName::parse(&f.file_name()), Some(f));
+        }
+        for name in [
+            "worker-.fifo",
+            "worker-1x.fifo",
+            "notes.txt",
+            "worker-+1.fifo",
+        ] {
+            assert_eq!(FifoName::parse(name), None, "{name}");
+        }
     }
 }

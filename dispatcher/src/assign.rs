@@ -24,8 +24,8 @@ use kennel_common::clock;
 use kennel_common::layout::ProcState;
 use kennel_common::notice::{Notice, NoticeKind};
 use kennel_common::protocol::{busy_answer, port_answer, port_token_answer, RequestType, Style};
+use kennel_common::segment::Claim;
 use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
-use kennel_common::slots::Claim;
 
 use crate::Dispatcher;
 

@@ -87,7 +87,7 @@ fn take_lock(rt: &RuntimeDir) -> Result<Flock<File>> {
     let meta = file
         .metadata()
         .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
-    if !meta.is_file() || meta.uid() != nix::unistd::getuid().as_raw() {
+    if !meta.is_file() || !kennel_common::owner::is_ours(meta.uid()) {
         return Err(Error::Foreign(format!(
             "{} is not a file of ours",
             path.display()
@@ -129,7 +129,7 @@ fn remove_fifos(rt: &RuntimeDir, adjective: &str) -> Result<()> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if is_fifo_name(&name) && rt.remove_own_file(&entry.path(), true)? {
+        if FifoName::parse(&name).is_some() && rt.remove_own_file(&entry.path(), true)? {
             removed += 1;
         }
     }
@@ -137,27 +137,4 @@ fn remove_fifos(rt: &RuntimeDir, adjective: &str) -> Result<()> {
         log::warn!("removed {removed} {adjective}FIFOs of a watchdog that died");
     }
     Ok(())
-}
-
-fn is_fifo_name(name: &str) -> bool {
-    name == "watchdog.fifo"
-        || name == "dispatcher.fifo"
-        || name
-            .strip_prefix("worker-")
-            .and_then(|r| r.strip_suffix(".fifo"))
-            .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_fifo_name;
-
-    #[test]
-    fn only_our_fifo_names_are_recognised() {
-        assert!(is_fifo_name("worker-12.fifo"));
-        assert!(is_fifo_name("dispatcher.fifo"));
-        assert!(!is_fifo_name("worker-.fifo"));
-        assert!(!is_fifo_name("worker-1x.fifo"));
-        assert!(!is_fifo_name("notes.txt"));
-    }
 }

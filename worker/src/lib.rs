@@ -10,11 +10,14 @@
 //! | `state` | `Worker`: its context, FIFOs, pong notices |
 //! | `listen` | `run(listener, worker, shutdown)`: the main loop |
 //! | `serve` | one client connection, from admission to the pong |
+//! | `services` | what each request type answers; `calendar`, the UTC date and time |
 
 #![forbid(unsafe_code)]
 
+pub mod calendar;
 pub mod listen;
 pub mod serve;
+pub mod services;
 pub mod settings;
 pub mod state;
 

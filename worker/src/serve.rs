@@ -10,12 +10,12 @@ use kennel_common::layout::ProcState;
 use kennel_common::protocol::{
     error_line, frame_answer, parse_message, parse_token_line, Framing, MessageProgress,
 };
+use kennel_common::segment::Admission;
 use kennel_common::segment::GUARD_TIMEOUT;
-use kennel_common::services;
-use kennel_common::slots::Admission;
 
 use kennel_common::child::TICK;
 
+use crate::services;
 use crate::state::Worker;
 
 /// Why a message could not be read.

@@ -135,9 +135,5 @@ fn exchange(addr: SocketAddr, request: &[u8], reply: &mut [u8]) -> std::io::Resu
 
 /// Nearest-rank percentile of sorted nanoseconds, in microseconds.
 pub fn percentile_us(sorted_ns: &[u64], p: f64) -> f64 {
-    if sorted_ns.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted_ns.len() as f64).ceil() as usize;
-    sorted_ns[rank.clamp(1, sorted_ns.len()) - 1] as f64 / 1000.0
+    crate::bench::restart::percentile(sorted_ns, p) as f64 / 1000.0
 }

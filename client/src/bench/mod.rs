@@ -5,5 +5,4 @@ pub mod load;
 pub mod minimal;
 pub mod nginx;
 pub mod restart;
-pub mod rss;
 pub mod suite;

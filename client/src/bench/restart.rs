@@ -21,10 +21,10 @@ use crate::json::Obj;
 use crate::launch::{bin_dir, fresh_runtime_dir, launch};
 use crate::{Client, ClientConfig};
 
-/// Percentile `p` (0–100) of sorted samples, nearest rank.
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+/// Percentile `p` (0–100) of sorted samples, nearest rank (the default value when empty).
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     if sorted.is_empty() {
-        return Duration::ZERO;
+        return T::default();
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
@@ -179,6 +179,6 @@ mod tests {
         assert_eq!(percentile(&s, 50.0), Duration::from_millis(10));
         assert_eq!(percentile(&s, 99.0), Duration::from_millis(20));
         assert_eq!(percentile(&s, 0.0), Duration::from_millis(1));
-        assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+        assert_eq!(percentile::<Duration>(&[], 50.0), Duration::ZERO);
     }
 }

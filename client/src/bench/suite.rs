@@ -10,12 +10,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use kennel_common::layout::DISPATCH_BUCKETS;
+use kennel_common::procfs;
 use kennel_common::protocol::frame_request;
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::RecordId;
 
 use super::load::{self, percentile_us, Route, RunResult};
-use super::{minimal, nginx, restart, rss};
+use super::{minimal, nginx, restart};
 use crate::inspect::Inspector;
 use crate::json::Obj;
 use crate::launch::{bin_dir, fresh_runtime_dir, launch};
@@ -203,17 +204,6 @@ fn processes(inspector: &Inspector, watchdog: u32) -> Vec<(String, u32)> {
     out
 }
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Raises this process's open-file limit to its hard limit (the idle-connection test opens
 /// 1,000 sockets).
 fn raise_nofile() {
@@ -248,7 +238,7 @@ pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome,
     let mut out = Outcome::default();
     for (name, pid) in processes(&inspector, kennel.pid()) {
         out.rss_idle_kib
-            .push((name, rss::rss_kib(pid).unwrap_or(0)));
+            .push((name, procfs::rss_kib(pid).unwrap_or(0)));
     }
 
     let mut systems: Vec<(&'static str, Route)> = vec![
@@ -315,7 +305,8 @@ pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome,
     out.dispatch_mean_us =
         dispatcher.dispatch_ns.saturating_sub(ns0) as f64 / 1000.0 / served as f64;
     for (name, pid) in processes(&inspector, kennel.pid()) {
-        out.rss_peak_kib.push((name, status_kib(pid, "VmHWM:")));
+        out.rss_peak_kib
+            .push((name, procfs::status_kib(pid, "VmHWM").unwrap_or(0)));
     }
 
     progress(&format!(
@@ -368,7 +359,7 @@ fn idle_connections(
         .read(RecordId::Dispatcher)
         .pid()
         .ok_or("no dispatcher pid")?;
-    out.idle_conn_rss_kib = rss::rss_kib(pid).unwrap_or(0);
+    out.idle_conn_rss_kib = procfs::rss_kib(pid).unwrap_or(0);
     let request = frame_request(b"idle no more");
     for s in conns {
         if use_idle_connection(s, &request).is_err() {

@@ -247,16 +247,7 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitSta
 
 /// True while /proc/<pid> exists and is not a zombie.
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next());
-            state != Some("Z")
-        }
-        Err(_) => false,
-    }
+    u32::try_from(pid).is_ok_and(kennel_common::procfs::alive)
 }
 
 /// Waits until `cond` holds, or panics naming `what`.

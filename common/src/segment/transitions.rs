@@ -19,9 +19,10 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::SeqCst;
 
+use super::endpoint::{load_endpoint, store_endpoint};
+use super::{Guard, RecordId};
 use crate::layout::{ExitCode, FatalReason, ProcState, Record, Supervision};
 use crate::protocol::RequestType;
-use crate::segment::{load_endpoint, store_endpoint, Guard, RecordId};
 
 /// A worker whose heartbeat is older than this is not handed out, even if its slot says idle:
 /// it stamps every 250 ms at most, so it is frozen or starved, and a client sent to it would

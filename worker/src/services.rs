@@ -2,8 +2,9 @@
 
 use std::borrow::Cow;
 
-use crate::clock::now_utc;
-use crate::protocol::RequestType;
+use kennel_common::protocol::RequestType;
+
+use crate::calendar::now_utc;
 
 /// The answer body for `request` with the client's `payload` (an echo borrows it: no copy).
 pub fn answer(request: RequestType, payload: &[u8]) -> Cow<'_, [u8]> {

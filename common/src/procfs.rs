@@ -1,0 +1,74 @@
+//! Reading a process from `/proc`, one parser per file for every tool and test that asks:
+//! `/proc/PID/stat` (state, parent; the command name may hold spaces and parentheses, so
+//! fields are read after the last `)`), `/proc/PID/status` (memory in KiB) and
+//! `/proc/PID/cmdline`. Every reader answers `None` for a process that is gone.
+
+/// The fields of `/proc/PID/stat` after the command name: `[0]` is the state letter, `[1]`
+/// the parent pid, and so on (proc(5) numbers them from 3).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The state letter (`R`, `S`, `Z`, `T`, …).
+pub fn state(pid: u32) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
+}
+
+/// True while the process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    state(pid).is_some_and(|s| s != 'Z')
+}
+
+/// The parent pid.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+/// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, …), in KiB.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Resident memory in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// The command line, arguments joined by spaces (lossy UTF-8).
+pub fn cmdline(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(String::from_utf8_lossy(&raw).replace('\0', " "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_process_reads_back() {
+        let me = std::process::id();
+        // The main thread waits for the test threads: running or sleeping, never a zombie.
+        assert!(matches!(state(me), Some('R' | 'S')), "{:?}", state(me));
+        assert!(alive(me));
+        assert_eq!(parent_of(me), Some(nix::unistd::getppid().as_raw() as u32));
+        assert!(rss_kib(me).is_some_and(|k| k > 0));
+        assert!(cmdline(me).is_some_and(|c| !c.is_empty()));
+        assert_eq!(status_kib(me, "NoSuchField"), None);
+    }
+
+    #[test]
+    fn a_missing_process_reads_as_none() {
+        // Above the kernel's pid_max (4194304 at most): never a live pid.
+        let gone = 4_194_305;
+        assert_eq!(state(gone), None);
+        assert!(!alive(gone));
+        assert_eq!(rss_kib(gone), None);
+        assert_eq!(cmdline(gone), None);
+    }
+}
