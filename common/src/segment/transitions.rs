@@ -281,3 +281,7 @@ fn damage(g: &Guard<'_>, id: RecordId) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+#[path = "transitions_tests.rs"]
+mod tests;
