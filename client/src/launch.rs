@@ -28,13 +28,16 @@ pub fn bin_dir() -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::other("the executable has no directory"))
 }
 
-/// A fresh runtime directory path under the temporary directory (the watchdog creates it).
+/// A fresh runtime directory path under the temporary directory (not created: the watchdog
+/// creates it 0700). Unique within this process (a counter) and across processes (the pid).
 pub fn fresh_runtime_dir(tag: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    std::env::temp_dir().join(format!("kennel-{tag}-{}-{nanos}", std::process::id()))
+    std::env::temp_dir().join(format!("kennel-{tag}-{}-{n}-{nanos}", std::process::id()))
 }
 
 /// Starts `kennel-watchdog` from `bin_dir` with `args` (plus `--runtime-dir`), its log going

@@ -1,13 +1,11 @@
 //! The request path, end to end, as existing student clients and Kennel's own client speak it.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use kennel_client::{Client, ClientConfig};
-use support::*;
+use kennel_tests::*;
 
 fn is_time(b: &[u8]) -> bool {
     let s = String::from_utf8_lossy(b);

@@ -1,8 +1,6 @@
 //! The attacks of docs/SECURITY.md, one test each (or a few per test): what Kennel does when
 //! a client, a local process of the same user, or a pre-existing object is hostile.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
@@ -11,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kennel_client::{Client, ClientConfig};
+use kennel_tests::*;
 use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
-use support::*;
 
 fn read_all(s: &mut TcpStream) -> Vec<u8> {
     let mut v = Vec::new();

@@ -1,9 +1,11 @@
-//! Test harness: starts a real Kennel instance (the real binaries, real sockets, real IPC
-//! objects) in a runtime directory of its own, on ports the kernel picks, so that tests run in
-//! parallel. Waits are on conditions (the readiness line, a state in the segment) with a
-//! deadline, never bare sleeps.
+//! The harness Kennel's system tests share (`tests/*.rs` beside this crate): starts a real
+//! Kennel instance (the real binaries, real sockets, real IPC objects) in a runtime directory
+//! of its own, on ports the kernel picks, so that tests run in parallel. Waits are on
+//! conditions (the readiness line, a state in the segment) with a deadline, never bare sleeps.
+//! Starting and stopping a watchdog is `kennel_client::launch`, shared with the chaos tool
+//! and the benchmarks.
 
-#![allow(dead_code)]
+#![forbid(unsafe_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -11,14 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use kennel_client::launch::{launch, Launched};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::{Access, Segment, Snapshot};
 use serde_json::Value;
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Where cargo put the binaries: next to the `deps` directory of this test executable.
 /// Runs the workspace binary `name` with `args` to its end; panics, showing its stderr, unless
@@ -55,17 +54,9 @@ pub fn bin(name: &str) -> PathBuf {
     );
 }
 
-/// A fresh runtime directory path (not created: the watchdog creates it 0700).
+/// A fresh runtime directory path for a test (not created: the watchdog creates it 0700).
 pub fn fresh_dir(tag: &str) -> PathBuf {
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    std::env::temp_dir().join(format!(
-        "kennel-test-{}-{tag}-{n}-{nanos}",
-        std::process::id()
-    ))
+    kennel_client::launch::fresh_runtime_dir(&format!("test-{tag}"))
 }
 
 pub struct Instance {

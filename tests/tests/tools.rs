@@ -2,11 +2,9 @@
 //! asserted here (machines are noisy); correctness is: a chaos run must lose no request and
 //! leak nothing.
 
-mod support;
-
 use std::process::Command;
 
-use support::{bin, run_ok};
+use kennel_tests::{bin, run_ok};
 
 #[test]
 fn a_short_chaos_run_loses_no_request_and_leaks_nothing() {

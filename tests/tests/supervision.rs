@@ -1,7 +1,5 @@
 //! Supervision: deaths, hangs, crash loops, dead lock holders, and stopping without leaks.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -10,8 +8,8 @@ use std::time::Duration;
 use kennel_client::{Client, ClientConfig};
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::{Access, Segment};
+use kennel_tests::*;
 use nix::sys::signal::Signal;
-use support::*;
 
 fn served_echo(inst: &Instance) {
     let mut client = Client::connect(ClientConfig::new(inst.addr)).unwrap();

@@ -1,13 +1,11 @@
 //! Hostile and broken clients: each gets a clear ERR line or a timeout close, and nobody else
 //! notices.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use support::*;
+use kennel_tests::*;
 
 fn read_all(s: &mut TcpStream) -> Vec<u8> {
     let mut v = Vec::new();
