@@ -295,8 +295,7 @@ pub fn step(life: &Life, event: Event, now: Instant, p: &Policy) -> (Life, Vec<E
                 );
             }
         }
-        // Every other cell: nothing happens.
-        _ => {}
+        _ => {} // Every other cell: nothing happens.
     }
     (next, fx)
 }

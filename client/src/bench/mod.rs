@@ -4,5 +4,6 @@
 pub mod load;
 pub mod minimal;
 pub mod nginx;
+pub mod report;
 pub mod restart;
 pub mod suite;

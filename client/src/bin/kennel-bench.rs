@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use kennel_client::bench::report;
 use kennel_client::bench::restart as bench_restart;
 use kennel_client::bench::suite::{self, SuiteConfig};
 use kennel_client::json::Obj;
@@ -97,9 +98,9 @@ fn main() {
             match suite::run(&cfg, |line| eprintln!("kennel-bench: {line}")) {
                 Ok(outcome) => {
                     if json {
-                        println!("{}", suite::json(&outcome));
+                        println!("{}", report::json(&outcome));
                     } else {
-                        print!("{}", suite::table(&outcome));
+                        print!("{}", report::table(&outcome));
                         if let Some(p) = &cfg.out {
                             println!("written to {}", p.display());
                         }
