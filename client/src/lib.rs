@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod chaos;
 pub mod client;
+pub mod ctl;
 pub mod inspect;
 pub mod json;
 pub mod launch;

@@ -1,0 +1,101 @@
+//! `kennelctl`'s flags, turned into validated settings in one place (ripgrep's shape): one
+//! global `--format text|json` for every subcommand, one `--runtime-dir`.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kennel_common::duration::parse_duration;
+use kennel_common::options::RuntimeOption;
+use kennel_common::runtime::RuntimeDir;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kennelctl",
+    version,
+    about = "Inspect a Kennel instance's shared memory"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub runtime: RuntimeOption,
+    /// Output format: text for people, json for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How every subcommand prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people (`table` is accepted too).
+    #[value(alias = "table")]
+    Text,
+    /// One JSON document, for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every process: slot, pid, state, port, counters, heartbeat age.
+    Status,
+    /// Refresh the status table until Ctrl-C.
+    Watch {
+        /// Time between refreshes (at least 50ms).
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        interval: Duration,
+    },
+    /// Verify every invariant of the segment; exit status 1 naming the broken ones.
+    Check,
+}
+
+/// Validated settings.
+#[derive(Debug)]
+pub struct Settings {
+    pub runtime: RuntimeDir,
+    pub format: Format,
+    pub command: Command,
+}
+
+impl Settings {
+    pub fn from_args(a: Args) -> Result<Settings, String> {
+        if let Command::Watch { interval } = a.command {
+            if interval < Duration::from_millis(50) {
+                return Err("--interval must be at least 50ms".into());
+            }
+        }
+        Ok(Settings {
+            runtime: a.runtime.resolve(),
+            format: if a.json { Format::Json } else { a.format },
+            command: a.command,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Settings, String> {
+        let argv = ["kennelctl"].iter().chain(argv);
+        Settings::from_args(Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn format_is_global_and_json_is_its_short_form() {
+        assert_eq!(parse(&["status"]).unwrap().format, Format::Text);
+        assert_eq!(parse(&["status", "--json"]).unwrap().format, Format::Json);
+        assert_eq!(
+            parse(&["--format", "json", "check"]).unwrap().format,
+            Format::Json
+        );
+        assert_eq!(
+            parse(&["check", "--format", "table"]).unwrap().format,
+            Format::Text
+        );
+        assert!(parse(&["watch", "--interval", "1ms"]).is_err());
+        assert!(parse(&["status", "--format", "yaml"]).is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! `kennelctl`: reads a Kennel instance's shared segment (read-only) and shows it for people or
+//! scripts. `cli` turns flags into settings; each subcommand has its module.
+//!
+//! | module | subcommand |
+//! |---|---|
+//! | `status` | `status`: the table, or the JSON document |
+//! | `watch` | `watch`: the table, refreshed |
+//! | `check` | `check`: every invariant; exit 1 naming the broken ones |
+
+pub mod check;
+pub mod cli;
+pub mod status;
+pub mod watch;
+
+use crate::inspect::Inspector;
+use cli::{Args, Command, Settings};
+
+/// Exit status when the instance cannot be read, or the flags are wrong.
+pub const EXIT_UNREADABLE: i32 = 2;
+
+/// The binary's body: returns the process exit status.
+pub fn main_with(args: Args) -> i32 {
+    let s = match Settings::from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennelctl: {e}");
+            return EXIT_UNREADABLE;
+        }
+    };
+    let inspector = match Inspector::open(s.runtime.clone()) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!(
+                "kennelctl: cannot read the instance in {}: {e}\n(is kennel-watchdog running with this --runtime-dir?)",
+                s.runtime.path().display()
+            );
+            return EXIT_UNREADABLE;
+        }
+    };
+    match s.command {
+        Command::Status => status::run(&inspector, s.format),
+        Command::Watch { interval } => watch::run(&inspector, interval),
+        Command::Check => check::run(&inspector, s.format),
+    }
+}
