@@ -201,15 +201,18 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
         let _ = c.join();
     }
 
-    // Let the system settle (every child back and ready), then check its invariants.
+    // Let the system settle (every child back and ready), then check its invariants. A record
+    // still naming the last victim (killed an instant ago, not yet reaped) is not settled: its
+    // pid must be alive too, or the check would race the watchdog's reaping.
     let settle_deadline = Instant::now() + Duration::from_secs(10);
     let snap = loop {
         let snap = inspector.segment.snapshot();
         remember_pids(&snap, &mut seen);
-        let settled = snap
-            .records
-            .iter()
-            .all(|r| matches!(r.state(), Some(ProcState::Idle)) && !r.torn && r.pid().is_some());
+        let settled = snap.records.iter().all(|r| {
+            matches!(r.state(), Some(ProcState::Idle))
+                && !r.torn
+                && r.pid().is_some_and(kennel_common::procfs::alive)
+        });
         if settled || Instant::now() > settle_deadline {
             break snap;
         }

@@ -147,6 +147,19 @@ impl ChildContext {
         })
     }
 
+    /// Makes `listener` non-blocking, publishes its address and tells the watchdog we are
+    /// ready: the start of every child's `run`. Returns the address.
+    pub fn go_live(&self, listener: &std::net::TcpListener) -> Result<std::net::SocketAddr> {
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::io("reading the listening address", e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io("making the listener non-blocking", e))?;
+        self.announce_ready(local)?;
+        Ok(local)
+    }
+
     /// Publishes our endpoint (state Idle) and tells the watchdog we are ready.
     pub fn announce_ready(&self, endpoint: std::net::SocketAddr) -> Result<()> {
         let guard = self.segment.lock(crate::segment::GUARD_TIMEOUT)?;

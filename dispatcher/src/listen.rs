@@ -28,13 +28,7 @@ const CONNECTION_STACK: usize = 64 * 1024;
 /// Serves until `shutdown` fires. `listener` is already bound by the caller (the binary binds
 /// the control port; an in-process test binds port 0).
 pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>, shutdown: &Shutdown) -> Result<()> {
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the listening address", e))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("making the listener non-blocking", e))?;
-    dispatcher.ctx.announce_ready(local)?;
+    let local = dispatcher.ctx.go_live(&listener)?;
     log::info!(
         "ready on {local} ({}; {} worker slots, queue timeout {} ms)",
         if local.ip().is_loopback() {

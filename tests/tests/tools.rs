@@ -8,6 +8,7 @@ use kennel_tests::{bin, run_ok};
 
 #[test]
 fn a_short_chaos_run_loses_no_request_and_leaks_nothing() {
+    let log = kennel_tests::fresh_dir("chaos").with_extension("log");
     let out = Command::new(bin("kennel-chaos"))
         .args([
             "--duration",
@@ -19,18 +20,27 @@ fn a_short_chaos_run_loses_no_request_and_leaks_nothing() {
             "--freeze",
         ])
         .args(["--json", "--seed", "42"])
+        .arg("--log")
+        .arg(&log)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)));
-    assert_eq!(report["failed"], 0, "{report}");
-    assert_eq!(report["leaked_processes"], 0, "{report}");
-    assert_eq!(report["leaked_ipc"], 0, "{report}");
-    assert_eq!(report["check_violations"], 0, "{report}");
-    assert!(report["kills"].as_u64().unwrap() >= 5, "{report}");
-    assert!(report["ok"].as_u64().unwrap() > 0, "{report}");
-    assert_eq!(report["passed"], true);
+    // On failure, the instance's log says what the supervisor saw.
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    let ctx = format!(
+        "{report}\n{}\n--- instance log ---\n{log_text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report["failed"], 0, "{ctx}");
+    assert_eq!(report["leaked_processes"], 0, "{ctx}");
+    assert_eq!(report["leaked_ipc"], 0, "{ctx}");
+    assert_eq!(report["check_violations"], 0, "{ctx}");
+    assert!(report["kills"].as_u64().unwrap() >= 5, "{ctx}");
+    assert!(report["ok"].as_u64().unwrap() > 0, "{ctx}");
+    assert_eq!(report["passed"], true, "{ctx}");
+    let _ = std::fs::remove_file(&log);
     assert!(out.status.success());
 }
 

@@ -20,13 +20,7 @@ use crate::state::Worker;
 /// Serves until `shutdown` fires. `listener` is already bound by the caller (the binary binds
 /// the slot's port; an in-process test binds port 0).
 pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Result<()> {
-    let local = listener
-        .local_addr()
-        .map_err(|e| Error::io("reading the listening address", e))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::io("making the listener non-blocking", e))?;
-    worker.ctx.announce_ready(local)?;
+    let local = worker.ctx.go_live(&listener)?;
     worker.send_pong(0);
     log::info!("ready on {local}{}", reach(local));
     let seg = &worker.ctx.segment;
