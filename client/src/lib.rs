@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ask;
 pub mod bench;
 pub mod chaos;
 pub mod client;

@@ -54,6 +54,38 @@ impl SharedOptions {
     }
 }
 
+/// How a command-line tool prints: for people or for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people (`table` is accepted too).
+    #[value(alias = "table")]
+    Text,
+    /// JSON, for scripts.
+    Json,
+}
+
+/// `--format text|json` (and `--json`, its short form): one flag for every tool, global to
+/// every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct FormatOption {
+    /// Output format: text for people, json for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
+    pub format: Format,
+    /// Same as --format json.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl FormatOption {
+    pub fn resolve(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            self.format
+        }
+    }
+}
+
 /// A duration as a flag value that `duration::parse_duration` reads back exactly.
 pub fn duration_arg(d: std::time::Duration) -> String {
     format!("{}ms", d.as_millis())

@@ -10,10 +10,13 @@ use kennel_client::bench::report;
 use kennel_client::bench::restart as bench_restart;
 use kennel_client::bench::suite::{self, SuiteConfig};
 use kennel_client::json::Obj;
+use kennel_common::options::{Format, FormatOption};
 
 #[derive(Debug, Parser)]
 #[command(name = "kennel-bench", version, about = "Kennel benchmarks")]
 struct Args {
+    #[command(flatten)]
+    format: FormatOption,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,9 +38,6 @@ enum Command {
         /// Where to write the JSON report (default target/bench/latest.json; none for --tiny).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Print the JSON report instead of the table.
-        #[arg(long)]
-        json: bool,
         /// Only these client counts (comma-separated), e.g. `--clients 64` to study one cell.
         #[arg(long, value_delimiter = ',')]
         clients: Vec<usize>,
@@ -60,20 +60,18 @@ enum Command {
         samples: usize,
         #[arg(long, default_value_t = 4)]
         workers: usize,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
 }
 
 fn main() {
-    match Args::parse().command {
+    let args = Args::parse();
+    let json = args.format.resolve() == Format::Json;
+    match args.command {
         Command::Load {
             quick,
             tiny,
             no_nginx,
             out,
-            json,
             clients,
             payloads,
             workers,
@@ -112,24 +110,22 @@ fn main() {
                 }
             }
         }
-        Command::Restart {
-            samples,
-            workers,
-            json,
-        } => match bench_restart::measure(samples.max(1), workers.max(1)) {
-            Ok(r) => {
-                if json {
-                    let mut o = Obj::new();
-                    r.json_fields(&mut o);
-                    println!("{}", o.finish());
-                } else {
-                    print!("{}", r.text());
+        Command::Restart { samples, workers } => {
+            match bench_restart::measure(samples.max(1), workers.max(1)) {
+                Ok(r) => {
+                    if json {
+                        let mut o = Obj::new();
+                        r.json_fields(&mut o);
+                        println!("{}", o.finish());
+                    } else {
+                        print!("{}", r.text());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kennel-bench: {e}");
+                    std::process::exit(1);
                 }
             }
-            Err(e) => {
-                eprintln!("kennel-bench: {e}");
-                std::process::exit(1);
-            }
-        },
+        }
     }
 }

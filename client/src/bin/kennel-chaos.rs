@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 use kennel_client::chaos::{run, ChaosSettings};
 use kennel_common::duration::parse_duration;
+use kennel_common::options::{Format, FormatOption};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,9 +38,8 @@ struct Args {
     /// Write the instance's log to this file.
     #[arg(long)]
     log: Option<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    format: FormatOption,
 }
 
 fn main() {
@@ -55,11 +55,11 @@ fn main() {
         workers: a.workers,
         freeze: a.freeze,
         seed: a.seed.unwrap_or_else(kennel_common::clock::unix_ms),
-        log: a.log,
+        log: a.log.clone(),
     };
     match run(&settings) {
         Ok(report) => {
-            if a.json {
+            if a.format.resolve() == Format::Json {
                 println!("{}", report.json());
             } else {
                 print!("{}", report.text(&settings));

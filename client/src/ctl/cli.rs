@@ -1,11 +1,13 @@
 //! `kennelctl`'s flags, turned into validated settings in one place (ripgrep's shape): one
-//! global `--format text|json` for every subcommand, one `--runtime-dir`.
+//! global `--format text|json` for every subcommand (`common::options::FormatOption`, shared
+//! by every client tool), one `--runtime-dir`.
 
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use kennel_common::duration::parse_duration;
-use kennel_common::options::RuntimeOption;
+pub use kennel_common::options::Format;
+use kennel_common::options::{FormatOption, RuntimeOption};
 use kennel_common::runtime::RuntimeDir;
 
 #[derive(Debug, Parser)]
@@ -17,24 +19,10 @@ use kennel_common::runtime::RuntimeDir;
 pub struct Args {
     #[command(flatten)]
     pub runtime: RuntimeOption,
-    /// Output format: text for people, json for scripts.
-    #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
-    pub format: Format,
-    /// Same as --format json.
-    #[arg(long, global = true)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: FormatOption,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How every subcommand prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people (`table` is accepted too).
-    #[value(alias = "table")]
-    Text,
-    /// One JSON document, for scripts.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,7 +56,7 @@ impl Settings {
         }
         Ok(Settings {
             runtime: a.runtime.resolve(),
-            format: if a.json { Format::Json } else { a.format },
+            format: a.format.resolve(),
             command: a.command,
         })
     }

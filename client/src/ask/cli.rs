@@ -1,0 +1,122 @@
+//! `kennel-client`'s flags, turned into validated settings in one place: the dispatcher's
+//! address resolved once, the request type checked, the count bounded.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use clap::Parser;
+use kennel_common::options::{Format, FormatOption, RuntimeOption};
+use kennel_common::protocol::MAX_TYPE_LEN;
+use kennel_common::segment::{Access, RecordId, Segment};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kennel-client",
+    version,
+    about = "Send requests to Kennel: ask the dispatcher for a worker, then talk to that worker"
+)]
+pub struct Args {
+    /// Dispatcher host.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Dispatcher port (default: the one the instance in --runtime-dir published, else 2222).
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[command(flatten)]
+    pub runtime: RuntimeOption,
+    /// Request type: requetetype1 (time), requetetype2 (date), echo.
+    #[arg(long = "type", default_value = "requetetype1")]
+    pub request_type: String,
+    /// Text sent to the worker.
+    #[arg(long, default_value = "Hello, what time is it ?")]
+    pub message: String,
+    /// Number of requests, all over the same control connection.
+    #[arg(long, default_value_t = 1)]
+    pub count: u32,
+    /// After each answer, ask whether to send another request on the same connection.
+    #[arg(long, short)]
+    pub interactive: bool,
+    /// Print only the answers.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub format: FormatOption,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dispatcher: SocketAddr,
+    pub request_type: String,
+    pub message: String,
+    pub count: u32,
+    pub interactive: bool,
+    pub quiet: bool,
+    pub format: Format,
+}
+
+/// Checks a request type given by a person: the dispatcher would refuse it anyway, but a
+/// clear local error beats a round trip.
+pub fn check_type(t: &str) -> Result<(), String> {
+    if t.is_empty() || t.len() > MAX_TYPE_LEN || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "request type {t:?}: 1 to {MAX_TYPE_LEN} printable ASCII characters, no spaces"
+        ));
+    }
+    Ok(())
+}
+
+impl Settings {
+    pub fn from_args(a: Args) -> Result<Settings, String> {
+        check_type(&a.request_type)?;
+        if a.count == 0 {
+            return Err("--count must be at least 1".into());
+        }
+        let port = a.port.unwrap_or_else(|| published_port(&a.runtime));
+        Ok(Settings {
+            dispatcher: resolve(&a.host, port)?,
+            request_type: a.request_type,
+            message: a.message,
+            count: a.count,
+            interactive: a.interactive,
+            quiet: a.quiet,
+            format: a.format.resolve(),
+        })
+    }
+}
+
+/// The port a running instance's dispatcher published, or 2222.
+fn published_port(runtime: &RuntimeOption) -> u16 {
+    Segment::attach(&runtime.resolve(), Access::ReadOnly)
+        .ok()
+        .and_then(|seg| seg.read(RecordId::Dispatcher).endpoint)
+        .map_or(2222, |e| e.port())
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Result<Settings, String> {
+        let argv = ["kennel-client", "--port", "2222"].iter().chain(argv);
+        Settings::from_args(Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn flags_become_checked_settings() {
+        let s = parse(&["--type", "echo", "--json"]).unwrap();
+        assert_eq!(s.dispatcher, "127.0.0.1:2222".parse().unwrap());
+        assert_eq!(s.format, Format::Json);
+        assert!(parse(&["--count", "0"]).is_err());
+        assert!(parse(&["--type", "two words"]).is_err());
+        assert!(parse(&["--type", ""]).is_err());
+        assert!(parse(&["--host", "no.such.host.invalid"]).is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! `kennel-client`: sends requests over one control connection and prints each answer, as a
+//! line for people or as one JSON object per request for scripts. `cli` turns flags into
+//! settings; this module runs them.
+
+pub mod cli;
+
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use kennel_common::options::Format;
+
+use crate::json::Obj;
+use crate::{Answer, Client, ClientConfig};
+use cli::{Args, Settings};
+
+/// Exit status for bad flags or an unresolvable host.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status when the dispatcher cannot be reached or a request failed.
+pub const EXIT_FAILED: i32 = 1;
+
+/// The binary's body: returns the process exit status.
+pub fn main_with(args: Args) -> i32 {
+    let s = match Settings::from_args(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel-client: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut client = match Client::connect(ClientConfig::new(s.dispatcher)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kennel-client: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let mut request_type = s.request_type.clone();
+    let (mut failures, mut sent) = (0u32, 0u32);
+    loop {
+        sent += 1;
+        let started = Instant::now();
+        let ms = || started.elapsed().as_secs_f64() * 1000.0;
+        match client.request(&request_type, s.message.as_bytes()) {
+            Ok(a) => println!("{}", render_answer(&s, &request_type, &a, ms())),
+            Err(e) => {
+                failures += 1;
+                match s.format {
+                    Format::Json => {
+                        let mut o = Obj::new();
+                        o.str("type", &request_type);
+                        o.str("error", &e.to_string());
+                        println!("{}", o.finish());
+                    }
+                    Format::Text => eprintln!("kennel-client: {request_type}: {e}"),
+                }
+            }
+        }
+        if s.interactive {
+            match prompt(&request_type) {
+                Some(next) => request_type = next,
+                None => break,
+            }
+        } else if sent >= s.count {
+            break;
+        }
+    }
+    if failures > 0 {
+        if !s.quiet && s.format == Format::Text {
+            eprintln!("kennel-client: {failures} of {sent} requests failed");
+        }
+        return EXIT_FAILED;
+    }
+    0
+}
+
+/// One answer as the settings ask: the body alone (`--quiet`), a line, or a JSON object.
+fn render_answer(s: &Settings, request_type: &str, a: &Answer, ms: f64) -> String {
+    let body = String::from_utf8_lossy(&a.body);
+    match s.format {
+        Format::Json => {
+            let mut o = Obj::new();
+            o.str("type", request_type);
+            o.num("port", u64::from(a.port));
+            o.raw("ms", &format!("{ms:.3}"));
+            o.num("attempts", u64::from(a.attempts));
+            o.str("body", &body);
+            o.finish()
+        }
+        Format::Text if s.quiet => body.into_owned(),
+        Format::Text => {
+            let retried = if a.attempts > 1 {
+                format!(", after {} attempts", a.attempts)
+            } else {
+                String::new()
+            };
+            format!(
+                "{request_type} -> worker port {} ({ms:.2} ms{retried}): {body}",
+                a.port
+            )
+        }
+    }
+}
+
+/// Asks whether to send another request; returns its type, or None to stop.
+fn prompt(current: &str) -> Option<String> {
+    print!("Send another request on the same connection? [y = {current} / a type name / N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    match line.trim() {
+        "" | "n" | "N" | "no" | "q" => None,
+        "y" | "Y" | "yes" => Some(current.to_string()),
+        other if cli::check_type(other).is_ok() => Some(other.to_string()),
+        other => {
+            eprintln!("kennel-client: {other:?} is not a request type; stopping");
+            None
+        }
+    }
+}
