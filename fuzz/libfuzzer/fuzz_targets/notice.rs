@@ -1,0 +1,6 @@
+//! libFuzzer entry for the in-tree `notice` target: the same code and the same property checks
+//! (a violated property panics, which libFuzzer reports as a crash).
+
+#![no_main]
+
+kennel_fuzz::libfuzzer_target!("notice");
