@@ -50,9 +50,20 @@ impl Inspector {
     }
 
     /// Every invariant of the segment, plus: the watchdog is alive, the guard is not stuck,
-    /// and each live record's PID is a child of the watchdog.
+    /// no child is FATAL (a child that cannot stay up is never a silent state), and each live
+    /// record's PID is a child of the watchdog.
     pub fn check(&self, snapshot: &Snapshot) -> Vec<Violation> {
         let mut out = invariants::check(snapshot);
+        for r in &snapshot.records {
+            if r.supervision() == Some(kennel_common::layout::Supervision::Fatal) {
+                let why = r.fatal_reason().map_or("unknown reason", |f| f.describe());
+                out.push(Violation {
+                    invariant: "child-not-fatal",
+                    record: Some(r.id),
+                    detail: format!("{} is FATAL: {why}", r.id),
+                });
+            }
+        }
         if self.watchdog_liveness() == WatchdogLiveness::Gone {
             out.push(Violation {
                 invariant: "watchdog-alive",

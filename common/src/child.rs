@@ -30,18 +30,21 @@ pub const EXIT_BIND: i32 = 3;
 /// worker's): the watchdog's hang timeout is validated against it.
 pub const TICK: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Where a child lives: its log name, instance, record and listening address.
+/// Where a child lives: its log name, instance, record and listening socket (inherited from
+/// the watchdog, or bound here when run by hand).
 pub struct Placement {
     pub name: String,
     pub runtime: crate::runtime::RuntimeDir,
     pub id: crate::segment::RecordId,
     pub bind: std::net::IpAddr,
     pub port: u16,
+    pub listen_fd: Option<i32>,
 }
 
 /// The whole life of a child binary, the same for the dispatcher and the workers: validated
 /// settings (or exit `EXIT_START`), logging, the termination signals as its `Shutdown`,
-/// attaching to the instance (`ChildContext::start`), binding its port (or exit `EXIT_BIND`),
+/// attaching to the instance (`ChildContext::start`), adopting the listener the watchdog
+/// passed (or binding its port when run by hand; exit `EXIT_BIND` if that fails),
 /// opening its own state, then `run(listener, state, shutdown)` until asked to stop.
 pub fn main_with<S, T>(
     binary: &str,
@@ -68,12 +71,21 @@ pub fn main_with<S, T>(
             return EXIT_START;
         }
     };
-    let listener = match std::net::TcpListener::bind((p.bind, p.port)) {
-        Ok(l) => l,
-        Err(e) => {
-            log::error!("cannot listen on {}:{}: {e}", p.bind, p.port);
-            return EXIT_BIND;
-        }
+    let listener = match p.listen_fd {
+        Some(fd) => match crate::sys::adopt_listener(fd) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("cannot use the inherited listener: {e}");
+                return EXIT_START;
+            }
+        },
+        None => match std::net::TcpListener::bind((p.bind, p.port)) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("cannot listen on {}:{}: {e}", p.bind, p.port);
+                return EXIT_BIND;
+            }
+        },
     };
     match open(ctx, settings) {
         Ok(state) => exit_status(run(listener, state, shutdown)),

@@ -32,6 +32,22 @@ impl RuntimeOption {
     }
 }
 
+/// `--listen-fd N`: serve the listening socket inherited as descriptor N (the watchdog binds
+/// every port once, at start, and hands each child its own), instead of binding `--port`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListenOption {
+    /// Serve the listening socket inherited as this descriptor instead of binding --port.
+    #[arg(long)]
+    pub listen_fd: Option<i32>,
+}
+
+impl ListenOption {
+    /// The flag that hands descriptor `fd` to a child.
+    pub fn args_for(fd: i32) -> Vec<String> {
+        vec!["--listen-fd".into(), fd.to_string()]
+    }
+}
+
 /// Options the dispatcher and the workers share, and the watchdog hands to both.
 #[derive(Debug, Clone, Args)]
 pub struct SharedOptions {

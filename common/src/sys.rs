@@ -225,3 +225,43 @@ pub fn sem_remove(id: i32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Takes ownership of listening TCP socket `fd`, inherited from the watchdog across `exec`
+/// (`--listen-fd`), after checking that it is an open socket that is listening, and marks it
+/// close-on-exec so it goes no further. Refuses anything else with the reason.
+pub fn adopt_listener(fd: i32) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+    if fd < 3 {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is a standard stream, not a listener"
+        )));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; on a number that is not an open
+    // descriptor it fails with EBADF and touches nothing.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is not open: {e}"
+        )));
+    }
+    // SAFETY: `fd` was just checked to be open, and this process has not wrapped it in any
+    // owner yet; the borrow lives only for the checks below.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let listening = nix::sys::socket::getsockopt(&borrowed, nix::sys::socket::sockopt::AcceptConn)
+        .map_err(|e| io::Error::other(format!("descriptor {fd} is not a socket: {e}")))?;
+    if !listening {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is a socket that is not listening"
+        )));
+    }
+    nix::fcntl::fcntl(
+        borrowed,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(|e| io::Error::other(format!("descriptor {fd}: {e}")))?;
+    // SAFETY: `fd` is open, a listening socket, and owned by nobody else in this process (the
+    // watchdog passed it for this purpose and it is adopted once, at start): `OwnedFd` may
+    // close it on drop.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(std::net::TcpListener::from(owned))
+}

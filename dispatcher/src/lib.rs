@@ -44,6 +44,7 @@ pub fn main_with(args: Args) -> i32 {
             id: RecordId::Dispatcher,
             bind: s.bind,
             port: s.port,
+            listen_fd: s.listen_fd,
         },
         |ctx, settings| Dispatcher::open(ctx, settings).map(Arc::new),
         |listener, dispatcher, shutdown| run(listener, dispatcher, &shutdown),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use kennel_common::duration::parse_duration;
-use kennel_common::options::{duration_arg, RuntimeOption, SharedOptions};
+use kennel_common::options::{duration_arg, ListenOption, RuntimeOption, SharedOptions};
 use kennel_common::runtime::RuntimeDir;
 
 /// The dispatcher's tunables, as the watchdog's `--help` shows them too.
@@ -76,6 +76,8 @@ pub struct Args {
     pub runtime: RuntimeOption,
     #[command(flatten)]
     pub shared: SharedOptions,
+    #[command(flatten)]
+    pub listen: ListenOption,
     /// TCP port to listen on (0 = any free port; the real one is published in the segment).
     #[arg(long, default_value_t = 2222)]
     pub port: u16,
@@ -89,6 +91,8 @@ pub struct Settings {
     pub runtime: RuntimeDir,
     pub bind: IpAddr,
     pub port: u16,
+    /// The listening socket inherited from the watchdog, if any (else `port` is bound).
+    pub listen_fd: Option<i32>,
     pub queue_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
@@ -104,6 +108,7 @@ impl Settings {
             runtime: args.runtime.resolve(),
             bind: args.shared.bind,
             port: args.port,
+            listen_fd: args.listen.listen_fd,
             queue_timeout: o.queue_timeout,
             idle_timeout: o.idle_timeout,
             max_connections: o.max_connections,

@@ -16,6 +16,7 @@ compile_error!(
 );
 
 pub mod instance;
+pub mod listeners;
 pub mod machine;
 pub mod policy;
 pub mod settings;
@@ -38,6 +39,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::instance::Instance;
+use crate::listeners::Listeners;
 use crate::machine::Event;
 use crate::settings::{Args, Settings};
 use crate::supervisor::Supervisor;
@@ -87,7 +89,18 @@ pub fn run(settings: &Settings) -> Result<()> {
     wanted.push(Signal::SIGCHLD);
     let signals = signalfd_for(&wanted)?;
     raise_open_file_limit();
+    spawn::check_binaries(settings)?;
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
+    let listeners = match Listeners::bind_all(settings) {
+        Ok(l) => l,
+        Err(e) => {
+            // Nothing is left half up: the objects just created go, then the error is said.
+            if let Err(d) = instance.destroy() {
+                log::warn!("removing the instance after a failed start: {d}");
+            }
+            return Err(e);
+        }
+    };
     log::info!(
         "supervising 1 dispatcher and {} workers; poll every {} ms, hang timeout {} ms",
         settings.workers,
@@ -100,7 +113,7 @@ pub fn run(settings: &Settings) -> Result<()> {
             settings.shared.bind
         );
     }
-    let mut sup = Supervisor::new(settings, &instance.segment);
+    let mut sup = Supervisor::new(settings, &instance.segment, &listeners);
     supervise(&mut sup, &instance, &signals);
     stop_all(&mut sup, &signals);
     drop(sup);

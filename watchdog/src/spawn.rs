@@ -1,42 +1,64 @@
-//! Building the command line of each child from the watchdog's settings.
+//! Building the command line of each child from the watchdog's settings, and checking at
+//! start that the children's binaries are there.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use kennel_common::options::RuntimeOption;
+use kennel_common::options::{ListenOption, RuntimeOption};
 use kennel_common::segment::RecordId;
 
 use crate::settings::Settings;
 
-/// The command that starts `id`'s process.
+/// The command that starts `id`'s process, serving the listening socket the watchdog holds
+/// for it (`listen_fd`, inherited; `port` is its port, for `ps` and the logs).
 ///
 /// Children get a process group of their own, so a Ctrl-C in the terminal reaches only the
 /// watchdog, which then stops them in order (dispatcher first). Their stderr is the watchdog's,
 /// so all logs land in one place; stdin and stdout are closed (stdout carries the watchdog's
 /// readiness line, which children must not mix into).
-///
-/// `dispatcher_port` overrides `--port`: once the dispatcher has bound a port (possibly an
-/// ephemeral one, with `--port 0`), every restart reuses it, so clients find it again.
-pub fn command(s: &Settings, id: RecordId, dispatcher_port: Option<u16>) -> Command {
+pub fn command(s: &Settings, id: RecordId, listen_fd: i32, port: u16) -> Command {
     let mut cmd = match id {
         RecordId::Dispatcher => {
-            let mut c = Command::new(s.bin_dir.join("kennel-dispatcher"));
-            c.args(["--port", &dispatcher_port.unwrap_or(s.port).to_string()])
-                .args(s.dispatcher.to_args());
+            let mut c = Command::new(s.bin_dir.join(DISPATCHER_BIN));
+            c.args(s.dispatcher.to_args());
             c
         }
         RecordId::Worker(k) => {
-            let mut c = Command::new(s.bin_dir.join("kennel-worker"));
-            c.args(["--slot", &k.to_string()])
-                .args(["--port", &s.worker_port(k).to_string()])
-                .args(s.worker.to_args());
+            let mut c = Command::new(s.bin_dir.join(WORKER_BIN));
+            c.args(["--slot", &k.to_string()]).args(s.worker.to_args());
             c
         }
     };
-    cmd.args(s.shared.to_args())
+    cmd.args(["--port", &port.to_string()])
+        .args(ListenOption::args_for(listen_fd))
+        .args(s.shared.to_args())
         .args(RuntimeOption::args_for(&s.runtime))
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     cmd
+}
+
+/// The dispatcher's binary, in `--bin-dir`.
+pub const DISPATCHER_BIN: &str = "kennel-dispatcher";
+/// The workers' binary, in `--bin-dir`.
+pub const WORKER_BIN: &str = "kennel-worker";
+
+/// Checks, before anything is created, that both child binaries are there and executable:
+/// a missing one is one clear error naming its path, not a crash loop.
+pub fn check_binaries(s: &Settings) -> kennel_common::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for name in [DISPATCHER_BIN, WORKER_BIN] {
+        let path = s.bin_dir.join(name);
+        let ok = std::fs::metadata(&path)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false);
+        if !ok {
+            return Err(kennel_common::Error::Invalid(format!(
+                "{} is missing or not executable (pass --bin-dir DIR holding {DISPATCHER_BIN} and {WORKER_BIN})",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }

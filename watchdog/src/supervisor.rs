@@ -17,6 +17,7 @@ use kennel_common::segment::{RecordId, Segment, GUARD_TIMEOUT};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
+use crate::listeners::Listeners;
 use crate::machine::{self, Effect, Event, Life, Phase, Policy};
 use crate::settings::Settings;
 use crate::spawn;
@@ -28,12 +29,16 @@ pub struct Supervisor<'a> {
     policy: Policy,
     /// Indexed by `RecordId::index()`: the dispatcher first, then each worker slot.
     lives: Vec<Life>,
-    /// The port the first dispatcher bound; its successors bind the same one.
-    pub dispatcher_port: Option<u16>,
+    /// Every child's listening socket, held for the instance's whole life.
+    listeners: &'a Listeners,
 }
 
 impl<'a> Supervisor<'a> {
-    pub fn new(settings: &'a Settings, segment: &'a Segment) -> Supervisor<'a> {
+    pub fn new(
+        settings: &'a Settings,
+        segment: &'a Segment,
+        listeners: &'a Listeners,
+    ) -> Supervisor<'a> {
         Supervisor {
             settings,
             segment,
@@ -43,7 +48,7 @@ impl<'a> Supervisor<'a> {
                 grace: settings.grace,
             },
             lives: segment.ids().map(|_| Life::default()).collect(),
-            dispatcher_port: None,
+            listeners,
         }
     }
 
@@ -64,13 +69,22 @@ impl<'a> Supervisor<'a> {
             let before = self.lives[id.index()].phase;
             let (life, effects) = machine::step(&self.lives[id.index()], event, now, &self.policy);
             self.lives[id.index()] = life;
-            for effect in effects {
+            // Acts first (a death is recorded before the state derived from it is published),
+            // then the published state, then what is said about it: whoever reads a log line
+            // finds the segment already saying the same.
+            let (said, acts): (Vec<Effect>, Vec<Effect>) = effects
+                .into_iter()
+                .partition(|e| matches!(e, Effect::Log(..)));
+            for effect in acts {
                 if let Some(follow_up) = self.perform(id, effect) {
                     pending = Some(follow_up);
                 }
             }
             if self.lives[id.index()].phase != before {
                 self.publish(id);
+            }
+            for effect in said {
+                self.perform(id, effect);
             }
             if let (Phase::Starting { .. }, Phase::Running { pid, since }) =
                 (before, self.lives[id.index()].phase)
@@ -108,7 +122,12 @@ impl<'a> Supervisor<'a> {
             Ok(g) => g.reset_for_spawn(id, clock::monotonic_ms(), restarts),
             Err(e) => log::error!("{id}: could not reset its record before the start: {e}"),
         }
-        match spawn::command(self.settings, id, self.dispatcher_port).spawn() {
+        let port = self.listeners.addr(id).port();
+        let spawned = self
+            .listeners
+            .inheritable(id, |fd| spawn::command(self.settings, id, fd, port).spawn())
+            .and_then(|r| r.map_err(|e| kennel_common::Error::io("spawn", e)));
+        match spawned {
             Ok(process) => {
                 let pid = Pid::from_raw(process.id() as i32);
                 // We reap with waitpid(-1); the std handle is not needed (dropping it neither
@@ -149,9 +168,6 @@ impl<'a> Supervisor<'a> {
 
     fn on_ready(&mut self, id: RecordId, pid: Pid, since: Instant) {
         let endpoint = self.segment.read(id).endpoint;
-        if id == RecordId::Dispatcher && self.dispatcher_port.is_none() {
-            self.dispatcher_port = endpoint.map(|e| e.port());
-        }
         let endpoint = endpoint.map_or_else(|| "?".into(), |e| e.to_string());
         log::info!(
             "{id} ready (pid {pid}, {endpoint}) {:.1} ms after its start",

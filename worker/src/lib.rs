@@ -40,6 +40,7 @@ pub fn main_with(args: Args) -> i32 {
             id: RecordId::Worker(s.slot),
             bind: s.bind,
             port: s.port,
+            listen_fd: s.listen_fd,
         },
         Worker::open,
         |listener, worker, shutdown| run(listener, &worker, &shutdown),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use kennel_common::duration::parse_duration;
-use kennel_common::options::{duration_arg, RuntimeOption, SharedOptions};
+use kennel_common::options::{duration_arg, ListenOption, RuntimeOption, SharedOptions};
 use kennel_common::protocol::DEFAULT_MAX_PAYLOAD;
 use kennel_common::runtime::RuntimeDir;
 
@@ -59,6 +59,8 @@ pub struct Args {
     pub runtime: RuntimeOption,
     #[command(flatten)]
     pub shared: SharedOptions,
+    #[command(flatten)]
+    pub listen: ListenOption,
     /// Worker slot number in the shared segment.
     #[arg(long)]
     pub slot: usize,
@@ -76,6 +78,8 @@ pub struct Settings {
     pub slot: usize,
     pub bind: IpAddr,
     pub port: u16,
+    /// The listening socket inherited from the watchdog, if any (else `port` is bound).
+    pub listen_fd: Option<i32>,
     pub client_timeout: Duration,
     pub max_payload: usize,
     pub require_token: bool,
@@ -89,6 +93,7 @@ impl Settings {
             slot: args.slot,
             bind: args.shared.bind,
             port: args.port,
+            listen_fd: args.listen.listen_fd,
             client_timeout: args.options.client_timeout,
             max_payload: args.options.max_payload,
             require_token: args.shared.require_token,
