@@ -16,6 +16,7 @@ compile_error!(
 );
 
 pub mod instance;
+pub mod life;
 pub mod listeners;
 pub mod machine;
 pub mod policy;

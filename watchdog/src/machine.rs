@@ -23,97 +23,12 @@
 
 use std::time::{Duration, Instant};
 
-use kennel_common::layout::{ExitCode, FatalReason, Supervision};
+use kennel_common::layout::{ExitCode, FatalReason};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::policy::{History, Next, RestartPolicy};
-
-/// Why the watchdog is stopping a child: said in the logs (and, later, in its record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// Asked to (instance stop, or a control verb).
-    Requested,
-    /// Its heartbeat went silent past the hang timeout.
-    Hang,
-    /// No ready notice within the start timeout.
-    StartTimeout,
-}
-
-/// Where a child is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Down,
-    Starting {
-        pid: Pid,
-        since: Instant,
-    },
-    Running {
-        pid: Pid,
-        since: Instant,
-    },
-    Stopping {
-        pid: Pid,
-        /// When the first signal was sent.
-        since: Instant,
-        /// When the process was started (for "ran for" in the death log).
-        started: Instant,
-        why: StopReason,
-        /// SIGKILL already sent: nothing more to do but wait for the exit.
-        killed: bool,
-    },
-    Backoff {
-        until: Instant,
-    },
-    Fatal {
-        until: Instant,
-        reason: FatalReason,
-    },
-}
-
-impl Phase {
-    /// The pid of a process that is (as far as we know) alive.
-    pub fn pid(&self) -> Option<Pid> {
-        match *self {
-            Phase::Starting { pid, .. }
-            | Phase::Running { pid, .. }
-            | Phase::Stopping { pid, .. } => Some(pid),
-            _ => None,
-        }
-    }
-
-    fn started(&self) -> Option<Instant> {
-        match *self {
-            Phase::Starting { since, .. } | Phase::Running { since, .. } => Some(since),
-            Phase::Stopping { started, .. } => Some(started),
-            _ => None,
-        }
-    }
-}
-
-/// Everything the supervisor knows about one child: the whole input of `step`.
-#[derive(Debug, Clone)]
-pub struct Life {
-    pub phase: Phase,
-    /// s6's "want up": false once a stop was asked for, until a start is.
-    pub want_up: bool,
-    pub history: History,
-    /// Starts after the first one.
-    pub restarts: u32,
-    started_once: bool,
-}
-
-impl Default for Life {
-    fn default() -> Self {
-        Life {
-            phase: Phase::Down,
-            want_up: true,
-            history: History::default(),
-            restarts: 0,
-            started_once: false,
-        }
-    }
-}
+pub use crate::life::{deadline, published, Life, Phase, StopReason};
+use crate::policy::{judge, Death, Next, RestartPolicy};
 
 /// Something that happened to a child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,12 +101,17 @@ pub fn step(life: &Life, event: Event, now: Instant, p: &Policy) -> (Life, Vec<E
             &mut fx,
             now,
             Duration::ZERO,
+            Death::Failure,
             FatalReason::SpawnFailed,
             p,
         ),
         // Readiness and its absence.
         (Phase::Starting { pid, since }, Event::Ready { pid: from }) if pid == from => {
-            next.phase = Phase::Running { pid, since };
+            next.phase = Phase::Running {
+                pid,
+                since,
+                ready: now,
+            };
         }
         (Phase::Starting { pid, since }, Event::Deadline)
             if now.duration_since(since) > p.start_timeout =>
@@ -285,11 +205,23 @@ pub fn step(life: &Life, event: Event, now: Instant, p: &Policy) -> (Life, Vec<E
                     ran_for.as_secs_f64()
                 );
                 fx.push(Effect::Log(log::Level::Warn, msg));
+                let (ready_for, failed_check) = match phase {
+                    Phase::Running { ready, .. } => (Some(now.duration_since(ready)), false),
+                    // Killed on request while wanted up again (stop, then start): not a failure.
+                    Phase::Stopping {
+                        why: StopReason::Requested,
+                        ..
+                    } => (Some(p.restart.quick), false),
+                    Phase::Stopping { .. } => (Some(Duration::ZERO), true),
+                    _ => (None, false),
+                };
+                let death = judge(ready_for, exit, failed_check, &p.restart);
                 after_death(
                     &mut next,
                     &mut fx,
                     now,
                     ran_for,
+                    death,
                     FatalReason::TooManyRestarts,
                     p,
                 );
@@ -333,6 +265,7 @@ fn after_death(
     fx: &mut Vec<Effect>,
     now: Instant,
     ran_for: Duration,
+    death: Death,
     reason: FatalReason,
     p: &Policy,
 ) {
@@ -340,7 +273,7 @@ fn after_death(
     if !next.want_up {
         return;
     }
-    match next.history.on_death(now, ran_for, &p.restart) {
+    match next.history.on_death(now, ran_for, death, &p.restart) {
         Next::RestartNow => spawn(next, fx),
         Next::RestartAfter(d) => {
             next.phase = Phase::Backoff { until: now + d };
@@ -365,33 +298,6 @@ fn after_death(
             );
             fx.push(Effect::Log(log::Level::Error, msg));
         }
-    }
-}
-
-/// The earliest instant at which a `Deadline` event has something to do for this child.
-pub fn deadline(life: &Life, now: Instant, p: &Policy) -> Option<Instant> {
-    match life.phase {
-        Phase::Down if life.want_up => Some(now),
-        Phase::Backoff { until } | Phase::Fatal { until, .. } => Some(until),
-        Phase::Starting { since, .. } => Some(since + p.start_timeout + Duration::from_millis(1)),
-        Phase::Stopping {
-            since,
-            killed: false,
-            ..
-        } => Some(since + p.grace),
-        _ => None,
-    }
-}
-
-/// What the segment shows of this child: derived from its life in this one place.
-pub fn published(life: &Life) -> (Supervision, FatalReason) {
-    match life.phase {
-        Phase::Down => (Supervision::Down, FatalReason::None),
-        Phase::Starting { .. } => (Supervision::Starting, FatalReason::None),
-        Phase::Running { .. } => (Supervision::Running, FatalReason::None),
-        Phase::Stopping { .. } => (Supervision::Stopping, FatalReason::None),
-        Phase::Backoff { .. } => (Supervision::Backoff, FatalReason::None),
-        Phase::Fatal { reason, .. } => (Supervision::Fatal, reason),
     }
 }
 

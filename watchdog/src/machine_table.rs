@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::policy::RestartPolicy;
+use kennel_common::layout::Supervision;
 
 const PID: i32 = 100;
 
@@ -53,6 +54,7 @@ fn sample(name: &str, t0: Instant) -> Life {
         "Running" => Phase::Running {
             pid: pid(PID),
             since: t0,
+            ready: t0,
         },
         "Stopping" => Phase::Stopping {
             pid: pid(PID),
@@ -341,4 +343,38 @@ fn a_child_stopped_while_stopping_then_started_is_restarted_when_it_exits() {
     let (life, fx) = step(&life, exit, t0 + Duration::from_secs(5), &p);
     assert_eq!(acts(&fx), vec!["dead:exit 0", "spawn"]);
     assert!(life.want_up);
+}
+
+#[test]
+fn a_ready_child_killed_from_outside_is_restarted_at_once_every_time() {
+    let t0 = Instant::now();
+    let p = policy();
+    // The first start, as the driver does it: Deadline asks for a spawn.
+    let (mut life, fx) = step(&sample("Down", t0), Event::Deadline, t0, &p);
+    assert_eq!(acts(&fx), vec!["spawn"]);
+    let mut now = t0;
+    for n in 0..20 {
+        let child = pid(700 + n);
+        let (l, _) = step(&life, Event::Spawned { pid: child }, now, &p);
+        now += Duration::from_millis(2);
+        let (l, _) = step(&l, Event::Ready { pid: child }, now, &p);
+        now += Duration::from_millis(1);
+        let exit = Event::Exited {
+            pid: child,
+            exit: ExitCode::Signaled(9),
+        };
+        let (l, fx) = step(&l, exit, now, &p);
+        assert_eq!(acts(&fx), vec![DEAD, "spawn"], "kill #{n}");
+        life = l;
+    }
+    assert_eq!(life.restarts, 20);
+    // The same child failing by itself right after readiness is a crash loop.
+    let (l, _) = step(&life, Event::Spawned { pid: pid(900) }, now, &p);
+    let (l, _) = step(&l, Event::Ready { pid: pid(900) }, now, &p);
+    let exit = Event::Exited {
+        pid: pid(900),
+        exit: ExitCode::Exited(1),
+    };
+    let (l, _) = step(&l, exit, now + Duration::from_millis(5), &p);
+    assert_eq!(kind(&l.phase), "Backoff");
 }

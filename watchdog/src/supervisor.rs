@@ -86,7 +86,7 @@ impl<'a> Supervisor<'a> {
             for effect in said {
                 self.perform(id, effect);
             }
-            if let (Phase::Starting { .. }, Phase::Running { pid, since }) =
+            if let (Phase::Starting { .. }, Phase::Running { pid, since, .. }) =
                 (before, self.lives[id.index()].phase)
             {
                 self.on_ready(id, pid, since);
