@@ -102,6 +102,18 @@ impl FormatOption {
     }
 }
 
+/// What every child of the watchdog takes besides its own tunables: which instance, the
+/// shared options, and the listener it inherits.
+#[derive(Debug, Clone, Args)]
+pub struct ChildOptions {
+    #[command(flatten)]
+    pub runtime: RuntimeOption,
+    #[command(flatten)]
+    pub shared: SharedOptions,
+    #[command(flatten)]
+    pub listen: ListenOption,
+}
+
 /// A duration as a flag value that `duration::parse_duration` reads back exactly.
 pub fn duration_arg(d: std::time::Duration) -> String {
     format!("{}ms", d.as_millis())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use kennel_common::duration::parse_duration;
-use kennel_common::options::{duration_arg, ListenOption, RuntimeOption, SharedOptions};
+use kennel_common::options::{duration_arg, ChildOptions};
 use kennel_common::runtime::RuntimeDir;
 
 /// The dispatcher's tunables, as the watchdog's `--help` shows them too.
@@ -73,11 +73,7 @@ impl DispatcherOptions {
 )]
 pub struct Args {
     #[command(flatten)]
-    pub runtime: RuntimeOption,
-    #[command(flatten)]
-    pub shared: SharedOptions,
-    #[command(flatten)]
-    pub listen: ListenOption,
+    pub child: ChildOptions,
     /// TCP port to listen on (0 = any free port; the real one is published in the segment).
     #[arg(long, default_value_t = 2222)]
     pub port: u16,
@@ -105,15 +101,15 @@ impl Settings {
         args.options.validate()?;
         let o = args.options;
         Ok(Settings {
-            runtime: args.runtime.resolve(),
-            bind: args.shared.bind,
+            runtime: args.child.runtime.resolve(),
+            bind: args.child.shared.bind,
             port: args.port,
-            listen_fd: args.listen.listen_fd,
+            listen_fd: args.child.listen.listen_fd,
             queue_timeout: o.queue_timeout,
             idle_timeout: o.idle_timeout,
             max_connections: o.max_connections,
             max_per_source: o.max_per_source,
-            require_token: args.shared.require_token,
+            require_token: args.child.shared.require_token,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use kennel_common::duration::parse_duration;
-use kennel_common::options::{duration_arg, ListenOption, RuntimeOption, SharedOptions};
+use kennel_common::options::{duration_arg, ChildOptions};
 use kennel_common::protocol::DEFAULT_MAX_PAYLOAD;
 use kennel_common::runtime::RuntimeDir;
 
@@ -56,11 +56,7 @@ impl WorkerOptions {
 )]
 pub struct Args {
     #[command(flatten)]
-    pub runtime: RuntimeOption,
-    #[command(flatten)]
-    pub shared: SharedOptions,
-    #[command(flatten)]
-    pub listen: ListenOption,
+    pub child: ChildOptions,
     /// Worker slot number in the shared segment.
     #[arg(long)]
     pub slot: usize,
@@ -89,14 +85,14 @@ impl Settings {
     pub fn from_args(args: Args) -> Result<Settings, String> {
         args.options.validate()?;
         Ok(Settings {
-            runtime: args.runtime.resolve(),
+            runtime: args.child.runtime.resolve(),
             slot: args.slot,
-            bind: args.shared.bind,
+            bind: args.child.shared.bind,
             port: args.port,
-            listen_fd: args.listen.listen_fd,
+            listen_fd: args.child.listen.listen_fd,
             client_timeout: args.options.client_timeout,
             max_payload: args.options.max_payload,
-            require_token: args.shared.require_token,
+            require_token: args.child.shared.require_token,
         })
     }
 }
