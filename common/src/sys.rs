@@ -265,3 +265,28 @@ pub fn adopt_listener(fd: i32) -> io::Result<std::net::TcpListener> {
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     Ok(std::net::TcpListener::from(owned))
 }
+
+#[cfg(test)]
+mod adopt_tests {
+    use super::adopt_listener;
+    use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn only_an_open_listening_socket_is_adopted() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let adopted = adopt_listener(l.into_raw_fd()).unwrap();
+        assert_eq!(adopted.local_addr().unwrap(), addr);
+
+        let err = |fd| adopt_listener(fd).unwrap_err().to_string();
+        assert!(err(0).contains("standard stream"));
+        let file = std::fs::File::open("/dev/null").unwrap().into_raw_fd();
+        assert!(err(file).contains("not a socket"), "{}", err(file));
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .into_raw_fd();
+        assert!(err(udp).contains("not listening"), "{}", err(udp));
+        // A number no descriptor of this process has (far above any the tests open).
+        assert!(err(1_000_000).contains("not open"), "{}", err(1_000_000));
+    }
+}
