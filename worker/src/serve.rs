@@ -57,7 +57,7 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
             Err(why) => {
                 record.failed.fetch_add(1, SeqCst);
                 log::warn!("refused a connection from {peer}: {why}");
-                let _ = stream.write_all(&error_line(&why));
+                say_error(&stream, &why);
                 return;
             }
         }
@@ -66,7 +66,7 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
         Ok(guard) => guard.begin_service(id, peer, token),
         Err(e) => {
             log::error!("refusing {peer}: {e}");
-            let _ = stream.write_all(&error_line("temporarily unavailable"));
+            say_error(&stream, "temporarily unavailable");
             return;
         }
     };
@@ -81,7 +81,8 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     let served = match outcome {
         Ok((framing, payload)) => {
             let body = services::answer(request, &payload);
-            match write_answer(&mut stream, framing, &body) {
+            let write_deadline = Instant::now() + worker.settings.client_timeout;
+            match write_answer(worker, &mut stream, framing, &body, write_deadline) {
                 Ok(()) => true,
                 Err(e) => {
                     log::warn!("{peer} left before its {} answer: {e}", request.name());
@@ -91,12 +92,12 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
         }
         Err(ReadFailure::Invalid(why)) => {
             log::warn!("rejected a message from {peer}: {why}");
-            let _ = stream.write_all(&error_line(&why));
+            say_error(&stream, &why);
             false
         }
         Err(ReadFailure::TimedOut) => {
             log::warn!("{peer} sent no complete message within the client timeout");
-            let _ = stream.write_all(&error_line("timed out waiting for the message"));
+            say_error(&stream, "timed out waiting for the message");
             false
         }
         Err(ReadFailure::Closed) => {
@@ -138,14 +139,15 @@ fn refuse(worker: &Worker, stream: &mut TcpStream, peer: SocketAddr, refusal: Ad
         _ => "not assigned: ask the dispatcher for a worker first",
     };
     log::warn!("refused a connection from {peer}: {why}");
-    let _ = stream.write_all(&error_line(why));
+    say_error(stream, why);
     if refusal == Admission::Invalid {
         worker.send_pong_if_awaited(record.ping.load(SeqCst));
     }
 }
 
-/// One `read` into `out`, waiting at most until `deadline` and stamping the heartbeat every
-/// `TICK` while it waits (so a worker waiting on a slow client is not taken for a hung one).
+/// One `read` into `out`, waiting at most until `deadline` and stamping the heartbeat after
+/// every read, so at least every `TICK` while it waits (a worker waiting on a slow client is
+/// not taken for a hung one).
 /// The socket's read timeout is `TICK` from the start of the connection; it is set again
 /// only in the last `TICK` before the deadline (one system call per read saved).
 /// `Ok(0)` is end of file.
@@ -163,7 +165,12 @@ fn read_some(
         if left < TICK {
             let _ = stream.set_read_timeout(Some(left));
         }
-        match stream.read(out) {
+        let result = stream.read(out);
+        // Every read, whatever it returned: a client trickling one byte per 100 ms never lets
+        // a read time out, and must not silence the heartbeat either (one vDSO clock read and
+        // one atomic store).
+        worker.ctx.segment.heartbeat(worker.id());
+        match result {
             Ok(n) => return Ok(n),
             Err(e)
                 if matches!(
@@ -171,10 +178,7 @@ fn read_some(
                     io::ErrorKind::WouldBlock
                         | io::ErrorKind::TimedOut
                         | io::ErrorKind::Interrupted
-                ) =>
-            {
-                worker.ctx.segment.heartbeat(worker.id());
-            }
+                ) => {}
             Err(e) => return Err(ReadFailure::Io(e)),
         }
     }
@@ -236,14 +240,60 @@ fn read_exact_until(
     Ok(())
 }
 
+/// Tells the client why it is not served, best effort: one non-blocking send of one short
+/// line (nothing is owed to a client that is not reading).
+fn say_error(stream: &TcpStream, why: &str) {
+    use nix::sys::socket::{send, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+    let _ = send(stream.as_raw_fd(), &error_line(why), flags);
+}
+
 /// Writes an answer: small ones as one buffer, large ones as header + body in one `writev`
 /// loop, so a 1 MiB echo is not copied once more just to prepend ten bytes.
-fn write_answer(stream: &mut TcpStream, framing: Framing, body: &[u8]) -> io::Result<()> {
+fn write_answer(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    framing: Framing,
+    body: &[u8],
+    deadline: Instant,
+) -> io::Result<()> {
     if framing != Framing::Length || body.len() < 16 * 1024 {
-        return stream.write_all(&frame_answer(framing, body));
+        return write_all_until(worker, stream, &frame_answer(framing, body), &[], deadline);
     }
     let header = format!("LEN {}\n", body.len());
-    let (mut h, mut b) = (header.as_bytes(), body);
+    write_all_until(worker, stream, header.as_bytes(), body, deadline)
+}
+
+/// Writes `h` then `b`, never blocking more than `TICK` at a time (stamping the heartbeat in
+/// between) and giving up at `deadline`: a client that stops reading its answer can neither
+/// hold the worker for good nor silence its heartbeat into a hang kill.
+fn write_all_until(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    mut h: &[u8],
+    mut b: &[u8],
+    deadline: Instant,
+) -> io::Result<()> {
+    use nix::sys::socket::{send, MsgFlags};
+    use std::os::fd::AsRawFd;
+    // Most answers fit in the socket's send buffer: one non-blocking send, and no timeout to
+    // set (a system call saved on every request).
+    if b.is_empty() {
+        match send(
+            stream.as_raw_fd(),
+            h,
+            MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        ) {
+            Ok(n) => h = &h[n..],
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if h.is_empty() {
+            return Ok(());
+        }
+    }
+    stream.set_write_timeout(Some(TICK))?;
     while !h.is_empty() || !b.is_empty() {
         match stream.write_vectored(&[io::IoSlice::new(h), io::IoSlice::new(b)]) {
             Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
@@ -252,7 +302,22 @@ fn write_answer(stream: &mut TcpStream, framing: Framing, body: &[u8]) -> io::Re
                 h = &h[from_h..];
                 b = &b[n - from_h..];
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                worker.ctx.segment.heartbeat(worker.id());
+                if Instant::now() >= deadline {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client read nothing of its answer within the client timeout",
+                    ));
+                }
+            }
             Err(e) => return Err(e),
         }
     }
