@@ -9,6 +9,11 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "run.sh: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2
   exit 1
 fi
+if [ ! -x target/release/kennel-watchdog ]; then
+  echo "run.sh: building Kennel (release) for the first time: about a minute on 2 cores..." >&2
+else
+  echo "run.sh: bringing the release build up to date..." >&2
+fi
 cargo build --release --workspace --bins --locked --quiet
 bin="$PWD/target/release"
 echo "run.sh: starting $bin/kennel-watchdog $*" >&2

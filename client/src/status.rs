@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use kennel_common::invariants::Violation;
+use kennel_common::invariants::{self, Violation};
 use kennel_common::layout::{ProcState, Role};
 use kennel_common::protocol::RequestType;
 use kennel_common::segment::{RecordId, RecordView, Snapshot};
@@ -26,7 +26,15 @@ pub struct Context {
     pub watchdog: WatchdogLiveness,
 }
 
-fn state_word(r: &RecordView) -> String {
+/// A row's state for people: `stale` for every row when the watchdog is gone (the pids may
+/// not exist any more), `frozen` for a live process whose heartbeat stopped, else the state.
+fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String {
+    if ctx.watchdog == WatchdogLiveness::Gone {
+        return "stale".into();
+    }
+    if invariants::is_frozen(s, r) {
+        return "frozen".into();
+    }
     match (r.id.role(), r.state()) {
         (Role::Dispatcher, Some(ProcState::Idle)) if !r.torn => "ready".into(),
         _ => r.display_state(),
@@ -45,8 +53,9 @@ fn age(s: &Snapshot, stamp: u64) -> Option<u64> {
 pub fn table(s: &Snapshot, ctx: &Context) -> String {
     let mut out = String::new();
     let watchdog = match ctx.watchdog {
+        WatchdogLiveness::Alive if invariants::watchdog_frozen(s) => "frozen",
         WatchdogLiveness::Alive => "running",
-        WatchdogLiveness::Gone => "GONE (stale segment)",
+        WatchdogLiveness::Gone => "GONE",
         WatchdogLiveness::Unknown => "unknown",
     };
     let _ = writeln!(
@@ -89,7 +98,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
             RecordId::Dispatcher => ("dispatcher", "-".to_string()),
             RecordId::Worker(k) => ("worker", k.to_string()),
         };
-        let mut state = state_word(r);
+        let mut state = state_word(s, ctx, r);
         if let Some(reason) = r.fatal_reason().filter(|f| f.describe() != "") {
             state = format!("{state}: {}", reason.describe());
         }
@@ -106,7 +115,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
             r.restarts,
             fmt_age(age(s, r.heartbeat_ms)),
             format!("{}/{}", r.ping, r.pong),
-            r.last_exit().map_or("-".into(), |e| e.to_string()),
+            r.last_exit_text().unwrap_or_else(|| "-".into()),
         );
     }
     let d = s.dispatcher();
@@ -117,6 +126,13 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
             d.served,
             d.busy,
             d.dispatch_ns as f64 / 1000.0 / d.served as f64
+        );
+    }
+    if ctx.watchdog == WatchdogLiveness::Gone {
+        let _ = writeln!(
+            out,
+            "STALE: no watchdog holds this instance (it was killed); these rows are its last \
+             words, not live processes. The next start cleans up."
         );
     }
     out
@@ -130,13 +146,14 @@ fn fmt_age(ms: Option<u64>) -> String {
     }
 }
 
-fn record_json(s: &Snapshot, r: &RecordView) -> Obj {
+fn record_json(s: &Snapshot, ctx: &Context, r: &RecordView) -> Obj {
     let mut o = Obj::new();
     if let RecordId::Worker(k) = r.id {
         o.num("slot", k as u64);
     }
     o.opt_num("pid", r.pid().map(u64::from));
-    o.str("state", &state_word(r));
+    o.str("state", &state_word(s, ctx, r));
+    o.bool("frozen", invariants::is_frozen(s, r));
     o.str(
         "supervision",
         r.supervision().map_or("invalid", |x| x.name()),
@@ -149,6 +166,12 @@ fn record_json(s: &Snapshot, r: &RecordView) -> Obj {
     o.num("ping", r.ping);
     o.num("pong", r.pong);
     o.opt_str("last_exit", r.last_exit().map(|e| e.to_string()));
+    o.opt_str(
+        "killed_for",
+        r.killed_for()
+            .filter(|k| *k != kennel_common::layout::KillReason::None)
+            .map(|k| k.describe().to_string()),
+    );
     o.opt_str(
         "fatal_reason",
         r.fatal_reason()
@@ -175,18 +198,20 @@ pub fn json(s: &Snapshot, ctx: &Context) -> String {
     let mut w = Obj::new();
     w.num("pid", u64::from(s.watchdog_pid));
     w.bool("alive", ctx.watchdog == WatchdogLiveness::Alive);
+    w.bool("frozen", invariants::watchdog_frozen(s));
     w.opt_num("heartbeat_age_ms", age(s, s.watchdog_heartbeat_ms));
     let workers: Vec<String> = s
         .workers()
         .iter()
-        .map(|r| record_json(s, r).finish())
+        .map(|r| record_json(s, ctx, r).finish())
         .collect();
     let mut top = Obj::new();
     top.str("runtime_dir", &ctx.runtime_dir);
     top.str("segment", &ctx.segment_name);
     top.bool("stopping", s.stopping);
+    top.bool("stale", ctx.watchdog == WatchdogLiveness::Gone);
     top.raw("watchdog", &w.finish());
-    top.raw("dispatcher", &record_json(s, s.dispatcher()).finish());
+    top.raw("dispatcher", &record_json(s, ctx, s.dispatcher()).finish());
     top.raw("workers", &format!("[{}]", workers.join(",")));
     top.finish()
 }

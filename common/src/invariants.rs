@@ -17,9 +17,43 @@ pub struct Violation {
     pub detail: String,
 }
 
+/// A live process whose heartbeat is older than this is reported frozen. Every Kennel process
+/// (the watchdog included) stamps its heartbeat at least every `child::TICK` (250 ms), so 3 s
+/// is twelve missed beats: a stopped, wedged or starved process, not a busy one.
+pub const FROZEN_MS: u64 = 3000;
+
+/// True if a record describes a process that should be stamping its heartbeat.
+pub fn is_live(r: &RecordView) -> bool {
+    !r.torn
+        && matches!(
+            r.state(),
+            Some(ProcState::Idle | ProcState::Assigned | ProcState::Busy)
+        )
+}
+
+/// True if `r` is live and its heartbeat is older than `FROZEN_MS`.
+pub fn is_frozen(s: &Snapshot, r: &RecordView) -> bool {
+    is_live(r) && s.age_ms(r.heartbeat_ms) > FROZEN_MS
+}
+
+/// True if the watchdog's own heartbeat is older than `FROZEN_MS` (and it is not stopping).
+pub fn watchdog_frozen(s: &Snapshot) -> bool {
+    !s.stopping && s.age_ms(s.watchdog_heartbeat_ms) > FROZEN_MS
+}
+
 /// Every invariant a consistent snapshot must satisfy. Empty means healthy.
 pub fn check(s: &Snapshot) -> Vec<Violation> {
     let mut out = Vec::new();
+    if watchdog_frozen(s) {
+        out.push(Violation {
+            invariant: "heartbeat-fresh",
+            record: None,
+            detail: format!(
+                "the watchdog's heartbeat is {} ms old: it is frozen",
+                s.age_ms(s.watchdog_heartbeat_ms)
+            ),
+        });
+    }
     let mut ports: HashMap<u16, RecordId> = HashMap::new();
     for r in &s.records {
         check_record(s, r, &mut out);
@@ -120,6 +154,15 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
             format!("state {} without a published endpoint", state.name()),
         );
     }
+    if is_frozen(s, r) {
+        fail(
+            "heartbeat-fresh",
+            format!(
+                "heartbeat {} ms old (over {FROZEN_MS} ms): the process is frozen",
+                s.age_ms(r.heartbeat_ms)
+            ),
+        );
+    }
     if r.heartbeat_ms > s.now_ms.saturating_add(1000) {
         fail(
             "heartbeat",
@@ -150,6 +193,7 @@ mod tests {
             restarts: 0,
             last_exit: 0,
             fatal_reason: 0,
+            kill_reason: 0,
             endpoint: Some(format!("127.0.0.1:{}", 3000 + id.index()).parse().unwrap()),
             client: None,
             request_type: 0,

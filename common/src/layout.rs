@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// "KENNEL" + layout generation, little-endian, at offset 0.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KENNEL\x00\x01");
 /// Bumped whenever the meaning or position of a field changes.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 /// Upper bound on worker slots, so that a corrupted header cannot make us map gigabytes.
 pub const MAX_WORKERS: usize = 64;
 /// Size of the header in bytes.
@@ -99,7 +99,8 @@ pub struct Record {
     pub client: EndpointCell,
     /// Worker slots: `RequestType` code of the current assignment.
     pub request_type: AtomicU32,
-    pub reserved0: AtomicU32,
+    /// `KillReason` code of the last death: why the watchdog killed it, if it did.
+    pub kill_reason: AtomicU32,
     /// Ping marker: assignments given to this slot. `ping == pong` means no assignment pending.
     pub ping: AtomicU64,
     /// Pong marker: assignments this slot has finished (served, refused or expired).
@@ -216,6 +217,20 @@ segment_code! {
         TooManyRestarts = 1 => "restarted too often (crash loop)",
         /// The binary could not be spawned at all.
         SpawnFailed = 2 => "could not be spawned",
+    }
+}
+
+segment_code! {
+    /// Why the watchdog killed a child, when it did (kept with `last_exit`).
+    pub enum KillReason, text describe {
+        /// It died without the watchdog's doing (or was never killed by it).
+        None = 0 => "",
+        /// Its heartbeat went silent past the hang timeout.
+        Hang = 1 => "hang",
+        /// It did not become ready within the start timeout.
+        StartTimeout = 2 => "start timeout",
+        /// Stopped on request (instance stop, control verb).
+        Stopped = 3 => "stop",
     }
 }
 

@@ -132,9 +132,12 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
     loop {
         let now = Instant::now();
         sup.run_deadlines(now);
+        // At least every TICK, like every child: the watchdog's heartbeat is read by the same
+        // rule as theirs (kennelctl reports a process frozen after 3 s of silence).
         let wake = sup
             .next_deadline(Instant::now())
-            .map_or(next_poll, |d| d.min(next_poll));
+            .map_or(next_poll, |d| d.min(next_poll))
+            .min(Instant::now() + kennel_common::child::TICK);
         let wait = wake.saturating_duration_since(Instant::now());
         let mut fds = [
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),

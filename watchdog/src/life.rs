@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use kennel_common::layout::{FatalReason, Supervision};
+use kennel_common::layout::{FatalReason, KillReason, Supervision};
 use nix::unistd::Pid;
 
 use crate::machine::Policy;
@@ -19,6 +19,17 @@ pub enum StopReason {
     Hang,
     /// No ready notice within the start timeout.
     StartTimeout,
+}
+
+impl StopReason {
+    /// The code the segment keeps with the exit.
+    pub fn code(self) -> KillReason {
+        match self {
+            StopReason::Requested => KillReason::Stopped,
+            StopReason::Hang => KillReason::Hang,
+            StopReason::StartTimeout => KillReason::StartTimeout,
+        }
+    }
 }
 
 /// Where a child is in its life.

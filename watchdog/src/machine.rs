@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use kennel_common::layout::{ExitCode, FatalReason};
+use kennel_common::layout::{ExitCode, FatalReason, KillReason};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -59,7 +59,8 @@ pub enum Effect {
     /// Send a signal to the tracked pid.
     Signal(Pid, Signal),
     /// Record a death in the child's record.
-    MarkDead(ExitCode),
+    /// Record a death in the child's record, with why the watchdog killed it, if it did.
+    MarkDead(ExitCode, KillReason),
     /// Say something, at a level, about this child (the driver prefixes its name).
     Log(log::Level, String),
 }
@@ -177,7 +178,11 @@ pub fn step(life: &Life, event: Event, now: Instant, p: &Policy) -> (Life, Vec<E
         }
         // A death.
         (phase, Event::Exited { pid, exit }) if phase.pid() == Some(pid) => {
-            fx.push(Effect::MarkDead(exit));
+            let killed_for = match phase {
+                Phase::Stopping { why, .. } => why.code(),
+                _ => KillReason::None,
+            };
+            fx.push(Effect::MarkDead(exit, killed_for));
             let ran_for = phase
                 .started()
                 .map(|s| now.duration_since(s))

@@ -37,7 +37,7 @@ fn acts(fx: &[Effect]) -> Vec<String> {
         .filter_map(|e| match e {
             Effect::Spawn => Some("spawn".to_string()),
             Effect::Signal(p, s) => Some(format!("{}:{}", s.as_str(), p)),
-            Effect::MarkDead(x) => Some(format!("dead:{x}")),
+            Effect::MarkDead(x, _) => Some(format!("dead:{x}")),
             Effect::Log(..) => None,
         })
         .collect()

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use kennel_common::clock;
-use kennel_common::layout::{ExitCode, Supervision};
+use kennel_common::layout::{ExitCode, KillReason, Supervision};
 use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT};
 use kennel_common::segment::{RecordId, Segment, GUARD_TIMEOUT};
 use nix::sys::signal::kill;
@@ -104,8 +104,8 @@ impl<'a> Supervisor<'a> {
                 }
                 None
             }
-            Effect::MarkDead(exit) => {
-                self.mark_dead(id, exit);
+            Effect::MarkDead(exit, killed_for) => {
+                self.mark_dead(id, exit, killed_for);
                 None
             }
             Effect::Log(level, msg) => {
@@ -145,10 +145,10 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    fn mark_dead(&self, id: RecordId, exit: ExitCode) {
+    fn mark_dead(&self, id: RecordId, exit: ExitCode, killed_for: KillReason) {
         match self.segment.lock(GUARD_TIMEOUT) {
             Ok(g) => {
-                g.mark_dead(id, exit);
+                g.mark_dead(id, exit, killed_for);
                 for (id, why) in g.repair_damaged() {
                     log::warn!("repaired {id}'s record, {why}");
                 }

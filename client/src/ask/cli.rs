@@ -71,7 +71,10 @@ impl Settings {
         if a.count == 0 {
             return Err("--count must be at least 1".into());
         }
-        let port = a.port.unwrap_or_else(|| published_port(&a.runtime));
+        let port = match a.port {
+            Some(p) => p,
+            None => published_port(&a.runtime)?,
+        };
         Ok(Settings {
             dispatcher: resolve(&a.host, port)?,
             request_type: a.request_type,
@@ -84,12 +87,28 @@ impl Settings {
     }
 }
 
-/// The port a running instance's dispatcher published, or 2222.
-fn published_port(runtime: &RuntimeOption) -> u16 {
-    Segment::attach(&runtime.resolve(), Access::ReadOnly)
-        .ok()
-        .and_then(|seg| seg.read(RecordId::Dispatcher).endpoint)
-        .map_or(2222, |e| e.port())
+/// The port a running instance's dispatcher published. With no `--runtime-dir` (nor
+/// `KENNEL_RUNTIME_DIR`) an instance that cannot be read in the default directory means the
+/// assignment's default port, 2222; with one, it is an error naming the directory — never a
+/// silent fallback to another instance's port.
+fn published_port(runtime: &RuntimeOption) -> Result<u16, String> {
+    let rt = runtime.resolve();
+    let found = Segment::attach(&rt, Access::ReadOnly)
+        .map_err(|e| e.to_string())
+        .and_then(|seg| {
+            seg.read(RecordId::Dispatcher)
+                .endpoint
+                .map(|e| e.port())
+                .ok_or_else(|| "its dispatcher has published no port (not ready?)".to_string())
+        });
+    match (found, &runtime.runtime_dir) {
+        (Ok(port), _) => Ok(port),
+        (Err(_), None) => Ok(2222),
+        (Err(e), Some(_)) => Err(format!(
+            "cannot read the instance in {}: {e} (give --port, or start it there)",
+            rt.path().display()
+        )),
+    }
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -118,5 +137,14 @@ mod tests {
         assert!(parse(&["--type", "two words"]).is_err());
         assert!(parse(&["--type", ""]).is_err());
         assert!(parse(&["--host", "no.such.host.invalid"]).is_err());
+        let e = Settings::from_args(
+            Args::try_parse_from(["kennel-client", "--runtime-dir", "/nonexistent/kennel"])
+                .unwrap(),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("cannot read the instance in /nonexistent/kennel"),
+            "{e}"
+        );
     }
 }

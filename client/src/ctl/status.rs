@@ -1,4 +1,5 @@
-//! `kennelctl status`: one snapshot of the segment, as a table or a JSON document.
+//! `kennelctl status`: one snapshot of the segment, as a table or a JSON document. Exit 1 when
+//! no watchdog holds the instance any more (every row is then stale).
 
 use super::cli::Format;
 use crate::inspect::Inspector;
@@ -11,5 +12,5 @@ pub fn run(inspector: &Inspector, format: Format) -> i32 {
         Format::Json => println!("{}", status::json(&snap, &ctx)),
         Format::Text => print!("{}", status::table(&snap, &ctx)),
     }
-    0
+    i32::from(ctx.watchdog == status::WatchdogLiveness::Gone)
 }

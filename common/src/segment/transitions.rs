@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use super::endpoint::{load_endpoint, store_endpoint};
 use super::{Guard, RecordId};
-use crate::layout::{ExitCode, FatalReason, ProcState, Record, Supervision};
+use crate::layout::{ExitCode, FatalReason, KillReason, ProcState, Record, Supervision};
 use crate::protocol::RequestType;
 
 /// A worker whose heartbeat is older than this is not handed out, even if its slot says idle:
@@ -97,13 +97,14 @@ impl Guard<'_> {
 
     /// Watchdog, after reaping `id`'s process: Dead and Down, endpoint withdrawn, assignment
     /// cancelled, exit status recorded.
-    pub fn mark_dead(&self, id: RecordId, exit: ExitCode) {
+    pub fn mark_dead(&self, id: RecordId, exit: ExitCode, killed_for: KillReason) {
         self.write(id, |r| {
             set_state(r, ProcState::Dead);
             r.supervision.store(Supervision::Down as u32, SeqCst);
             store_endpoint(&r.endpoint, None);
             cancel_assignment(r);
             r.last_exit.store(exit.encode(), SeqCst);
+            r.kill_reason.store(killed_for as u32, SeqCst);
         });
     }
 

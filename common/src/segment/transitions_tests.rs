@@ -179,12 +179,13 @@ fn death_and_respawn_clear_the_record_and_keep_the_exit() {
         0,
     )
     .unwrap();
-    g.mark_dead(w0, ExitCode::Signaled(9));
+    g.mark_dead(w0, ExitCode::Signaled(9), crate::layout::KillReason::Hang);
     let v = t.seg().read(w0);
     assert_eq!(v.state(), Some(ProcState::Dead));
     assert_eq!(v.endpoint, None);
     assert_eq!(v.ping, v.pong, "the pending assignment was cancelled");
     assert_eq!(v.last_exit(), Some(ExitCode::Signaled(9)));
+    assert_eq!(v.killed_for(), Some(crate::layout::KillReason::Hang));
     g.reset_for_spawn(w0, 42, 3);
     let v = t.seg().read(w0);
     assert_eq!(

@@ -22,6 +22,7 @@ pub struct RecordView {
     pub restarts: u32,
     pub last_exit: u32,
     pub fatal_reason: u32,
+    pub kill_reason: u32,
     pub endpoint: Option<SocketAddr>,
     pub client: Option<SocketAddr>,
     pub request_type: u32,
@@ -57,6 +58,7 @@ impl RecordView {
             restarts: load(&r.restarts),
             last_exit: load(&r.last_exit),
             fatal_reason: load(&r.fatal_reason),
+            kill_reason: load(&r.kill_reason),
             endpoint: load_endpoint(&r.endpoint),
             client: load_endpoint(&r.client),
             request_type: load(&r.request_type),
@@ -86,6 +88,20 @@ impl RecordView {
 
     pub fn last_exit(&self) -> Option<ExitCode> {
         ExitCode::decode(self.last_exit)
+    }
+
+    /// Why the watchdog killed the last process of this record, if it did.
+    pub fn killed_for(&self) -> Option<KillReason> {
+        KillReason::from_code(self.kill_reason)
+    }
+
+    /// The last exit for people: `signal 9 (SIGKILL), killed by the watchdog: hang`.
+    pub fn last_exit_text(&self) -> Option<String> {
+        let exit = self.last_exit()?;
+        Some(match self.killed_for() {
+            Some(KillReason::None) | None => exit.to_string(),
+            Some(k) => format!("{exit}, killed by the watchdog: {}", k.describe()),
+        })
     }
 
     pub fn fatal_reason(&self) -> Option<FatalReason> {
