@@ -174,3 +174,46 @@ fn a_missing_child_binary_stops_the_start_naming_its_path() {
     let _ = std::fs::remove_dir(&dir);
     let _ = std::fs::remove_dir_all(&bins);
 }
+
+#[test]
+#[ignore = "needs root (mounts a tiny /dev/shm in a private mount namespace); scripts/test.sh runs it when root"]
+fn a_full_dev_shm_stops_the_start_with_enospc_and_leaves_nothing() {
+    assert!(
+        nix::unistd::getuid().is_root(),
+        "needs root: run with --include-ignored as root"
+    );
+    let dir = fresh_dir("fullshm");
+    // A private mount namespace whose /dev/shm is an 8 KiB tmpfs, filled before the start.
+    let script = format!(
+        "mount -t tmpfs -o size=8k tmpfs /dev/shm || exit 99; \
+         dd if=/dev/zero of=/dev/shm/fill bs=4096 count=4 2>/dev/null; \
+         exec '{}' --runtime-dir '{}' --port 0",
+        bin("kennel-watchdog").display(),
+        dir.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "could not mount a tmpfs: {err}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a clean error exit, not a signal: {err}"
+    );
+    assert!(
+        err.contains("reserving") && err.contains("No space left on device"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}\n{err}");
+    let _ = std::fs::remove_dir(&dir);
+}

@@ -102,6 +102,11 @@ fn status_of_an_instance_whose_watchdog_is_gone_is_stale_and_fails() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["stale"], true);
     assert_eq!(v["dispatcher"]["state"], "stale");
+    // The next start clears what the dead watchdog left (segment, semaphore, FIFOs).
+    let dir = inst.dir.clone();
+    drop(inst);
+    let next = Instance::start_in(dir, 1, &[]);
+    assert!(next.log_text().contains("removed the stale shared segment"));
 }
 
 #[test]

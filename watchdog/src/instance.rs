@@ -34,11 +34,24 @@ impl Instance {
         remove_objects(&runtime, "stale ")?;
         let mut fifos: Vec<FifoName> = vec![FifoName::Watchdog, FifoName::Dispatcher];
         fifos.extend((0..workers).map(FifoName::Worker));
-        for f in &fifos {
-            Fifo::create(&runtime.fifo_path(*f))?;
-        }
-        let segment = Segment::create(&runtime, workers, dispatcher_port)?;
-        let fifo = Fifo::open(&runtime.fifo_path(FifoName::Watchdog))?;
+        let made = (|| {
+            for f in &fifos {
+                Fifo::create(&runtime.fifo_path(*f))?;
+            }
+            let segment = Segment::create(&runtime, workers, dispatcher_port)?;
+            let fifo = Fifo::open(&runtime.fifo_path(FifoName::Watchdog))?;
+            Ok((segment, fifo))
+        })();
+        let (segment, fifo) = match made {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Nothing half-made stays: the FIFOs made so far and the lock file go (the
+                // segment and its semaphore clean up after themselves in Segment::create).
+                let _ = remove_fifos(&runtime, "");
+                let _ = runtime.remove_own_file(&runtime.lock_path(), false);
+                return Err(e);
+            }
+        };
         log::info!(
             "created segment {} (semaphore {}) and {} FIFOs in {}",
             segment.name(),

@@ -51,6 +51,15 @@ impl Segment {
     ) -> Result<Segment> {
         nix::unistd::ftruncate(&fd, size as i64)
             .map_err(|e| Error::nix(format!("sizing shared memory {name}"), e))?;
+        // Reserve the pages now: ftruncate only sets a size, and on a full /dev/shm the first
+        // write to the mapping would be a SIGBUS, after the semaphore was made. Here it is one
+        // clear ENOSPC before anything else exists.
+        nix::fcntl::posix_fallocate(&fd, 0, size as i64).map_err(|e| {
+            Error::nix(
+                format!("reserving {size} bytes of shared memory for {name} (is /dev/shm full?)"),
+                e,
+            )
+        })?;
         let map = Mapping::new(&fd, size, true)
             .map_err(|e| Error::io(format!("mapping shared memory {name}"), e))?;
         let semid = sys::sem_create().map_err(|e| Error::io("creating the semaphore", e))?;
