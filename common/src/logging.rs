@@ -20,3 +20,36 @@ pub fn init(name: &str) {
         })
         .try_init();
 }
+
+/// Logs `message` at warning level under `key` at most once a second; the lines held back
+/// meanwhile are counted and said with the next one. For anything a peer can repeat at will
+/// (a signal sent in a loop, garbled FIFO notices): a log that cannot be flooded.
+pub fn warn_limited(key: &str, message: std::fmt::Arguments<'_>) {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static SEEN: Mutex<Option<HashMap<String, (Instant, u64)>>> = Mutex::new(None);
+    let mut guard = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    let now = Instant::now();
+    let held = match map.get_mut(key) {
+        Some((last, held)) if now.duration_since(*last) < Duration::from_secs(1) => {
+            *held += 1;
+            return;
+        }
+        Some((last, held)) => {
+            *last = now;
+            std::mem::take(held)
+        }
+        None => {
+            map.insert(key.to_string(), (now, 0));
+            0
+        }
+    };
+    drop(guard);
+    if held > 0 {
+        log::warn!("{message} (and {held} more like it in the last second, not shown)");
+    } else {
+        log::warn!("{message}");
+    }
+}

@@ -10,9 +10,61 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::error::{Error, Result};
 
-/// The signals that ask a Kennel process to stop: the one list every binary blocks and reads
-/// through a signalfd (the watchdog adds SIGCHLD to it).
-pub const TERMINATION_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+/// The signals that ask a Kennel process to stop cleanly: the one list every binary blocks and
+/// reads through a signalfd (the watchdog adds SIGCHLD). SIGQUIT too: its default (a core
+/// dump) would leave the instance's objects behind.
+pub const TERMINATION_SIGNALS: [Signal; 4] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// Asynchronous signals whose default action is to terminate, that Kennel has no use for:
+/// blocked, read from the signalfd, logged (rate-limited) and ignored, so a stray `kill -USR1`
+/// takes nothing down. SIGPIPE is ignored by the Rust runtime itself. The synchronous fault
+/// signals (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS) are not in the list: a
+/// real fault is delivered whatever the mask, and means a bug or a damaged mapping — a child
+/// dies of it and is restarted; the watchdog's children die with it and the next start
+/// cleans up (docs/FAILURE-MODEL.md).
+pub const IGNORED_SIGNALS: [Signal; 10] = [
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGALRM,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
+    Signal::SIGIO,
+    Signal::SIGPWR,
+    Signal::SIGSTKFLT,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
+];
+
+/// Every signal a Kennel process takes through its signalfd, besides SIGCHLD.
+pub fn handled_signals() -> Vec<Signal> {
+    TERMINATION_SIGNALS
+        .iter()
+        .chain(IGNORED_SIGNALS.iter())
+        .copied()
+        .collect()
+}
+
+/// Sorts signals read from a signalfd: the first termination signal, if any; the others are
+/// logged (rate-limited) and ignored. SIGCHLD is the caller's.
+pub fn first_termination(signals: impl IntoIterator<Item = Signal>) -> Option<Signal> {
+    let mut stop = None;
+    for s in signals {
+        if TERMINATION_SIGNALS.contains(&s) {
+            stop = stop.or(Some(s));
+        } else if s != Signal::SIGCHLD {
+            crate::logging::warn_limited(
+                s.as_str(),
+                format_args!("ignoring {} (Kennel has no use for it)", s.as_str()),
+            );
+        }
+    }
+    stop
+}
 
 /// Blocks `signals` in this thread (and the threads it spawns later) and returns a
 /// non-blocking signalfd that reports them. Call before spawning threads.
@@ -52,7 +104,7 @@ pub struct Trigger(OwnedFd);
 impl Shutdown {
     /// Stop on a termination signal. Call before spawning threads.
     pub fn on_termination_signals() -> Result<Shutdown> {
-        signalfd_for(&TERMINATION_SIGNALS).map(Shutdown::Signals)
+        signalfd_for(&handled_signals()).map(Shutdown::Signals)
     }
 
     /// Stop when the returned trigger fires.
@@ -73,7 +125,9 @@ impl Shutdown {
     /// What asked us to stop, if anything did (drains the source).
     pub fn requested(&self) -> Option<String> {
         match self {
-            Shutdown::Signals(s) => pending_signals(s).first().map(|s| s.as_str().to_string()),
+            Shutdown::Signals(s) => {
+                first_termination(pending_signals(s)).map(|s| s.as_str().to_string())
+            }
             Shutdown::Pipe(p) => {
                 let mut b = [0u8; 16];
                 match nix::unistd::read(p, &mut b) {

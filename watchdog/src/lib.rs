@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use kennel_common::layout::ExitCode;
 use kennel_common::segment::RecordId;
-use kennel_common::shutdown::{signalfd_for, TERMINATION_SIGNALS};
+use kennel_common::shutdown::{first_termination, handled_signals, pending_signals, signalfd_for};
 use kennel_common::{clock, Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -86,7 +86,7 @@ pub fn run(settings: &Settings) -> Result<()> {
         return Err(Error::Invalid("Kennel runs on Linux only".into()));
     }
     // The children's termination signals, plus SIGCHLD: deaths are events of the same loop.
-    let mut wanted = TERMINATION_SIGNALS.to_vec();
+    let mut wanted = handled_signals();
     wanted.push(Signal::SIGCHLD);
     let signals = signalfd_for(&wanted)?;
     raise_open_file_limit();
@@ -149,14 +149,7 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
         header
             .watchdog_heartbeat_ms
             .store(clock::monotonic_ms(), SeqCst);
-        let mut stop = None;
-        while let Ok(Some(info)) = signals.read_signal() {
-            match Signal::try_from(info.ssi_signo as i32) {
-                Ok(Signal::SIGCHLD) => {}
-                Ok(s) => stop = Some(s),
-                Err(_) => {}
-            }
-        }
+        let stop = first_termination(pending_signals(signals));
         reap(sup);
         for notice in instance.fifo.drain() {
             sup.on_notice(&notice);
