@@ -34,12 +34,19 @@ use crate::Dispatcher;
 struct Handoff {
     answered: Mutex<bool>,
     cond: Condvar,
+    /// The worker the serving thread gave it (for the connection's reservation count).
+    claim: Mutex<Option<Claim>>,
 }
 
 impl Handoff {
-    fn set(&self) {
+    fn set(&self, claim: Claim) {
+        *self.claim.lock().unwrap_or_else(|p| p.into_inner()) = Some(claim);
         *self.answered.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.cond.notify_one();
+    }
+
+    fn claim(&self) -> Option<Claim> {
+        *self.claim.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn is_set(&self) -> bool {
@@ -115,10 +122,15 @@ impl Pending {
         self.handoff.is_set()
     }
 
+    /// The worker another thread gave this request, once answered.
+    pub fn claim(&self) -> Option<Claim> {
+        self.handoff.claim()
+    }
+
     /// Resolves the request: waits (until its deadline) for a worker; if none came, takes
     /// the request out of the queue and returns the `-1` answer for the caller to write. A
     /// request a serving thread took in the meantime is waited for, never answered twice.
-    pub fn settle(self, d: &Dispatcher) -> Option<Vec<u8>> {
+    pub fn settle(&self, d: &Dispatcher) -> Option<Vec<u8>> {
         if self.handoff.wait_until(self.deadline) {
             return None;
         }
@@ -253,7 +265,7 @@ pub fn serve_queue(d: &Dispatcher) {
         send_without_blocking(&mut w, &bytes);
         d.ctx.segment.record_dispatch_time(started.elapsed());
         notify_worker(d, c);
-        w.handoff.set();
+        w.handoff.set(c);
     }
 }
 

@@ -12,6 +12,7 @@ use kennel_common::protocol::{
 use kennel_common::segment::RecordId;
 
 use crate::assign::{dispatch, notify_worker, Dispatched, Pending};
+use crate::reservations::Reservations;
 use crate::Dispatcher;
 
 /// Serves one control connection to its end. Never panics on client input.
@@ -36,9 +37,12 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
     // The read timeout last set on the socket: set again only when the wait it should have
     // differs from it by more than `TIMEOUT_SLACK` (one system call per request saved).
     let mut timeout_set: Option<Duration> = None;
+    let mut held = Reservations::new(d.settings.max_reservations);
     loop {
         if pending.as_ref().is_some_and(Pending::is_answered) {
-            pending = None;
+            if let Some(c) = pending.take().and_then(|p| p.claim()) {
+                held.add(c);
+            }
         }
         let until = pending.as_ref().map_or(deadline, |p| p.deadline);
         let left = until.saturating_duration_since(Instant::now());
@@ -57,7 +61,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             Ok(0) => {
                 // The client has sent its last byte, but it may still be reading: a request
                 // it left queued is answered (or gets its `-1`) before the connection closes.
-                let _ = settle(d, &mut stream, peer, &mut pending);
+                let _ = settle(d, &mut stream, peer, &mut pending, &mut held);
                 return;
             }
             Ok(n) => n,
@@ -73,7 +77,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                 }
                 if pending.is_some() {
                     // The queue timeout: the request gets its worker or `-1` now.
-                    if !settle(d, &mut stream, peer, &mut pending) {
+                    if !settle(d, &mut stream, peer, &mut pending, &mut held) {
                         return;
                     }
                     if !parser.has_partial() {
@@ -108,7 +112,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             }
             // Answers go out in request order: an earlier request still queued is settled
             // before anything else is written.
-            if !settle(d, &mut stream, peer, &mut pending) {
+            if !settle(d, &mut stream, peer, &mut pending, &mut held) {
                 return;
             }
             // For a request dispatched at once: when it was parsed (to time the dispatcher's
@@ -116,10 +120,29 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             let mut dispatched = None;
             let answer = match next {
                 Ok(None) => break,
+                Ok(Some(ControlRequest::Known(_, _)))
+                    if held.at_limit(&d.ctx.segment).is_some() =>
+                {
+                    failed.fetch_add(1, SeqCst);
+                    kennel_common::logging::warn_limited(
+                        "reservations",
+                        format_args!(
+                            "{peer} holds {} unused reservations: refused another",
+                            d.settings.max_reservations
+                        ),
+                    );
+                    error_line(&format!(
+                        "this connection already holds {} unused workers: connect to them first",
+                        d.settings.max_reservations
+                    ))
+                }
                 Ok(Some(ControlRequest::Known(request, style))) => {
                     let started = Instant::now();
                     match dispatch(d, &stream, peer, request, style) {
                         Dispatched::Answer { bytes, claim } => {
+                            if let Some(c) = claim {
+                                held.add(c);
+                            }
                             dispatched = claim.map(|c| (started, c));
                             bytes
                         }
@@ -171,8 +194,16 @@ fn settle(
     stream: &mut TcpStream,
     peer: SocketAddr,
     pending: &mut Option<Pending>,
+    held: &mut Reservations,
 ) -> bool {
-    let Some(answer) = pending.take().and_then(|p| p.settle(d)) else {
+    let Some(p) = pending.take() else {
+        return true;
+    };
+    let answer = p.settle(d);
+    if let Some(c) = p.claim() {
+        held.add(c);
+    }
+    let Some(answer) = answer else {
         return true;
     };
     match stream.write_all(&answer) {

@@ -14,12 +14,14 @@
 //! | `listen` | `run(listener, dispatcher, shutdown)`: the main thread, accepting |
 //! | `control` | one control connection: request lines in, answers out, in order |
 //! | `assign` | claiming an idle worker, or queueing for one |
+//! | `reservations` | the bound on workers one connection holds unused |
 
 #![forbid(unsafe_code)]
 
 pub mod assign;
 pub mod control;
 pub mod listen;
+pub mod reservations;
 pub mod settings;
 pub mod state;
 

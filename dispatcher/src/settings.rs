@@ -27,6 +27,10 @@ pub struct DispatcherOptions {
     /// local client is 127.0.0.1, so the default equals --max-connections).
     #[arg(long, default_value_t = 1024)]
     pub max_per_source: usize,
+    /// Most workers one control connection may hold reserved and unused at once; a request
+    /// beyond gets an error line (a client using its workers never has more than one).
+    #[arg(long, default_value_t = 2)]
+    pub max_reservations: usize,
 }
 
 /// Upper bound on `--queue-timeout`: a request held longer than this is held by mistake.
@@ -44,8 +48,11 @@ impl DispatcherOptions {
                 MAX_QUEUE_TIMEOUT.as_secs()
             ));
         }
-        if self.max_connections == 0 || self.max_per_source == 0 {
-            return Err("--max-connections and --max-per-source must be positive".into());
+        if self.max_connections == 0 || self.max_per_source == 0 || self.max_reservations == 0 {
+            return Err(
+                "--max-connections, --max-per-source and --max-reservations must be positive"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -61,6 +68,8 @@ impl DispatcherOptions {
             self.max_connections.to_string(),
             "--max-per-source".into(),
             self.max_per_source.to_string(),
+            "--max-reservations".into(),
+            self.max_reservations.to_string(),
         ]
     }
 }
@@ -93,6 +102,7 @@ pub struct Settings {
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub max_per_source: usize,
+    pub max_reservations: usize,
     pub require_token: bool,
 }
 
@@ -109,6 +119,7 @@ impl Settings {
             idle_timeout: o.idle_timeout,
             max_connections: o.max_connections,
             max_per_source: o.max_per_source,
+            max_reservations: o.max_reservations,
             require_token: args.child.shared.require_token,
         })
     }
@@ -131,6 +142,7 @@ mod tests {
             idle_timeout: s.idle_timeout,
             max_connections: s.max_connections,
             max_per_source: s.max_per_source,
+            max_reservations: s.max_reservations,
         };
         let argv: Vec<String> = opts.to_args();
         let again = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();

@@ -112,3 +112,41 @@ fn a_payload_over_the_limit_is_refused_before_it_is_read() {
     );
     assert_eq!(c.request("echo", "small"), b"small");
 }
+
+#[test]
+fn one_connection_cannot_hold_the_pool_with_workers_it_never_uses() {
+    use std::io::{BufRead, BufReader};
+    let inst = Instance::start("hoarder", 4, &[]);
+    let hoarder = TcpStream::connect(inst.addr).unwrap();
+    hoarder
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut lines = BufReader::new(hoarder.try_clone().unwrap()).lines();
+    (&hoarder).write_all(b"echo\necho\necho\necho\n").unwrap();
+    let answers: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
+    let ports: Vec<u16> = answers[..2].iter().map(|a| a.parse().unwrap()).collect();
+    assert_eq!(ports.len(), 2, "{answers:?}");
+    for refused in &answers[2..] {
+        assert!(
+            refused.starts_with("ERR this connection already holds 2 unused workers"),
+            "{answers:?}"
+        );
+    }
+    // The other half of the pool still serves everyone else.
+    assert_eq!(
+        StudentClient::connect(inst.addr).request("echo", "free"),
+        b"free"
+    );
+    // Once the hoarder uses its workers, it may reserve again.
+    for port in ports {
+        let reply = worker_exchange(SocketAddr::new(inst.addr.ip(), port), "used");
+        assert_eq!(reply, b"used");
+    }
+    wait_for("both reservations used", Duration::from_secs(5), || {
+        let s = inst.status();
+        (0..4).all(|k| s["workers"][k]["ping"] == s["workers"][k]["pong"])
+    });
+    (&hoarder).write_all(b"echo\n").unwrap();
+    let again = lines.next().unwrap().unwrap();
+    assert!(again.parse::<u16>().is_ok(), "{again}");
+}

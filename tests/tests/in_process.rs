@@ -77,6 +77,7 @@ fn start_dispatcher(inst: &Instance, queue_timeout: Duration) -> Running {
         idle_timeout: Duration::from_secs(30),
         max_connections: 64,
         max_per_source: 64,
+        max_reservations: 2,
         require_token: false,
     };
     let d = Arc::new(kennel_dispatcher::Dispatcher::open(ctx, settings).unwrap());
