@@ -2,15 +2,11 @@
 //! liveness (its instance lock), and checks that go beyond the segment itself (are the PIDs in
 //! the slots really children of the watchdog?).
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
-
 use kennel_common::invariants::{self, Violation};
 use kennel_common::layout::ProcState;
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::{Access, Segment, Snapshot};
 use kennel_common::Result;
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::status::{Context, WatchdogLiveness};
 
@@ -27,17 +23,13 @@ impl Inspector {
     }
 
     /// Alive if someone holds the instance lock (we cannot take it, even shared).
+    /// Alive while the watchdog that created the segment holds the segment's own lock (the
+    /// kernel releases it when that watchdog dies); a removed `watchdog.lock` changes nothing.
     pub fn watchdog_liveness(&self) -> WatchdogLiveness {
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(self.runtime.lock_path());
-        match file {
-            Err(_) => WatchdogLiveness::Unknown,
-            Ok(f) => match Flock::lock(f, FlockArg::LockSharedNonblock) {
-                Ok(_released_on_drop) => WatchdogLiveness::Gone,
-                Err(_) => WatchdogLiveness::Alive,
-            },
+        if self.segment.owner_alive() {
+            WatchdogLiveness::Alive
+        } else {
+            WatchdogLiveness::Gone
         }
     }
 

@@ -10,12 +10,11 @@ use kennel_common::segment::{RecordId, RecordView, Snapshot};
 
 use crate::json::{quote, Obj};
 
-/// Whether the watchdog that owns the segment is alive (its instance lock is held).
+/// Whether the watchdog that created the segment is alive (it holds the segment's lock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchdogLiveness {
     Alive,
     Gone,
-    Unknown,
 }
 
 /// Extra facts kennelctl gathers next to the snapshot.
@@ -56,7 +55,6 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         WatchdogLiveness::Alive if invariants::watchdog_frozen(s) => "frozen",
         WatchdogLiveness::Alive => "running",
         WatchdogLiveness::Gone => "GONE",
-        WatchdogLiveness::Unknown => "unknown",
     };
     let _ = writeln!(
         out,

@@ -31,7 +31,12 @@ impl Instance {
     pub fn create(runtime: RuntimeDir, workers: usize, dispatcher_port: u16) -> Result<Instance> {
         runtime.create()?;
         let lock = take_lock(&runtime)?;
-        remove_objects(&runtime, "stale ")?;
+        if let Err(e) = remove_objects(&runtime, "stale ") {
+            // Refused (objects of a live watchdog whose lock file was removed, or not ours):
+            // nothing of theirs is touched; only the lock file we hold goes.
+            let _ = runtime.remove_own_file(&runtime.lock_path(), false);
+            return Err(e);
+        }
         let mut fifos: Vec<FifoName> = vec![FifoName::Watchdog, FifoName::Dispatcher];
         fifos.extend((0..workers).map(FifoName::Worker));
         let made = (|| {

@@ -6,7 +6,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
-use nix::fcntl::OFlag;
+use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::{fstat, Mode};
 
@@ -34,7 +34,11 @@ impl Segment {
             Mode::S_IRUSR | Mode::S_IWUSR,
         )
         .map_err(|e| Error::nix(format!("creating shared memory {name}"), e))?;
-        let result = Self::init(rt, &name, fd, size, workers, dispatcher_port);
+        let result =
+            Self::init(rt, &name, fd, size, workers, dispatcher_port).and_then(|mut seg| {
+                seg.owner_lock = Some(lock_object(&name, FlockArg::LockExclusiveNonblock)?);
+                Ok(seg)
+            });
         if result.is_err() {
             let _ = shm_unlink(name.as_str());
         }
@@ -68,6 +72,7 @@ impl Segment {
             semid,
             workers,
             name: name.to_string(),
+            owner_lock: None,
         };
         let h = seg.header();
         h.layout_version.store(LAYOUT_VERSION, SeqCst);
@@ -110,6 +115,7 @@ impl Segment {
             semid,
             workers,
             name,
+            owner_lock: None,
         };
         for id in seg.ids() {
             let role = seg.record(id).role.load(SeqCst);
@@ -133,6 +139,13 @@ impl Segment {
             Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e),
         };
+        if object_is_held(&name) {
+            return Err(Error::InUse(format!(
+                "shared memory {name}, named in {}, is held by a live watchdog (was its \
+                 watchdog.lock removed?): refusing to remove or reuse it",
+                rt.segment_name_path().display()
+            )));
+        }
         match open_object(&name, Access::ReadOnly) {
             Ok((map, _)) => {
                 let semid = map
@@ -227,6 +240,22 @@ impl Segment {
             h.magic.store(MAGIC, SeqCst);
         }
         fixed
+    }
+}
+
+/// Takes a `flock` on the shared-memory object `name` (a descriptor of its own).
+fn lock_object(name: &str, how: FlockArg) -> Result<Flock<OwnedFd>> {
+    let fd = shm_open(name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| Error::nix(format!("opening shared memory {name}"), e))?;
+    Flock::lock(fd, how).map_err(|(_, e)| Error::nix(format!("locking shared memory {name}"), e))
+}
+
+/// True if a live process (its creating watchdog) holds the object's lock. A missing object,
+/// or one nobody holds, is not held.
+pub(super) fn object_is_held(name: &str) -> bool {
+    match lock_object(name, FlockArg::LockSharedNonblock) {
+        Err(Error::Io { source, .. }) => source.kind() == std::io::ErrorKind::WouldBlock,
+        _ => false,
     }
 }
 

@@ -76,6 +76,9 @@ pub struct Segment {
     semid: i32,
     workers: usize,
     name: String,
+    /// The creator's exclusive `flock` on the object itself, held for the instance's life:
+    /// liveness that belongs to the instance, not to a path someone can remove.
+    owner_lock: Option<nix::fcntl::Flock<std::os::fd::OwnedFd>>,
 }
 
 /// How long a process waits for the guard before giving up on one operation. Holders keep it
@@ -84,6 +87,12 @@ pub struct Segment {
 pub const GUARD_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Segment {
+    /// True while the watchdog that created this segment is alive: it holds the object's lock
+    /// (released by the kernel when it dies), whatever became of the runtime directory's files.
+    pub fn owner_alive(&self) -> bool {
+        self.owner_lock.is_some() || lifecycle::object_is_held(&self.name)
+    }
+
     /// The POSIX name of the segment (under /dev/shm).
     pub fn name(&self) -> &str {
         &self.name
