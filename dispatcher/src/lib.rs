@@ -11,13 +11,15 @@
 //! |---|---|
 //! | `settings` | flags → validated settings; `DispatcherOptions`, which the watchdog flattens |
 //! | `state` | `Dispatcher`: context, FIFOs, queue, connection caps, tokens |
-//! | `listen` | `run(listener, dispatcher, shutdown)`: the main thread, accepting |
+//! | `listen` | `run(listener, dispatcher, shutdown)`: the main thread |
+//! | `accept` | accepting within the caps; running out of descriptors gracefully |
 //! | `control` | one control connection: request lines in, answers out, in order |
 //! | `assign` | claiming an idle worker, or queueing for one |
 //! | `reservations` | the bound on workers one connection holds unused |
 
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod assign;
 pub mod control;
 pub mod listen;

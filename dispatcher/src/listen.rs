@@ -3,27 +3,21 @@
 //! thread of its own, `control.rs`, within the connection caps) and serves the queue of
 //! waiting requests whenever a worker may have become free (`assign.rs`).
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
+use std::time::Instant;
 
 use kennel_common::child::TICK;
 use kennel_common::notice::NoticeKind;
-use kennel_common::protocol::error_line;
 use kennel_common::segment::RecordId;
 use kennel_common::shutdown::Shutdown;
 use kennel_common::{Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::state::Dispatcher;
-use crate::{assign, control};
-
-/// Stack of a connection thread. It holds a 1 KiB read buffer and calls shallow functions;
-/// measured: 1,000 idle control connections cost the dispatcher 12.3 MiB RSS with 64 KiB
-/// stacks and a 1 KiB buffer, 16.4 MiB with 128 KiB and 4 KiB.
-const CONNECTION_STACK: usize = 64 * 1024;
+use crate::{accept, assign};
 
 /// Serves until `shutdown` fires. `listener` is already bound by the caller (the binary binds
 /// the control port; an in-process test binds port 0).
@@ -43,9 +37,20 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>, shutdown: &Shutdo
         log::warn!("listening on {local}, which is reachable from other machines");
     }
     let timeout = PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::NONE);
+    // Out of file descriptors: the listener is left out of the poll for a moment, so a full
+    // accept queue is not a busy loop.
+    let mut paused_until: Option<Instant> = None;
     loop {
+        let listening = paused_until.is_none_or(|t| Instant::now() >= t);
         let mut fds = [
-            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(
+                listener.as_fd(),
+                if listening {
+                    PollFlags::POLLIN
+                } else {
+                    PollFlags::empty()
+                },
+            ),
             PollFd::new(dispatcher.pongs.as_fd(), PollFlags::POLLIN),
             PollFd::new(shutdown.as_fd(), PollFlags::POLLIN),
         ];
@@ -72,12 +77,18 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>, shutdown: &Shutdo
                     .worker_id(u64::from(n.slot))
                     .is_some();
                 if n.kind != NoticeKind::Pong || !slot_ok {
-                    log::warn!("ignoring an unexpected notice on the pong FIFO: {n:?}");
+                    kennel_common::logging::warn_limited(
+                        "pong-fifo",
+                        format_args!("ignoring an unexpected notice on the pong FIFO: {n:?}"),
+                    );
                 }
             }
         }
-        if connecting {
-            accept_all(&listener, &dispatcher);
+        if connecting && listening {
+            paused_until = match accept::accept_all(&listener, &dispatcher) {
+                accept::Outcome::Drained => None,
+                accept::Outcome::OutOfDescriptors => Some(Instant::now() + accept::PAUSE),
+            };
         }
         // A pong only wakes this loop; the queue is served whenever it is not empty, so a
         // pong lost to a full pipe delays a waiter by one tick at most.
@@ -93,39 +104,5 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>, shutdown: &Shutdo
         }
         let own = dispatcher.ctx.segment.read(RecordId::Dispatcher);
         dispatcher.ctx.verify_identity(local, &own);
-    }
-}
-
-/// Accepts every pending connection, each on a thread of its own, within the connection cap.
-fn accept_all(listener: &TcpListener, dispatcher: &Arc<Dispatcher>) {
-    loop {
-        let (mut stream, peer) = match listener.accept() {
-            Ok(pair) => pair,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                log::warn!("accept failed: {e}");
-                return;
-            }
-        };
-        if let Err(why) = dispatcher.admit(peer.ip()) {
-            log::warn!("refusing {peer}: {why}");
-            let _ = stream.set_nonblocking(false);
-            let _ = stream.set_write_timeout(Some(TICK));
-            let _ = stream.write_all(&error_line("busy: too many connections"));
-            continue;
-        }
-        let d = Arc::clone(dispatcher);
-        let spawned = std::thread::Builder::new()
-            .name(format!("control {peer}"))
-            .stack_size(CONNECTION_STACK)
-            .spawn(move || {
-                control::serve(&d, stream, peer);
-                d.release(peer.ip());
-            });
-        if let Err(e) = spawned {
-            dispatcher.release(peer.ip());
-            log::error!("cannot start a thread for {peer}: {e}");
-        }
     }
 }

@@ -31,6 +31,9 @@ pub struct Dispatcher {
     pub connections: AtomicUsize,
     /// Open control connections per source address.
     pub per_source: Mutex<HashMap<IpAddr, usize>>,
+    /// A descriptor held in reserve, given up to tell a client `ERR busy` when the process
+    /// runs out of them (see `accept`).
+    pub reserve_fd: Mutex<Option<std::fs::File>>,
 }
 
 impl Dispatcher {
@@ -48,6 +51,7 @@ impl Dispatcher {
             cursor: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             per_source: Mutex::new(HashMap::new()),
+            reserve_fd: Mutex::new(std::fs::File::open("/dev/null").ok()),
         })
     }
 

@@ -3,7 +3,7 @@
 //! objects, and the live one still stops cleanly.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kennel_tests::*;
 
@@ -54,4 +54,57 @@ fn a_removed_lock_file_lets_no_second_watchdog_touch_the_live_instance() {
             .unwrap_or(true)
     });
     assert!(!std::path::Path::new(&format!("/dev/shm{}", segment_name.trim())).exists());
+}
+
+/// CPU seconds (user + system) `pid` has used, from /proc/PID/stat (fields 14 and 15).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_dispatcher_out_of_file_descriptors_tells_clients_busy_without_spinning() {
+    use std::io::Read;
+    use std::net::TcpStream;
+    let inst = Instance::start("emfile", 1, &[]);
+    let pid = inst.dispatcher_pid();
+    // Leave the dispatcher 40 descriptors: it runs out after some 30 connections.
+    let limit = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--nofile=40:40"])
+        .status()
+        .unwrap();
+    assert!(limit.success());
+    let mut conns: Vec<TcpStream> = (0..60)
+        .map(|_| TcpStream::connect(inst.addr).unwrap())
+        .collect();
+    // Every connection beyond the limit is told, one per pause, and closed: the last ones wait
+    // for the whole shedding, during which the dispatcher's CPU use is measured.
+    let (before, t0) = (cpu_ticks(pid), Instant::now());
+    let mut busy = 0;
+    for c in conns.iter_mut().rev().take(10) {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = Vec::new();
+        let _ = c.read_to_end(&mut got);
+        if got.starts_with(b"ERR busy: out of file descriptors") {
+            busy += 1;
+        }
+    }
+    assert!(busy >= 1, "{}", inst.log_text());
+    // Clock ticks are 1/100 s: a busy loop would use about 100 a second.
+    let (used, secs) = (cpu_ticks(pid) - before, t0.elapsed().as_secs_f64());
+    assert!(
+        (used as f64) < 30.0 * secs.max(1.0),
+        "the dispatcher used {used} ticks in {secs:.1} s: spinning?"
+    );
+    // No log flood: the out-of-descriptors line is rate-limited.
+    let lines = inst.log_text().matches("out of file descriptors").count();
+    assert!(lines < 10, "{lines} lines");
+    drop(conns);
+    assert_eq!(
+        StudentClient::connect(inst.addr).request("echo", "ok"),
+        b"ok"
+    );
+    assert_eq!(inst.dispatcher_pid(), pid, "never restarted");
 }

@@ -79,6 +79,22 @@ fn raise_open_file_limit() {
     }
 }
 
+/// Refuses a connection cap the open-file limit cannot honour: the dispatcher needs one
+/// descriptor per control connection, plus its listener, FIFOs, signalfd and a reserve.
+fn check_open_file_limit(settings: &Settings) -> Result<()> {
+    use nix::sys::resource::{getrlimit, Resource};
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| Error::nix("getrlimit", e))?;
+    let need = (settings.dispatcher.max_connections + settings.workers + 32) as u64;
+    if soft < need {
+        return Err(Error::Invalid(format!(
+            "--max-connections {} needs about {need} open files, and the limit is {soft} \
+             (ulimit -n): lower --max-connections or raise the limit",
+            settings.dispatcher.max_connections
+        )));
+    }
+    Ok(())
+}
+
 /// Creates the instance, supervises it until asked to stop, then removes it.
 pub fn run(settings: &Settings) -> Result<()> {
     let uname = nix::sys::utsname::uname().map_err(|e| Error::nix("uname", e))?;
@@ -90,6 +106,7 @@ pub fn run(settings: &Settings) -> Result<()> {
     wanted.push(Signal::SIGCHLD);
     let signals = signalfd_for(&wanted)?;
     raise_open_file_limit();
+    check_open_file_limit(settings)?;
     spawn::check_binaries(settings)?;
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
     let listeners = match Listeners::bind_all(settings) {
