@@ -108,3 +108,44 @@ fn a_dispatcher_out_of_file_descriptors_tells_clients_busy_without_spinning() {
     );
     assert_eq!(inst.dispatcher_pid(), pid, "never restarted");
 }
+
+#[test]
+fn removed_fifos_are_recreated_and_children_started_afterwards_come_up() {
+    let inst = Instance::start("nofifo", 2, &["--poll-interval", "200ms"]);
+    let fifos: Vec<std::path::PathBuf> = std::fs::read_dir(&inst.dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "fifo"))
+        .collect();
+    assert_eq!(fifos.len(), 4, "{fifos:?}");
+    for f in &fifos {
+        std::fs::remove_file(f).unwrap();
+    }
+    wait_for("the FIFOs recreated", Duration::from_secs(5), || {
+        fifos.iter().all(|f| f.exists())
+    });
+    assert!(inst.log_text().contains("was removed: recreated it"));
+    // A worker and the dispatcher started after the damage open the new FIFOs and report
+    // ready through the new watchdog FIFO.
+    signal(inst.worker_pid(1), nix::sys::signal::Signal::SIGKILL);
+    signal(inst.dispatcher_pid(), nix::sys::signal::Signal::SIGKILL);
+    let s = inst.wait_status("both back", Duration::from_secs(10), |s| {
+        s["workers"][1]["restarts"] == 1
+            && s["workers"][1]["state"] == "idle"
+            && s["dispatcher"]["restarts"] == 1
+            && s["dispatcher"]["state"] == "ready"
+    });
+    assert_eq!(s["workers"][1]["supervision"], "running", "{s}");
+    let mut c = StudentClient::connect(inst.addr);
+    for i in 0..4 {
+        let m = format!("after {i}");
+        assert_eq!(c.request("echo", &m), m.as_bytes());
+    }
+    let check = inst.kennelctl(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}

@@ -146,7 +146,10 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
     let header = instance.segment.header();
     let mut next_poll = Instant::now() + sup.settings.poll_interval;
     let mut reported_up = false;
+    // The watchdog FIFO, reopened if its path was removed and recreated.
+    let mut reopened = None;
     loop {
+        let fifo = reopened.as_ref().unwrap_or(&instance.fifo);
         let now = Instant::now();
         sup.run_deadlines(now);
         // At least every TICK, like every child: the watchdog's heartbeat is read by the same
@@ -158,7 +161,7 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
         let wait = wake.saturating_duration_since(Instant::now());
         let mut fds = [
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-            PollFd::new(instance.fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
         ];
         let timeout = PollTimeout::try_from(wait.as_millis().min(60_000) as i32 + 1)
             .unwrap_or(PollTimeout::NONE);
@@ -168,7 +171,7 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
             .store(clock::monotonic_ms(), SeqCst);
         let stop = first_termination(pending_signals(signals));
         reap(sup);
-        for notice in instance.fifo.drain() {
+        for notice in fifo.drain() {
             sup.on_notice(&notice);
         }
         if let Some(sig) = stop {
@@ -178,6 +181,9 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
         let now = Instant::now();
         if now >= next_poll {
             log::info!("poll: {}", sup.report());
+            if let Some(f) = instance.restore_fifos() {
+                reopened = Some(f);
+            }
             sup.repair();
             sup.check_hangs(now);
             next_poll = now + sup.settings.poll_interval;
