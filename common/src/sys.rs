@@ -226,6 +226,12 @@ pub fn sem_remove(id: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// True if a semaphore call failed because the set no longer exists (removed: EIDRM, or an id
+/// that names nothing: EINVAL).
+pub fn sem_is_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIDRM | libc::EINVAL))
+}
+
 /// Takes ownership of listening TCP socket `fd`, inherited from the watchdog across `exec`
 /// (`--listen-fd`), after checking that it is an open socket that is listening, and marks it
 /// close-on-exec so it goes no further. Refuses anything else with the reason.

@@ -247,6 +247,9 @@ impl<'a> Supervisor<'a> {
     /// records (half-written by a dead writer, or holding impossible values), and re-publishes
     /// any supervision state that differs from the one derived from the child's life.
     pub fn repair(&self) {
+        if let Some(what) = self.segment.restore_semaphore_as_owner() {
+            log::warn!("{what}");
+        }
         for what in self.segment.restore_header_as_owner() {
             log::warn!("restored the segment header: {what}");
         }

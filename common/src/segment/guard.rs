@@ -11,6 +11,8 @@ use crate::sys;
 /// the kernel if the holder dies).
 pub struct Guard<'a> {
     pub(super) seg: &'a Segment,
+    /// The semaphore this guard took (the instance's may be replaced meanwhile).
+    pub(super) semid: i32,
 }
 
 impl Guard<'_> {
@@ -36,7 +38,7 @@ impl Guard<'_> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        if let Err(e) = sys::sem_unlock(self.seg.semid) {
+        if let Err(e) = sys::sem_unlock(self.semid) {
             log::error!("releasing the segment guard: {e}");
         }
     }

@@ -4,7 +4,7 @@
 //! died, at the next start.
 
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
 
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::mman::{shm_open, shm_unlink};
@@ -69,7 +69,7 @@ impl Segment {
         let semid = sys::sem_create().map_err(|e| Error::io("creating the semaphore", e))?;
         let seg = Segment {
             map,
-            semid,
+            semid: AtomicI32::new(semid),
             workers,
             name: name.to_string(),
             owner_lock: None,
@@ -112,7 +112,7 @@ impl Segment {
         check_semaphore(semid)?;
         let seg = Segment {
             map,
-            semid,
+            semid: AtomicI32::new(semid),
             workers,
             name,
             owner_lock: None,
@@ -186,8 +186,9 @@ impl Segment {
     /// Processes still attached keep their mapping until they exit; nothing new can attach.
     pub fn destroy(self, rt: &RuntimeDir) -> Result<()> {
         let mut first_error = None;
-        if let Err(e) = sys::sem_remove(self.semid) {
-            first_error.get_or_insert(Error::io(format!("removing semaphore {}", self.semid), e));
+        let semid = self.semid();
+        if let Err(e) = sys::sem_remove(semid) {
+            first_error.get_or_insert(Error::io(format!("removing semaphore {semid}"), e));
         }
         match shm_unlink(self.name.as_str()) {
             Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
@@ -201,6 +202,29 @@ impl Segment {
         match first_error {
             None => Ok(()),
             Some(e) => Err(e),
+        }
+    }
+
+    /// Watchdog only: if the instance's semaphore was removed (`ipcrm`), creates a new one and
+    /// names it in the header, where every child follows it at its next lock. Returns what was
+    /// done, for the log.
+    pub fn restore_semaphore_as_owner(&self) -> Option<String> {
+        let old = self.semid();
+        match sys::sem_stat(old) {
+            Err(e) if sys::sem_is_gone(&e) => {}
+            _ => return None,
+        }
+        match sys::sem_create() {
+            Ok(new) => {
+                self.semid.store(new, SeqCst);
+                self.header().semid.store(new as u32, SeqCst);
+                Some(format!(
+                    "semaphore {old} was removed (ipcrm?): created {new} in its place"
+                ))
+            }
+            Err(e) => Some(format!(
+                "semaphore {old} was removed and none can be created: {e}"
+            )),
         }
     }
 
@@ -221,7 +245,7 @@ impl Segment {
         fix32("header size", &h.header_size, HEADER_SIZE as u32);
         fix32("record size", &h.record_size, RECORD_SIZE as u32);
         fix32("worker slots", &h.worker_slots, self.workers as u32);
-        fix32("semaphore id", &h.semid, self.semid as u32);
+        fix32("semaphore id", &h.semid, self.semid() as u32);
         fix32("watchdog pid", &h.watchdog_pid, std::process::id());
         for id in self.ids() {
             fix32(
@@ -323,7 +347,7 @@ fn validate_header(map: &Mapping, name: &str) -> Result<usize> {
     Ok(workers)
 }
 
-fn check_semaphore(semid: i32) -> Result<()> {
+pub(super) fn check_semaphore(semid: i32) -> Result<()> {
     let info = sys::sem_stat(semid)
         .map_err(|e| Error::Corrupt(format!("the segment names semaphore {semid}: {e}")))?;
     if !is_ours(info.uid) || info.mode != 0o600 || info.nsems != 1 {

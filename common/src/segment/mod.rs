@@ -73,7 +73,9 @@ impl std::fmt::Display for RecordId {
 /// An attached segment.
 pub struct Segment {
     map: Mapping,
-    semid: i32,
+    /// The instance's semaphore: replaced (by the watchdog, then followed by everyone) if it
+    /// is removed from under the instance.
+    semid: std::sync::atomic::AtomicI32,
     workers: usize,
     name: String,
     /// The creator's exclusive `flock` on the object itself, held for the instance's life:
@@ -99,7 +101,7 @@ impl Segment {
     }
 
     pub fn semid(&self) -> i32 {
-        self.semid
+        self.semid.load(SeqCst)
     }
 
     /// Number of worker slots.
@@ -137,21 +139,48 @@ impl Segment {
             .map(RecordId::Worker)
     }
 
-    /// Takes the guard, waiting at most `timeout`.
+    /// Takes the guard, waiting at most `timeout`. If the semaphore was removed (`ipcrm`),
+    /// follows the one the segment's header names now — after checking it is the instance's
+    /// (ours, 0600, one semaphore) — never an id from anywhere else.
     pub fn lock(&self, timeout: Duration) -> Result<Guard<'_>> {
-        match sys::sem_lock(self.semid, timeout) {
-            Ok(true) => Ok(Guard { seg: self }),
+        let semid = self.semid();
+        match sys::sem_lock(semid, timeout) {
+            Ok(true) => Ok(Guard { seg: self, semid }),
             Ok(false) => Err(Error::Timeout(format!(
                 "the segment guard was not free within {} ms",
                 timeout.as_millis()
             ))),
+            Err(e) if sys::sem_is_gone(&e) => match self.follow_semaphore(semid) {
+                Some(_) => self.lock(timeout),
+                None => Err(Error::io(
+                    format!("taking the segment guard (semaphore {semid} was removed; the watchdog replaces it at its next poll)"),
+                    e,
+                )),
+            },
             Err(e) => Err(Error::io("taking the segment guard", e)),
         }
     }
 
+    /// Switches to the semaphore the header names, if it differs from `old` and is the
+    /// instance's. Returns the new id.
+    fn follow_semaphore(&self, old: i32) -> Option<i32> {
+        let named = self.header().semid.load(SeqCst) as i32;
+        if named == old || lifecycle::check_semaphore(named).is_err() {
+            return None;
+        }
+        if self
+            .semid
+            .compare_exchange(old, named, SeqCst, SeqCst)
+            .is_ok()
+        {
+            log::warn!("semaphore {old} is gone: using the instance's new one, {named}");
+        }
+        Some(named)
+    }
+
     /// Current value of the guard semaphore (1 = free).
     pub fn guard_value(&self) -> Result<i32> {
-        sys::sem_value(self.semid).map_err(|e| Error::io("reading the segment guard", e))
+        sys::sem_value(self.semid()).map_err(|e| Error::io("reading the segment guard", e))
     }
 
     /// Counts one request's dispatch time in the header's histogram (one word, no guard).
