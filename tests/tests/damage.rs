@@ -192,3 +192,53 @@ fn a_semaphore_removed_with_ipcrm_is_replaced_and_followed_by_every_process() {
     // Stopping removes the new semaphore too (the suite's leak check would say otherwise).
     assert!(inst.stop().success());
 }
+
+#[test]
+fn every_field_the_watchdog_owns_is_restored_after_someone_overwrites_it() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let inst = Instance::start("scribble", 2, &["--poll-interval", "200ms"]);
+    let good = inst.status();
+    let seg = kennel_common::segment::Segment::attach(
+        &inst.runtime(),
+        kennel_common::segment::Access::ReadWrite,
+    )
+    .unwrap();
+    let w0 = seg.record(kennel_common::segment::RecordId::Worker(0));
+    w0.supervision.store(4, SeqCst); // FATAL
+    w0.fatal_reason.store(77, SeqCst); // no such reason
+    w0.restarts.store(999, SeqCst);
+    w0.kill_reason.store(55, SeqCst); // no such code
+    w0.pid.store(1, SeqCst); // init's
+    seg.header().stopping.store(1, SeqCst);
+    wait_for(
+        "the watchdog to restore them",
+        Duration::from_secs(5),
+        || {
+            let log = inst.log_text();
+            [
+                "supervision state",
+                "restart count",
+                "pid (1 ->",
+                "kill reason",
+                "stopping flag",
+            ]
+            .iter()
+            .all(|what| log.contains(what))
+        },
+    );
+    let s = inst.status();
+    assert_eq!(s["workers"][0]["supervision"], "running", "{s}");
+    assert_eq!(s["workers"][0]["restarts"], 0, "{s}");
+    assert_eq!(s["workers"][0]["pid"], good["workers"][0]["pid"], "{s}");
+    assert_eq!(s["stopping"], false, "{s}");
+    let check = inst.kennelctl(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(
+        StudentClient::connect(inst.addr).request("echo", "ok"),
+        b"ok"
+    );
+}

@@ -292,6 +292,8 @@ fn a_corrupted_segment_and_a_foreign_pid_are_repaired_without_a_panic_or_a_stray
             && s["workers"][1]["ping"] == s["workers"][1]["pong"]
             && s["dispatcher"]["supervision"] == "running"
             && s["workers"][0]["pid"].as_i64() == Some(i64::from(pids.1))
+            // The pid is the watchdog's to restore, the endpoint the worker's: wait for both.
+            && s["workers"][0]["port"] != 1
     });
     assert_ne!(s["workers"][0]["port"], 1);
     let check = inst.kennelctl(&["check"]);

@@ -11,9 +11,9 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use kennel_common::clock;
-use kennel_common::layout::{ExitCode, KillReason, Supervision};
+use kennel_common::layout::{ExitCode, KillReason};
 use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT};
-use kennel_common::segment::{RecordId, Segment, GUARD_TIMEOUT};
+use kennel_common::segment::{RecordId, Segment, WatchdogFields, GUARD_TIMEOUT};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
@@ -264,12 +264,21 @@ impl<'a> Supervisor<'a> {
             log::warn!("repaired {id}'s record, {why}");
         }
         for id in self.ids() {
-            let (sup, reason) = machine::published(self.life(id));
-            let found = self.segment.record(id).supervision.load(SeqCst);
-            if sup == Supervision::Running && found != sup as u32 {
-                log::warn!("restored {id}'s supervision state (found code {found})");
-                g.set_supervision(id, sup, reason);
+            for what in g.restore_watchdog_fields(id, &self.truth(id)) {
+                log::warn!("restored {id}'s {what}");
             }
+        }
+    }
+
+    /// What the watchdog knows for certain about `id`'s record: the fields it alone writes.
+    fn truth(&self, id: RecordId) -> WatchdogFields {
+        let life = self.life(id);
+        let (supervision, fatal_reason) = machine::published(life);
+        WatchdogFields {
+            supervision,
+            fatal_reason,
+            restarts: life.restarts,
+            pid: life.phase.pid().map(|p| p.as_raw() as u32),
         }
     }
 

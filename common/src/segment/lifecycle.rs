@@ -246,6 +246,8 @@ impl Segment {
         fix32("record size", &h.record_size, RECORD_SIZE as u32);
         fix32("worker slots", &h.worker_slots, self.workers as u32);
         fix32("semaphore id", &h.semid, self.semid() as u32);
+        // Only ever called while supervising: the instance is not stopping.
+        fix32("stopping flag", &h.stopping, 0);
         fix32("watchdog pid", &h.watchdog_pid, std::process::id());
         for id in self.ids() {
             fix32(

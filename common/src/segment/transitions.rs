@@ -29,6 +29,16 @@ use crate::protocol::RequestType;
 /// sit in its accept queue until the watchdog's hang timeout kills it.
 pub const STALE_HEARTBEAT_MS: u64 = 1000;
 
+/// The fields of a record the watchdog alone writes, as it knows them to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchdogFields {
+    pub supervision: Supervision,
+    pub fatal_reason: FatalReason,
+    pub restarts: u32,
+    /// The live process's pid, if one is alive.
+    pub pid: Option<u32>,
+}
+
 /// What the dispatcher got from `claim_idle_worker`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claim {
@@ -241,6 +251,37 @@ impl Guard<'_> {
     /// open, an assignment without a valid request type): any assignment in it is cancelled
     /// (the client will ask again), codes out of range are reset, and `seq` is made even.
     /// Returns the repaired records and why each was repaired.
+    /// Watchdog only: rewrites every field it alone writes that differs from what it knows
+    /// (`truth`), and resets a kill reason that is no code. Returns what was restored.
+    pub fn restore_watchdog_fields(&self, id: RecordId, truth: &WatchdogFields) -> Vec<String> {
+        let r = self.segment().record(id);
+        let mut fixed = Vec::new();
+        let (sup, reason) = (r.supervision.load(SeqCst), r.fatal_reason.load(SeqCst));
+        if sup != truth.supervision as u32 || reason != truth.fatal_reason as u32 {
+            fixed.push(format!(
+                "supervision state (found codes {sup}/{reason}, is {})",
+                truth.supervision.name()
+            ));
+            self.set_supervision(id, truth.supervision, truth.fatal_reason);
+        }
+        let restarts = r.restarts.load(SeqCst);
+        if restarts != truth.restarts {
+            fixed.push(format!("restart count ({restarts} -> {})", truth.restarts));
+            self.write(id, |r| r.restarts.store(truth.restarts, SeqCst));
+        }
+        let pid = r.pid.load(SeqCst);
+        if let Some(want) = truth.pid.filter(|want| *want != pid) {
+            fixed.push(format!("pid ({pid} -> {want})"));
+            self.set_pid(id, want);
+        }
+        let kill = r.kill_reason.load(SeqCst);
+        if KillReason::from_code(kill).is_none() {
+            fixed.push(format!("kill reason (code {kill})"));
+            self.write(id, |r| r.kill_reason.store(KillReason::None as u32, SeqCst));
+        }
+        fixed
+    }
+
     pub fn repair_damaged(&self) -> Vec<(RecordId, &'static str)> {
         let seg = self.segment();
         let damaged: Vec<(RecordId, &'static str)> = seg
