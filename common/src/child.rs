@@ -62,6 +62,9 @@ pub fn main_with<S, T>(
     };
     let p = placement(&settings);
     crate::logging::init(&p.name);
+    if let Err(e) = crate::sys::exit_on_mapping_fault(&p.name) {
+        log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
+    }
     let started = crate::shutdown::Shutdown::on_termination_signals()
         .and_then(|shutdown| Ok((shutdown, ChildContext::start(p.runtime, p.id)?)));
     let (shutdown, ctx) = match started {

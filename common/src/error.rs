@@ -34,6 +34,11 @@ impl Error {
         Error::io(what, io::Error::from(errno))
     }
 
+    /// A failed system call, for closures that say which object around it.
+    pub fn from_errno(errno: nix::errno::Errno) -> Error {
+        Error::io("system call", io::Error::from(errno))
+    }
+
     /// True when the error is "no such file or object".
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)

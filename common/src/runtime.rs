@@ -128,8 +128,10 @@ impl RuntimeDir {
         self.dir.join(which.file_name())
     }
 
-    /// Writes the shared-memory object name, refusing to replace an existing file.
-    pub fn write_segment_name(&self, name: &str) -> Result<()> {
+    /// Writes the shared-memory object name and, on a second line, its semaphore's id (so a
+    /// segment too damaged to name its semaphore can still be cleaned up), refusing to
+    /// replace an existing file.
+    pub fn write_segment_name(&self, name: &str, semid: i32) -> Result<()> {
         let path = self.segment_name_path();
         let mut f = OpenOptions::new()
             .write(true)
@@ -138,8 +140,24 @@ impl RuntimeDir {
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-        f.write_all(name.as_bytes())
+        f.write_all(format!("{name}\nsemaphore {semid}\n").as_bytes())
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    }
+
+    /// The semaphore id recorded beside the segment's name, if any.
+    pub fn read_recorded_semid(&self) -> Option<i32> {
+        let mut s = String::new();
+        open_private_file(&self.segment_name_path())
+            .ok()?
+            .take(256)
+            .read_to_string(&mut s)
+            .ok()?;
+        s.lines()
+            .nth(1)?
+            .strip_prefix("semaphore ")?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Reads and validates the recorded shared-memory object name.
@@ -150,6 +168,8 @@ impl RuntimeDir {
         f.take(256)
             .read_to_string(&mut s)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        // The name is the first line (the second records the semaphore).
+        let s = s.lines().next().unwrap_or("").to_string();
         if !is_valid_shm_name(&s) {
             return Err(Error::Corrupt(format!(
                 "{} does not hold a Kennel segment name",

@@ -272,6 +272,50 @@ pub fn adopt_listener(fd: i32) -> io::Result<std::net::TcpListener> {
     Ok(std::net::TcpListener::from(owned))
 }
 
+/// Exit status of a process killed by a mapping fault (the segment shrank under it).
+pub const EXIT_MAPPING_FAULT: i32 = 4;
+
+/// The line the SIGBUS handler writes, prepared at install time (a handler may not format).
+static FAULT_LINE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+extern "C" fn on_mapping_fault(_: libc::c_int) {
+    if let Some(line) = FAULT_LINE.get() {
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; `line` is an initialised,
+        // immutable buffer that lives for the whole process (a `static`).
+        unsafe {
+            libc::write(2, line.as_ptr().cast(), line.len());
+        }
+    }
+    // SAFETY: see above; _exit ends the process without running anything else.
+    unsafe { libc::_exit(EXIT_MAPPING_FAULT) }
+}
+
+/// Makes a SIGBUS (a touch of the shared segment after someone truncated it) end this
+/// process with one line on stderr naming `who` and the cause, and exit status 4 — never a
+/// silent death. The watchdog sees the exit like any other and restarts the child once it has
+/// sized the segment back.
+pub fn exit_on_mapping_fault(who: &str) -> io::Result<()> {
+    let _ = FAULT_LINE.set(
+        format!(
+            "{who}[{}]: SIGBUS: the shared segment shrank under this process (truncated by \
+             hand?); exiting with status {EXIT_MAPPING_FAULT}\n",
+            std::process::id()
+        )
+        .into_bytes(),
+    );
+    // SAFETY: an all-zero `sigaction` is a valid starting value (no flags, empty mask).
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = on_mapping_fault as *const () as usize;
+    // SAFETY: `action` is initialised and names a handler that only calls async-signal-safe
+    // functions; the old action is not asked for.
+    let rc = unsafe { libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[cfg(test)]
 mod adopt_tests {
     use super::adopt_listener;

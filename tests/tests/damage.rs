@@ -11,7 +11,8 @@ use kennel_tests::*;
 fn a_removed_lock_file_lets_no_second_watchdog_touch_the_live_instance() {
     let inst = Instance::start("nolock", 1, &[]);
     let rt = inst.runtime();
-    let segment_name = std::fs::read_to_string(rt.segment_name_path()).unwrap();
+    let name_file = std::fs::read_to_string(rt.segment_name_path()).unwrap();
+    let shm = shm_path(&inst);
     std::fs::remove_file(rt.lock_path()).unwrap();
     let out = Command::new(bin("kennel-watchdog"))
         .arg("--runtime-dir")
@@ -25,10 +26,10 @@ fn a_removed_lock_file_lets_no_second_watchdog_touch_the_live_instance() {
     assert!(err.contains("held by a live watchdog"), "{err}");
     // Nothing of the live instance was touched: its segment, name file and FIFOs are there,
     // it serves, and kennelctl still sees its watchdog alive.
-    assert!(std::path::Path::new(&format!("/dev/shm{}", segment_name.trim())).exists());
+    assert!(shm.exists());
     assert_eq!(
         std::fs::read_to_string(rt.segment_name_path()).unwrap(),
-        segment_name
+        name_file
     );
     assert!(
         !rt.lock_path().exists(),
@@ -53,7 +54,7 @@ fn a_removed_lock_file_lets_no_second_watchdog_touch_the_live_instance() {
             .map(|d| d.count() == 0)
             .unwrap_or(true)
     });
-    assert!(!std::path::Path::new(&format!("/dev/shm{}", segment_name.trim())).exists());
+    assert!(!shm.exists());
 }
 
 /// CPU seconds (user + system) `pid` has used, from /proc/PID/stat (fields 14 and 15).
@@ -239,6 +240,114 @@ fn every_field_the_watchdog_owns_is_restored_after_someone_overwrites_it() {
     );
     assert_eq!(
         StudentClient::connect(inst.addr).request("echo", "ok"),
+        b"ok"
+    );
+}
+
+fn shm_path(inst: &Instance) -> std::path::PathBuf {
+    let name = std::fs::read_to_string(inst.runtime().segment_name_path()).unwrap();
+    std::path::PathBuf::from(format!("/dev/shm{}", name.lines().next().unwrap()))
+}
+
+#[test]
+fn a_segment_truncated_or_grown_while_running_is_sized_back_and_nobody_dies_silently() {
+    use nix::sys::signal::Signal;
+    let inst = Instance::start("truncate", 2, &["--poll-interval", "200ms"]);
+    let path = shm_path(&inst);
+    let size = std::fs::metadata(&path).unwrap().len();
+    let watchdog = inst.watchdog.child.id() as i32;
+    for (what, len) in [("truncated", 0), ("grown", size * 2)] {
+        // The watchdog is held still while the segment is wrong, so that the children meet
+        // the short mapping (a SIGBUS each, within a tick) before it is sized back.
+        signal(watchdog, Signal::SIGSTOP);
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len).unwrap();
+        drop(f);
+        if len == 0 {
+            wait_for(
+                "every child to meet the short mapping",
+                Duration::from_secs(5),
+                || {
+                    inst.log_text()
+                        .matches("SIGBUS: the shared segment shrank")
+                        .count()
+                        >= 3
+                },
+            );
+        }
+        signal(watchdog, Signal::SIGCONT);
+        wait_for(
+            &format!("the {what} segment sized back"),
+            Duration::from_secs(5),
+            || {
+                std::fs::metadata(&path)
+                    .map(|m| m.len() == size)
+                    .unwrap_or(false)
+            },
+        );
+        // Serving again with every invariant holding: the children that died were restarted.
+        inst.wait_status_ok("every child back", Duration::from_secs(15), |s| {
+            s["dispatcher"]["state"] == "ready"
+                && (0..2).all(|k| s["workers"][k]["state"] == "idle")
+        });
+        wait_for("check to pass", Duration::from_secs(10), || {
+            inst.kennelctl(&["check"]).status.success()
+        });
+        assert_eq!(
+            StudentClient::connect(inst.addr).request("echo", what),
+            what.as_bytes()
+        );
+    }
+    let log = inst.log_text();
+    assert!(log.contains("sized back to"), "{log}");
+    // Nobody died silently: each SIGBUS death (status 4) comes with the process's own line.
+    let deaths = log.matches(") died: exit 4").count();
+    let said = log.matches("SIGBUS: the shared segment shrank").count();
+    assert!(
+        deaths >= 3 && said >= deaths,
+        "{deaths} deaths, {said} lines:\n{log}"
+    );
+    assert!(
+        !log.contains("signal 7 (SIGBUS)"),
+        "a silent SIGBUS death:\n{log}"
+    );
+}
+
+#[test]
+fn a_truncated_segment_left_by_a_dead_watchdog_is_cleaned_up_semaphore_included() {
+    let mut inst = Instance::start("deadtrunc", 1, &[]);
+    let path = shm_path(&inst);
+    let semid = inst
+        .runtime()
+        .read_recorded_semid()
+        .expect("semaphore recorded");
+    signal(
+        inst.watchdog.child.id() as i32,
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = inst.watchdog.child.wait();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let dir = inst.dir.clone();
+    drop(inst);
+    let next = Instance::start_in(dir, 1, &[]);
+    assert!(
+        next.log_text()
+            .contains("removing the damaged segment of a watchdog that died"),
+        "{}",
+        next.log_text()
+    );
+    assert!(!path.exists());
+    assert!(
+        kennel_common::sys::sem_stat(semid).is_err(),
+        "semaphore {semid} leaked"
+    );
+    assert_eq!(
+        StudentClient::connect(next.addr).request("echo", "ok"),
         b"ok"
     );
 }

@@ -283,3 +283,31 @@ fn a_frozen_worker_gets_no_new_client_while_it_waits_to_be_killed() {
     }
     signal(frozen, Signal::SIGCONT);
 }
+
+#[test]
+fn a_guard_held_for_good_while_children_keep_dying_never_stalls_the_watchdog_loop() {
+    let inst = Instance::start("stall", 2, &["--poll-interval", "200ms"]);
+    let seg = Segment::attach(&inst.runtime(), Access::ReadWrite).unwrap();
+    let polls_before = inst.log_text().matches("poll: ").count();
+    {
+        // This test process takes the guard and keeps it: every lock in the instance waits,
+        // restarted children cannot publish themselves and die again and again.
+        let _guard = seg.lock(Duration::from_secs(2)).unwrap();
+        signal(inst.worker_pid(0), Signal::SIGKILL);
+        signal(inst.worker_pid(1), Signal::SIGKILL);
+        // The watchdog's loop keeps turning: its periodic report goes on.
+        wait_for(
+            "polls to go on while the guard is held",
+            Duration::from_secs(20),
+            || inst.log_text().matches("poll: ").count() >= polls_before + 5,
+        );
+    }
+    // Guard released: everything comes back.
+    inst.wait_status_ok("every child back", Duration::from_secs(20), |s| {
+        s["dispatcher"]["state"] == "ready" && (0..2).all(|k| s["workers"][k]["state"] == "idle")
+    });
+    wait_for("check to pass", Duration::from_secs(10), || {
+        inst.kennelctl(&["check"]).status.success()
+    });
+    served_echo(&inst);
+}

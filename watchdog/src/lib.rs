@@ -106,6 +106,9 @@ pub fn run(settings: &Settings) -> Result<()> {
     wanted.push(Signal::SIGCHLD);
     let signals = signalfd_for(&wanted)?;
     raise_open_file_limit();
+    if let Err(e) = kennel_common::sys::exit_on_mapping_fault("watchdog") {
+        log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
+    }
     check_open_file_limit(settings)?;
     spawn::check_binaries(settings)?;
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
@@ -166,10 +169,22 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
         let timeout = PollTimeout::try_from(wait.as_millis().min(60_000) as i32 + 1)
             .unwrap_or(PollTimeout::NONE);
         let _ = poll(&mut fds, timeout);
+        // Before touching the mapping: a segment sized down by hand would be a SIGBUS here.
+        if let Some(what) = instance.segment.restore_size_as_owner() {
+            log::warn!("{what}");
+            sup.repair();
+        }
         header
             .watchdog_heartbeat_ms
             .store(clock::monotonic_ms(), SeqCst);
         let stop = first_termination(pending_signals(signals));
+        // The hang check first, and every turn it is due: it takes no lock, and a frozen child
+        // holding the guard makes every locking step below wait (2 s each) until it is killed.
+        let now = Instant::now();
+        let polling = now >= next_poll;
+        if polling {
+            sup.check_hangs(now);
+        }
         reap(sup);
         for notice in fifo.drain() {
             sup.on_notice(&notice);
@@ -178,15 +193,13 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
             log::info!("received {}: stopping", sig.as_str());
             return;
         }
-        let now = Instant::now();
-        if now >= next_poll {
+        if polling {
             log::info!("poll: {}", sup.report());
             if let Some(f) = instance.restore_fifos() {
                 reopened = Some(f);
             }
             sup.repair();
-            sup.check_hangs(now);
-            next_poll = now + sup.settings.poll_interval;
+            next_poll = Instant::now() + sup.settings.poll_interval;
         }
         if !reported_up && sup.all_running() {
             reported_up = true;
@@ -214,8 +227,13 @@ fn report_up(instance: &Instance, took: Duration) {
 }
 
 /// Reaps every child that has exited, without blocking.
+///
+/// At most one exit per child per call: children that die again while their deaths are being
+/// handled (each handling may wait on the guard) wait for the next turn, so the loop always
+/// comes back to its hang check — an unbounded reap loop once starved it while a frozen child
+/// held the guard and every restarted child died for want of it.
 fn reap(sup: &mut Supervisor) {
-    loop {
+    for _ in 0..sup.ids().count() {
         match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => {
                 sup.on_exit(pid, ExitCode::Exited(code as u8));
@@ -224,8 +242,7 @@ fn reap(sup: &mut Supervisor) {
                 sup.on_exit(pid, ExitCode::Signaled(sig as i32 as u8));
             }
             Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return,
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => {
                 log::error!("waitpid: {e}");
                 return;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use kennel_common::clock;
 use kennel_common::layout::{ExitCode, KillReason};
 use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT};
-use kennel_common::segment::{RecordId, Segment, WatchdogFields, GUARD_TIMEOUT};
+use kennel_common::segment::{RecordId, Segment, WatchdogFields};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
@@ -21,6 +21,12 @@ use crate::listeners::Listeners;
 use crate::machine::{self, Effect, Event, Life, Phase, Policy};
 use crate::settings::Settings;
 use crate::spawn;
+
+/// How long the watchdog waits for the guard. Shorter than the children's `GUARD_TIMEOUT`: a
+/// guard held that long means a frozen holder, which the hang check kills; until then the
+/// watchdog skips the write (the repair pass makes it good) rather than stall its loop — a
+/// stalled loop is one that cannot run that hang check.
+const WATCHDOG_GUARD_TIMEOUT: std::time::Duration = kennel_common::child::TICK;
 
 /// Every child's life, and what the driver needs to act on them.
 pub struct Supervisor<'a> {
@@ -118,7 +124,7 @@ impl<'a> Supervisor<'a> {
     /// Resets the record and starts the process.
     fn spawn(&mut self, id: RecordId) -> Event {
         let restarts = self.life(id).restarts;
-        match self.segment.lock(GUARD_TIMEOUT) {
+        match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
             Ok(g) => g.reset_for_spawn(id, clock::monotonic_ms(), restarts),
             Err(e) => log::error!("{id}: could not reset its record before the start: {e}"),
         }
@@ -133,7 +139,7 @@ impl<'a> Supervisor<'a> {
                 // We reap with waitpid(-1); the std handle is not needed (dropping it neither
                 // waits nor kills).
                 drop(process);
-                if let Ok(g) = self.segment.lock(GUARD_TIMEOUT) {
+                if let Ok(g) = self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
                     g.set_pid(id, pid.as_raw() as u32);
                 }
                 Event::Spawned { pid }
@@ -146,7 +152,7 @@ impl<'a> Supervisor<'a> {
     }
 
     fn mark_dead(&self, id: RecordId, exit: ExitCode, killed_for: KillReason) {
-        match self.segment.lock(GUARD_TIMEOUT) {
+        match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
             Ok(g) => {
                 g.mark_dead(id, exit, killed_for);
                 for (id, why) in g.repair_damaged() {
@@ -160,7 +166,7 @@ impl<'a> Supervisor<'a> {
     /// Writes the supervision state derived from `id`'s life.
     fn publish(&self, id: RecordId) {
         let (sup, reason) = machine::published(self.life(id));
-        match self.segment.lock(GUARD_TIMEOUT) {
+        match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
             Ok(g) => g.set_supervision(id, sup, reason),
             Err(e) => log::error!("{id}: could not publish its state ({}): {e}", sup.name()),
         }
@@ -253,7 +259,7 @@ impl<'a> Supervisor<'a> {
         for what in self.segment.restore_header_as_owner() {
             log::warn!("restored the segment header: {what}");
         }
-        let g = match self.segment.lock(GUARD_TIMEOUT) {
+        let g = match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
             Ok(g) => g,
             Err(e) => {
                 log::error!("poll: {e}");

@@ -91,7 +91,7 @@ impl Segment {
         }
         // The magic goes last: a segment cut off while being initialised is never accepted.
         h.magic.store(MAGIC, SeqCst);
-        if let Err(e) = rt.write_segment_name(name) {
+        if let Err(e) = rt.write_segment_name(name, semid) {
             let _ = sys::sem_remove(semid);
             return Err(e);
         }
@@ -152,19 +152,16 @@ impl Segment {
                     .get::<Header>(0)
                     .map(|h| h.semid.load(SeqCst) as i32)
                     .unwrap_or(-1);
-                match check_semaphore(semid) {
-                    Ok(()) => {
-                        if let Err(e) = sys::sem_remove(semid) {
-                            log::warn!("removing semaphore {semid}: {e}");
-                        }
-                    }
-                    // Already gone (removed by hand, or a reboot): nothing to do.
-                    Err(Error::Corrupt(_)) => {}
-                    // Someone else's: never touched.
-                    Err(e) => log::warn!("leaving semaphore {semid} alone: {e}"),
-                }
+                remove_semaphore(semid);
             }
             Err(e) if e.is_not_found() => {}
+            // Ours and private (open_object checked), but not a whole segment — truncated, say
+            // — and named by a file only a watchdog writes (it records the semaphore too): our
+            // damaged segment. It goes, and the semaphore recorded beside its name with it.
+            Err(Error::Corrupt(why)) if rt.read_recorded_semid().is_some() => {
+                log::warn!("removing the damaged segment of a watchdog that died: {why}");
+                remove_semaphore(rt.read_recorded_semid().unwrap_or(-1));
+            }
             Err(e) => {
                 return Err(Error::Foreign(format!(
                     "{e}; it was named by {} as ours. Refusing to remove or reuse it: \
@@ -203,6 +200,37 @@ impl Segment {
             None => Ok(()),
             Some(e) => Err(e),
         }
+    }
+
+    /// Watchdog only: if the object was truncated or grown (by someone with our uid), sizes it
+    /// back and reserves its pages, so every process's mapping is whole again; what was cut
+    /// off reads as zeros until the header restore and the record repairs rewrite it. Returns
+    /// what was done, for the log. Call before touching the mapping.
+    pub fn restore_size_as_owner(&self) -> Option<String> {
+        let lock = self.owner_lock.as_ref()?;
+        let want = segment_size(self.workers) as i64;
+        let found = fstat(&**lock).ok()?.st_size;
+        if found == want {
+            return None;
+        }
+        let fd = shm_open(
+            self.name.as_str(),
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        );
+        let fixed = fd.map_err(Error::from_errno).and_then(|fd| {
+            nix::unistd::ftruncate(&fd, want).map_err(Error::from_errno)?;
+            nix::fcntl::posix_fallocate(&fd, 0, want).map_err(Error::from_errno)
+        });
+        Some(match fixed {
+            Ok(()) => format!(
+                "the segment was resized to {found} bytes (truncated or grown by hand?): \
+                 sized back to {want}"
+            ),
+            Err(e) => {
+                format!("the segment was resized to {found} bytes and cannot be sized back: {e}")
+            }
+        })
     }
 
     /// Watchdog only: if the instance's semaphore was removed (`ipcrm`), creates a new one and
@@ -266,6 +294,21 @@ impl Segment {
             h.magic.store(MAGIC, SeqCst);
         }
         fixed
+    }
+}
+
+/// Removes semaphore `semid` if it is the instance's kind (ours, 0600, one semaphore).
+fn remove_semaphore(semid: i32) {
+    match check_semaphore(semid) {
+        Ok(()) => {
+            if let Err(e) = sys::sem_remove(semid) {
+                log::warn!("removing semaphore {semid}: {e}");
+            }
+        }
+        // Already gone (removed by hand, or a reboot): nothing to do.
+        Err(Error::Corrupt(_)) => {}
+        // Someone else's: never touched.
+        Err(e) => log::warn!("leaving semaphore {semid} alone: {e}"),
     }
 }
 
