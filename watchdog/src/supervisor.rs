@@ -189,14 +189,20 @@ impl<'a> Supervisor<'a> {
             self.segment.worker_id(u64::from(n.slot))
         };
         let (Some(id), NoticeKind::Ready) = (id, n.kind) else {
-            log::warn!("ignoring an unexpected notice on the watchdog FIFO: {n:?}");
+            kennel_common::logging::warn_limited(
+                "watchdog-fifo",
+                format_args!("ignoring an unexpected notice on the watchdog FIFO: {n:?}"),
+            );
             return;
         };
         let pid = Pid::from_raw(i32::try_from(n.pid).unwrap_or(-1));
         if !matches!(self.life(id).phase, Phase::Starting { pid: p, .. } if p == pid) {
-            log::warn!(
-                "ignoring a ready notice from pid {} for {id}: not the process being started",
-                n.pid
+            kennel_common::logging::warn_limited(
+                "watchdog-fifo-pid",
+                format_args!(
+                    "ignoring a ready notice from pid {} for {id}: not the process being started",
+                    n.pid
+                ),
             );
             return;
         }

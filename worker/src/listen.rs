@@ -98,7 +98,10 @@ fn read_pings(worker: &Worker) {
         .load(std::sync::atomic::Ordering::SeqCst);
     for n in worker.notices.drain() {
         if n.kind != NoticeKind::Ping || n.slot as usize != worker.settings.slot {
-            log::warn!("ignoring a notice not meant for this slot: {n:?}");
+            kennel_common::logging::warn_limited(
+                "ping-fifo",
+                format_args!("ignoring a notice not meant for this slot: {n:?}"),
+            );
         } else if n.marker != ping as u32 {
             log::debug!("ping {} read after the slot moved to {ping}", n.marker);
         }
