@@ -47,13 +47,22 @@ impl Inspector {
     pub fn check(&self, snapshot: &Snapshot) -> Vec<Violation> {
         let mut out = invariants::check(snapshot);
         for r in &snapshot.records {
-            if r.supervision() == Some(kennel_common::layout::Supervision::Fatal) {
-                let why = r.fatal_reason().map_or("unknown reason", |f| f.describe());
-                out.push(Violation {
-                    invariant: "child-not-fatal",
+            use kennel_common::layout::Supervision;
+            match r.supervision() {
+                Some(Supervision::Fatal) => {
+                    let why = r.fatal_reason().map_or("unknown reason", |f| f.describe());
+                    out.push(Violation {
+                        invariant: "child-not-fatal",
+                        record: Some(r.id),
+                        detail: format!("{} is FATAL: {why}", r.id),
+                    });
+                }
+                Some(Supervision::Backoff) if !snapshot.stopping => out.push(Violation {
+                    invariant: "child-up",
                     record: Some(r.id),
-                    detail: format!("{} is FATAL: {why}", r.id),
-                });
+                    detail: format!("{} is down, waiting to be started again (backoff)", r.id),
+                }),
+                _ => {}
             }
         }
         if self.watchdog_liveness() == WatchdogLiveness::Gone {

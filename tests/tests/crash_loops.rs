@@ -217,3 +217,51 @@ fn a_full_dev_shm_stops_the_start_with_enospc_and_leaves_nothing() {
     assert!(left.is_empty(), "left behind: {left:?}\n{err}");
     let _ = std::fs::remove_dir(&dir);
 }
+
+#[test]
+fn a_child_waiting_in_backoff_fails_check_naming_it() {
+    let bins = bin_dir_with_failing_worker("backoffcheck");
+    let dir = fresh_dir("backoffcheck");
+    let mut wd = Guarded(
+        Command::new(bins.join("kennel-watchdog"))
+            .arg("--runtime-dir")
+            .arg(&dir)
+            .args([
+                "--port",
+                "0",
+                "--workers",
+                "1",
+                "--max-restarts",
+                "100",
+                "--bin-dir",
+            ])
+            .arg(&bins)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = wd.0.stderr.take().unwrap();
+    // Follow the log to the fifth backoff (1.6 s long): a wide window for the check.
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        if line.contains("worker 0 died") && line.contains("next start in 1600 ms") {
+            break;
+        }
+    }
+    let check = Command::new(bin("kennelctl"))
+        .arg("--runtime-dir")
+        .arg(&dir)
+        .arg("check")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("child-up") && text.contains("worker 0 is down"),
+        "{text}"
+    );
+    signal(wd.0.id() as i32, Signal::SIGTERM);
+    assert!(wd.0.wait().unwrap().success());
+    let _ = std::fs::remove_dir(&dir);
+    let _ = std::fs::remove_dir_all(&bins);
+}
