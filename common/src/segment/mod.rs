@@ -15,6 +15,7 @@
 mod endpoint;
 mod guard;
 mod lifecycle;
+mod restore;
 mod transitions;
 mod view;
 
