@@ -121,6 +121,16 @@ impl Instance {
         serde_json::from_slice(&out.stdout).expect("kennelctl printed valid JSON")
     }
 
+    /// Runs `kennelctl check`; panics, showing what it said, unless every invariant holds.
+    pub fn assert_check_ok(&self) {
+        let check = self.kennelctl(&["check"]);
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+
     pub fn kennelctl(&self, args: &[&str]) -> std::process::Output {
         Command::new(bin("kennelctl"))
             .arg("--runtime-dir")

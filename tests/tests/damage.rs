@@ -39,12 +39,7 @@ fn a_removed_lock_file_lets_no_second_watchdog_touch_the_live_instance() {
         StudentClient::connect(inst.addr).request("echo", "alive"),
         b"alive"
     );
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
     // The live one still stops cleanly and leaves nothing.
     let dir = inst.dir.clone();
     let status = inst.stop();
@@ -143,12 +138,7 @@ fn removed_fifos_are_recreated_and_children_started_afterwards_come_up() {
         let m = format!("after {i}");
         assert_eq!(c.request("echo", &m), m.as_bytes());
     }
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
 }
 
 #[test]
@@ -179,12 +169,7 @@ fn a_semaphore_removed_with_ipcrm_is_replaced_and_followed_by_every_process() {
         let m = format!("after ipcrm {i}");
         assert_eq!(c.request("echo", &m), m.as_bytes());
     }
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
     let seg =
         kennel_common::segment::Segment::attach(&old, kennel_common::segment::Access::ReadOnly)
             .unwrap();
@@ -232,12 +217,7 @@ fn every_field_the_watchdog_owns_is_restored_after_someone_overwrites_it() {
     assert_eq!(s["workers"][0]["restarts"], 0, "{s}");
     assert_eq!(s["workers"][0]["pid"], good["workers"][0]["pid"], "{s}");
     assert_eq!(s["stopping"], false, "{s}");
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
     assert_eq!(
         StudentClient::connect(inst.addr).request("echo", "ok"),
         b"ok"

@@ -33,12 +33,7 @@ fn a_frozen_worker_is_flagged_and_fails_check_until_it_thaws() {
     inst.wait_status("worker 1 beating again", Duration::from_secs(10), |s| {
         s["workers"][1]["frozen"] == false
     });
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
     assert_eq!(
         inst.worker_pid(1),
         pid,

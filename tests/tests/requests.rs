@@ -104,12 +104,7 @@ fn twenty_clients_at_once_are_all_answered() {
     }
     let s = inst.status();
     assert_eq!(s["dispatcher"]["served"].as_u64().unwrap(), 200);
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
 }
 
 #[test]

@@ -159,10 +159,5 @@ fn a_dispatcher_killed_right_after_each_start_refuses_nobody_and_never_goes_fata
     let s = inst.status();
     assert_eq!(s["dispatcher"]["supervision"], "running", "{s}");
     assert_eq!(s["dispatcher"]["restarts"], 20, "{s}");
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
 }

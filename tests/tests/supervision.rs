@@ -223,12 +223,7 @@ fn a_guard_holder_killed_in_its_critical_section_blocks_nobody_and_its_write_is_
         "{}",
         inst.log_text()
     );
-    let check = inst.kennelctl(&["check"]);
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    inst.assert_check_ok();
     served_echo(&inst);
 }
 

@@ -172,13 +172,7 @@ fn read_some(
         worker.ctx.segment.heartbeat(worker.id());
         match result {
             Ok(n) => return Ok(n),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if must_wait(&e) => {}
             Err(e) => return Err(ReadFailure::Io(e)),
         }
     }
@@ -302,14 +296,7 @@ fn write_all_until(
                 h = &h[from_h..];
                 b = &b[n - from_h..];
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
+            Err(e) if must_wait(&e) => {
                 worker.ctx.segment.heartbeat(worker.id());
                 if Instant::now() >= deadline {
                     return Err(io::Error::new(
@@ -356,4 +343,13 @@ fn read_message(
             return Err(ReadFailure::Truncated);
         }
     }
+}
+
+/// A read or write that timed out (our `TICK` socket timeout) or was interrupted: wait again,
+/// stamping the heartbeat, rather than fail.
+fn must_wait(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
