@@ -114,7 +114,7 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
             ),
         );
     }
-    let assigned = matches!(state, ProcState::Assigned | ProcState::Busy);
+    let assigned = state == ProcState::Assigned;
     if r.id.role() == Role::Worker && assigned != (outstanding == 1) {
         fail(
             "assignment-markers",
@@ -136,6 +136,12 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
         fail(
             "client-endpoint",
             "assignment without a client endpoint".into(),
+        );
+    }
+    if r.id.role() == Role::Worker && r.capacity > 0 && r.tasks > r.capacity {
+        fail(
+            "tasks",
+            format!("{} tasks for a capacity of {}", r.tasks, r.capacity),
         );
     }
     let live = matches!(
@@ -209,6 +215,9 @@ mod tests {
             waiting: 0,
             token: 0,
             connections: 0,
+            tasks: 0,
+            capacity: 1,
+            languages: 0,
             torn: false,
         }
     }

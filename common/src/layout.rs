@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// "KENNEL" + layout generation, little-endian, at offset 0.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KENNEL\x00\x01");
 /// Bumped whenever the meaning or position of a field changes.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 /// Upper bound on worker slots, so that a corrupted header cannot make us map gigabytes.
 pub const MAX_WORKERS: usize = 64;
 /// Size of the header in bytes.
@@ -126,7 +126,14 @@ pub struct Record {
     pub token: AtomicU64,
     /// Dispatcher: control connections open right now.
     pub connections: AtomicU64,
-    pub reserved: [AtomicU64; 1],
+    /// Worker slots: clients being served right now (written by the worker).
+    pub tasks: AtomicU32,
+    /// Worker slots: most clients served at once (`--max-tasks`), published before ready.
+    pub capacity: AtomicU32,
+    /// Worker slots: the program-runner languages offered, one bit per language (bit 0
+    /// python, 1 c, 2 cpp, 3 java), published before ready.
+    pub languages: AtomicU32,
+    pub reserved: AtomicU32,
 }
 
 /// Declares a code stored in the segment as one `u32`: the enum, `from_code` (any other
@@ -178,11 +185,11 @@ segment_code! {
         Empty = 0 => "empty",
         /// Spawned, not ready yet.
         Starting = 1 => "starting",
-        /// Ready and waiting for work.
+        /// Ready, with room for another client (serving fewer than its capacity).
         Idle = 2 => "idle",
         /// The dispatcher gave this slot a client (ping written); the client has not arrived yet.
         Assigned = 3 => "assigned",
-        /// Serving the assigned client.
+        /// Serving as many clients as its capacity allows: no room for another.
         Busy = 4 => "busy",
         /// Shutting down on request.
         Stopping = 5 => "stopping",
@@ -304,7 +311,7 @@ mod tests {
     fn sizes_match_the_documented_layout() {
         // docs/ARCHITECTURE.md draws these sizes; change both together.
         assert_eq!(HEADER_SIZE, 96 + 8 * DISPATCH_BUCKETS);
-        assert_eq!(RECORD_SIZE, 192);
+        assert_eq!(RECORD_SIZE, 200);
     }
 
     #[test]

@@ -119,6 +119,11 @@ impl RuntimeDir {
         self.dir.join("watchdog.lock")
     }
 
+    /// The program runner's compile cache, shared by the workers of the instance (0700).
+    pub fn compile_cache_path(&self) -> PathBuf {
+        self.dir.join("compile-cache")
+    }
+
     /// The file that records the (random) shared-memory object name.
     pub fn segment_name_path(&self) -> PathBuf {
         self.dir.join("segment")
@@ -200,6 +205,26 @@ impl RuntimeDir {
             )));
         }
         fs::remove_file(path).map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
+        Ok(true)
+    }
+}
+
+impl RuntimeDir {
+    /// Removes a directory of ours (not a symlink) and everything in it, if present.
+    pub fn remove_own_dir(&self, path: &Path) -> Result<bool> {
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(format!("inspecting {}", path.display()), e)),
+        };
+        if !meta.is_dir() || !crate::owner::is_ours(meta.uid()) {
+            return Err(Error::Foreign(format!(
+                "{} is not a directory of ours; refusing to touch it",
+                path.display()
+            )));
+        }
+        fs::remove_dir_all(path)
+            .map_err(|e| Error::io(format!("removing {}", path.display()), e))?;
         Ok(true)
     }
 }

@@ -52,6 +52,8 @@ fn start_worker(inst: &Instance, slot: usize) -> Running {
         listen_fd: None,
         client_timeout: Duration::from_secs(5),
         max_payload: 1 << 20,
+        max_tasks: 1,
+        runner: Default::default(),
         require_token: false,
     };
     let worker = kennel_worker::Worker::open(ctx, settings).unwrap();
@@ -189,7 +191,7 @@ fn the_dispatcher_queues_a_request_until_a_worker_frees_and_answers_it_first_com
     // The worker's part: finish, and tell the dispatcher (a request is waiting).
     let free = |ping: u64| {
         let g = inst.segment.lock(GUARD_TIMEOUT).unwrap();
-        assert!(g.finish_assignment(w0, ping));
+        assert!(g.expire_assignment(w0, ping));
         drop(g);
         let pongs =
             kennel_common::notice::Fifo::open(&inst.runtime.fifo_path(FifoName::Dispatcher))

@@ -104,7 +104,7 @@ impl Instance {
         reopened
     }
 
-    /// Removes every object: segment, semaphore, FIFOs, then the lock file. Call only once
+    /// Removes every object: segment, semaphore, FIFOs, compile cache, then the lock file. Call only once
     /// every child has been reaped.
     pub fn destroy(self) -> Result<()> {
         let Instance {
@@ -116,9 +116,13 @@ impl Instance {
         drop(fifo);
         let seg_result = segment.destroy(&runtime);
         let fifo_result = remove_fifos(&runtime, "");
+        let cache_result = runtime.remove_own_dir(&runtime.compile_cache_path());
         let lock_result = runtime.remove_own_file(&runtime.lock_path(), false);
         drop(_lock);
-        seg_result.and(fifo_result).and(lock_result.map(|_| ()))
+        seg_result
+            .and(fifo_result)
+            .and(cache_result.map(|_| ()))
+            .and(lock_result.map(|_| ()))
     }
 }
 
@@ -168,6 +172,9 @@ fn take_lock(rt: &RuntimeDir) -> Result<Flock<File>> {
 fn remove_objects(rt: &RuntimeDir, adjective: &str) -> Result<()> {
     if Segment::remove(rt)? {
         log::warn!("removed the {adjective}shared segment and semaphore of a watchdog that died");
+    }
+    if rt.remove_own_dir(&rt.compile_cache_path())? {
+        log::warn!("removed the {adjective}compile cache of a watchdog that died");
     }
     remove_fifos(rt, adjective)
 }

@@ -1,8 +1,8 @@
 //! The Kennel worker: owns one TCP port, publishes it in its slot, serves the one client the
 //! dispatcher assigned to it, then writes the pong marker and tells the dispatcher it is free.
 //!
-//! One thread, one client at a time, by design: a slot *is* a unit of work in this system,
-//! and the dispatcher only sends a client to an idle slot.
+//! Up to `--max-tasks` clients at once, each on a thread of its own: the slot shows
+//! `tasks/capacity`, and the dispatcher sends a client only to a slot with room.
 //!
 //! | module | what |
 //! |---|---|
@@ -10,12 +10,14 @@
 //! | `state` | `Worker`: its context, FIFOs, pong notices |
 //! | `listen` | `run(listener, worker, shutdown)`: the main loop |
 //! | `serve` | one client connection, from admission to the pong |
-//! | `services` | what each request type answers; `calendar`, the UTC date and time |
+//! | `services` | what each built-in request type answers; `calendar`, the UTC date and time |
+//! | `run` | the program runner's languages: submission in, result out |
 
 #![forbid(unsafe_code)]
 
 pub mod calendar;
 pub mod listen;
+pub mod run;
 pub mod serve;
 pub mod services;
 pub mod settings;

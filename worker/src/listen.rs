@@ -1,7 +1,8 @@
 //! The worker's main loop: polls the listening socket and its shutdown, stamps the heartbeat
-//! at least every `TICK` (so a frozen worker is visible to the watchdog), serves waiting
-//! connections one after the other, reads stray ping notices and cancels an assignment whose
-//! client never came.
+//! at least every `TICK` (so a frozen worker is visible to the watchdog), hands each waiting
+//! connection to a thread of its own (up to `--max-tasks` are served at once; the slot says
+//! when it is full), reads stray ping notices and cancels an assignment whose client never
+//! came. At shutdown it waits for the threads: each is bounded by its own deadlines.
 
 use std::net::TcpListener;
 use std::os::fd::AsFd;
@@ -20,9 +21,29 @@ use crate::state::Worker;
 /// Serves until `shutdown` fires. `listener` is already bound by the caller (the binary binds
 /// the slot's port; an in-process test binds port 0).
 pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Result<()> {
+    worker.ctx.segment.lock(GUARD_TIMEOUT)?.set_offer(
+        worker.id(),
+        worker.settings.max_tasks,
+        worker.runner.offer_bits(),
+    );
     let local = worker.ctx.go_live(&listener)?;
     worker.send_pong(0);
-    log::info!("ready on {local}{}", reach(local));
+    log::info!(
+        "ready on {local}{}, up to {} tasks at once; {}",
+        reach(local),
+        worker.settings.max_tasks,
+        worker.runner.describe()
+    );
+    std::thread::scope(|threads| serve_until_stopped(&listener, worker, shutdown, local, threads))
+}
+
+fn serve_until_stopped<'s>(
+    listener: &'s TcpListener,
+    worker: &'s Worker,
+    shutdown: &Shutdown,
+    local: std::net::SocketAddr,
+    threads: &'s std::thread::Scope<'s, '_>,
+) -> Result<()> {
     let seg = &worker.ctx.segment;
     let timeout = PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::NONE);
     loop {
@@ -42,7 +63,7 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
         }
         read_pings(worker);
         if connection_waiting {
-            serve_pending(&listener, worker);
+            serve_pending(listener, worker, threads);
         }
         // One read of our record per turn serves both checks.
         let own = seg.read(worker.id());
@@ -51,14 +72,35 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
     }
 }
 
-/// Serves every connection waiting in the accept queue, one after the other. While
-/// connections keep arriving the loop does not return to `poll`, so it stamps the heartbeat
-/// after each one (a busy worker must not look frozen to the dispatcher or the watchdog).
-fn serve_pending(listener: &TcpListener, worker: &Worker) {
+/// Hands every connection waiting in the accept queue to a thread of its own. At most
+/// `--max-tasks` + `SPARE_THREADS` threads run at once: the spare ones answer, quickly, the
+/// connections that are refused (not assigned, wrong token); past that a connection is told
+/// the worker is busy.
+fn serve_pending<'s>(
+    listener: &'s TcpListener,
+    worker: &'s Worker,
+    threads: &'s std::thread::Scope<'s, '_>,
+) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let cap = worker.settings.max_tasks as usize + SPARE_THREADS;
     loop {
         match listener.accept() {
             Ok((stream, peer)) => {
-                serve::connection(worker, stream, peer);
+                if worker.in_flight.fetch_add(1, SeqCst) >= cap {
+                    worker.in_flight.fetch_sub(1, SeqCst);
+                    serve::say_error(&stream, "busy: too many connections to this worker");
+                    continue;
+                }
+                let spawned = std::thread::Builder::new()
+                    .name(format!("conn-{peer}"))
+                    .spawn_scoped(threads, move || {
+                        serve::connection(worker, stream, peer);
+                        worker.in_flight.fetch_sub(1, SeqCst);
+                    });
+                if let Err(e) = spawned {
+                    worker.in_flight.fetch_sub(1, SeqCst);
+                    log::error!("no thread for {peer}: {e}");
+                }
                 worker.ctx.segment.heartbeat(worker.id());
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
@@ -71,6 +113,9 @@ fn serve_pending(listener: &TcpListener, worker: &Worker) {
         }
     }
 }
+
+/// Threads beyond `--max-tasks` for connections that are refused at once.
+const SPARE_THREADS: usize = 8;
 
 /// How far a listening address reaches, for the start-up log line.
 fn reach(local: std::net::SocketAddr) -> &'static str {
@@ -122,7 +167,7 @@ fn expire_stale_assignment(worker: &Worker, view: &RecordView) {
         return;
     };
     if let Some(ping) = guard.expired_assignment(worker.id(), now, timeout_ms) {
-        guard.finish_assignment(worker.id(), ping);
+        guard.expire_assignment(worker.id(), ping);
         drop(guard);
         seg.record(worker.id())
             .failed

@@ -15,12 +15,13 @@ use kennel_common::segment::GUARD_TIMEOUT;
 
 use kennel_common::child::TICK;
 
+use crate::run;
 use crate::services;
 use crate::state::Worker;
 
 /// Why a message could not be read.
 #[derive(Debug)]
-enum ReadFailure {
+pub(crate) enum ReadFailure {
     /// The client closed before sending anything.
     Closed,
     /// The client stopped before the announced length arrived.
@@ -77,12 +78,45 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
             return;
         }
     };
-    let outcome = read_message(worker, &mut stream, &mut buf, deadline);
-    let served = match outcome {
+    if worker.settings.max_tasks > 1 {
+        // The assignment is closed and the slot may have room left: a queued request may
+        // take it now rather than when this one ends.
+        worker.send_pong_if_awaited(ping);
+    }
+    let served = if request.is_run() {
+        run::serve(worker, &mut stream, &mut buf, deadline, request, peer)
+    } else {
+        serve_service(worker, &mut stream, &mut buf, deadline, request, peer)
+    };
+    if served {
+        record.served.fetch_add(1, SeqCst);
+    } else {
+        record.failed.fetch_add(1, SeqCst);
+    }
+    match seg.lock(GUARD_TIMEOUT) {
+        Ok(guard) => {
+            guard.finish_task(id);
+        }
+        Err(e) => log::error!("could not count the end of a task after {peer}: {e}"),
+    }
+    worker.send_pong_if_awaited(ping);
+}
+
+/// A built-in service (time, date, echo): one message, one answer. True if answered.
+fn serve_service(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    request: kennel_common::protocol::RequestType,
+    peer: SocketAddr,
+) -> bool {
+    let outcome = read_message(worker, stream, buf, deadline);
+    match outcome {
         Ok((framing, payload)) => {
             let body = services::answer(request, &payload);
             let write_deadline = Instant::now() + worker.settings.client_timeout;
-            match write_answer(worker, &mut stream, framing, &body, write_deadline) {
+            match write_answer(worker, stream, framing, &body, write_deadline) {
                 Ok(()) => true,
                 Err(e) => {
                     log::warn!("{peer} left before its {} answer: {e}", request.name());
@@ -92,12 +126,12 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
         }
         Err(ReadFailure::Invalid(why)) => {
             log::warn!("rejected a message from {peer}: {why}");
-            say_error(&stream, &why);
+            say_error(stream, &why);
             false
         }
         Err(ReadFailure::TimedOut) => {
             log::warn!("{peer} sent no complete message within the client timeout");
-            say_error(&stream, "timed out waiting for the message");
+            say_error(stream, "timed out waiting for the message");
             false
         }
         Err(ReadFailure::Closed) => {
@@ -112,19 +146,7 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
             log::warn!("reading from {peer}: {e}");
             false
         }
-    };
-    if served {
-        record.served.fetch_add(1, SeqCst);
-    } else {
-        record.failed.fetch_add(1, SeqCst);
     }
-    match seg.lock(GUARD_TIMEOUT) {
-        Ok(guard) => {
-            guard.finish_assignment(id, ping);
-        }
-        Err(e) => log::error!("could not give slot back after {peer}: {e}"),
-    }
-    worker.send_pong_if_awaited(ping);
 }
 
 /// Answers a connection this slot will not serve, and counts it. The pending assignment, if
@@ -179,7 +201,7 @@ fn read_some(
 }
 
 /// Reads one chunk and appends it to `buf`. `Ok(0)` is end of file.
-fn fill(
+pub(crate) fn fill(
     worker: &Worker,
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
@@ -236,7 +258,7 @@ fn read_exact_until(
 
 /// Tells the client why it is not served, best effort: one non-blocking send of one short
 /// line (nothing is owed to a client that is not reading).
-fn say_error(stream: &TcpStream, why: &str) {
+pub(crate) fn say_error(stream: &TcpStream, why: &str) {
     use nix::sys::socket::{send, MsgFlags};
     use std::os::fd::AsRawFd;
     let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
@@ -245,7 +267,7 @@ fn say_error(stream: &TcpStream, why: &str) {
 
 /// Writes an answer: small ones as one buffer, large ones as header + body in one `writev`
 /// loop, so a 1 MiB echo is not copied once more just to prepend ten bytes.
-fn write_answer(
+pub(crate) fn write_answer(
     worker: &Worker,
     stream: &mut TcpStream,
     framing: Framing,
@@ -312,7 +334,7 @@ fn write_all_until(
 }
 
 /// Reads one message (after whatever `buf` already holds) until `deadline`.
-fn read_message(
+pub(crate) fn read_message(
     worker: &Worker,
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,

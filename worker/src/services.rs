@@ -1,4 +1,5 @@
-//! What a worker answers for each request type: the built-in services.
+//! What a worker answers for each built-in request type (time, date, echo); the program
+//! runner's languages are served by `run.rs`.
 
 use std::borrow::Cow;
 
@@ -18,6 +19,10 @@ pub fn answer(request: RequestType, payload: &[u8]) -> Cow<'_, [u8]> {
             Cow::Owned(format!("{:04}-{:02}-{:02}", t.year, t.month, t.day).into_bytes())
         }
         RequestType::Echo => Cow::Borrowed(payload),
+        // The languages are the program runner's (`run.rs`), never answered here.
+        RequestType::Python | RequestType::C | RequestType::Cpp | RequestType::Java => {
+            Cow::Borrowed(b"ERR not a built-in service\n")
+        }
     }
 }
 

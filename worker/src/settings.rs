@@ -10,6 +10,7 @@ use kennel_common::duration::parse_duration;
 use kennel_common::options::{duration_arg, ChildOptions};
 use kennel_common::protocol::DEFAULT_MAX_PAYLOAD;
 use kennel_common::runtime::RuntimeDir;
+use kennel_runner::RunnerOptions;
 
 /// Largest `--max-payload` accepted.
 pub const MAX_PAYLOAD_LIMIT: usize = 64 << 20;
@@ -20,9 +21,19 @@ pub struct WorkerOptions {
     /// Time a client gets to send its message to a worker (and to arrive after its assignment).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub client_timeout: Duration,
-    /// Largest payload a worker accepts, in bytes.
+    /// Largest payload a worker accepts, in bytes (for the program runner: the submission).
     #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
     pub max_payload: usize,
+    /// Clients a worker serves at once, programs included (default: the number of CPUs).
+    #[arg(long, default_value_t = default_max_tasks())]
+    pub max_tasks: u32,
+    #[command(flatten)]
+    pub runner: RunnerOptions,
+}
+
+/// One task per CPU: a program runs on a CPU of its own.
+pub fn default_max_tasks() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 impl WorkerOptions {
@@ -34,17 +45,24 @@ impl WorkerOptions {
         if self.max_payload == 0 || self.max_payload > MAX_PAYLOAD_LIMIT {
             return Err("--max-payload must be between 1 byte and 64 MiB".into());
         }
-        Ok(())
+        if !(1..=256).contains(&self.max_tasks) {
+            return Err("--max-tasks must be between 1 and 256".into());
+        }
+        self.runner.validate()
     }
 
     /// The same options as worker flags.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut v = vec![
             "--client-timeout".into(),
             duration_arg(self.client_timeout),
             "--max-payload".into(),
             self.max_payload.to_string(),
-        ]
+            "--max-tasks".into(),
+            self.max_tasks.to_string(),
+        ];
+        v.extend(self.runner.to_args());
+        v
     }
 }
 
@@ -78,6 +96,8 @@ pub struct Settings {
     pub listen_fd: Option<i32>,
     pub client_timeout: Duration,
     pub max_payload: usize,
+    pub max_tasks: u32,
+    pub runner: RunnerOptions,
     pub require_token: bool,
 }
 
@@ -92,6 +112,8 @@ impl Settings {
             listen_fd: args.child.listen.listen_fd,
             client_timeout: args.options.client_timeout,
             max_payload: args.options.max_payload,
+            max_tasks: args.options.max_tasks,
+            runner: args.options.runner,
             require_token: args.child.shared.require_token,
         })
     }
@@ -113,11 +135,17 @@ mod tests {
         let opts = WorkerOptions {
             client_timeout: Duration::from_millis(750),
             max_payload: 4096,
+            max_tasks: 3,
+            runner: RunnerOptions {
+                max_output: 8192,
+                ..Default::default()
+            },
         };
         let argv = opts.to_args();
         let s = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
         assert_eq!(s.client_timeout, Duration::from_millis(750));
         assert_eq!(s.max_payload, 4096);
+        assert_eq!((s.max_tasks, s.runner.max_output), (3, 8192));
     }
 
     #[test]
@@ -125,5 +153,10 @@ mod tests {
         assert!(parse(&["--client-timeout", "0ms"]).is_err());
         assert!(parse(&["--max-payload", "0"]).is_err());
         assert!(parse(&["--max-payload", "67108865"]).is_err());
+        assert!(parse(&["--max-tasks", "0"]).is_err());
+        assert!(
+            parse(&["--time-limit", "20s"]).is_err(),
+            "over --time-limit-max"
+        );
     }
 }

@@ -6,6 +6,7 @@ use kennel_common::notice::{Fifo, Notice, NoticeKind};
 use kennel_common::runtime::FifoName;
 use kennel_common::segment::RecordId;
 use kennel_common::Result;
+use kennel_runner::Runner;
 
 use crate::settings::Settings;
 
@@ -17,18 +18,38 @@ pub struct Worker {
     pub notices: Fifo,
     /// Where our pong notices go.
     pub dispatcher: Fifo,
+    /// The program runner (languages, sandbox, compile cache).
+    pub runner: Runner,
+    /// Connections being handled right now, each on a thread of its own.
+    pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Worker {
     pub fn open(ctx: ChildContext, settings: Settings) -> Result<Worker> {
         let notices = Fifo::open(&ctx.runtime.fifo_path(FifoName::Worker(settings.slot)))?;
         let dispatcher = Fifo::open(&ctx.runtime.fifo_path(FifoName::Dispatcher))?;
+        let runner = Runner::new(
+            settings.runner.clone(),
+            helper_path(),
+            &ctx.runtime.compile_cache_path(),
+        );
         Ok(Worker {
             ctx,
             settings,
             notices,
             dispatcher,
+            runner,
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// The port this worker serves (for results).
+    pub fn port(&self) -> u16 {
+        self.ctx
+            .segment
+            .read(self.id())
+            .endpoint
+            .map_or(0, |e| e.port())
     }
 
     pub fn id(&self) -> RecordId {
@@ -64,4 +85,18 @@ impl Worker {
             log::debug!("pong notice not sent ({e}); the dispatcher will see the slot anyway");
         }
     }
+}
+
+/// `kennel-run`, installed next to the worker binary (for tests built as `deps/…`, one level up).
+fn helper_path() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let here = dir.join("kennel-run");
+    if here.is_file() {
+        return here;
+    }
+    dir.parent().map(|p| p.join("kennel-run")).unwrap_or(here)
 }

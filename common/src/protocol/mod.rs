@@ -24,16 +24,34 @@ pub enum RequestType {
     Date,
     /// `echo`: the payload, returned unchanged.
     Echo,
+    /// `python`, `c`, `cpp`, `java`: the payload is a program to compile and run in the
+    /// sandbox (the program runner, docs/RUNNER.md).
+    Python,
+    C,
+    Cpp,
+    Java,
 }
 
 impl RequestType {
-    pub const ALL: [RequestType; 3] = [RequestType::Time, RequestType::Date, RequestType::Echo];
+    pub const ALL: [RequestType; 7] = [
+        RequestType::Time,
+        RequestType::Date,
+        RequestType::Echo,
+        RequestType::Python,
+        RequestType::C,
+        RequestType::Cpp,
+        RequestType::Java,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             RequestType::Time => "requetetype1",
             RequestType::Date => "requetetype2",
             RequestType::Echo => "echo",
+            RequestType::Python => "python",
+            RequestType::C => "c",
+            RequestType::Cpp => "cpp",
+            RequestType::Java => "java",
         }
     }
 
@@ -43,6 +61,10 @@ impl RequestType {
             RequestType::Time => 1,
             RequestType::Date => 2,
             RequestType::Echo => 3,
+            RequestType::Python => 4,
+            RequestType::C => 5,
+            RequestType::Cpp => 6,
+            RequestType::Java => 7,
         }
     }
 
@@ -57,9 +79,15 @@ impl RequestType {
     }
 
     /// Whether a client may send the same request again after a failure without changing
-    /// the outcome: true for every built-in type (they only read the clock or echo).
+    /// the outcome: true for every built-in type (they only read the clock or echo, and a
+    /// program runs in a sandbox that nothing outlives).
     pub fn is_idempotent(self) -> bool {
         true
+    }
+
+    /// A program-runner language (the payload is a program), not a built-in service.
+    pub fn is_run(self) -> bool {
+        self.code() >= RequestType::Python.code()
     }
 }
 

@@ -3,18 +3,21 @@
 //! A worker slot moves through these states (who writes each arrow in brackets):
 //!
 //! ```text
-//!   Starting ──publish_ready [worker]──> Idle ──claim_idle_worker [dispatcher]──> Assigned
-//!                                         ^        (ping += 1, client, type)         │
-//!                                         │                                           │ begin_service
-//!                                         │                                           v   [worker]
-//!                                         └──── finish_assignment [worker] ──────── Busy
-//!                                                 (pong = ping)          (or expiry from Assigned)
+//!   Starting ──set_offer, publish_ready [worker]──> Idle ──claim_idle_worker [dispatcher]──> Assigned
+//!                                                    ^  ^    (ping += 1, client, type)           │
+//!                         finish_task [worker]       │  └──── begin_service [worker] ───────────┤
+//!                         (tasks -= 1)               │        (tasks += 1, pong = ping;         │
+//!                                                    │         room left)                       │
+//!                                                   Busy <─── begin_service (now full) ─────────┘
+//!                                                            expire_assignment [worker]: Assigned ─> Idle
 //!   any ──mark_dead [watchdog]──> Dead ──reset_for_spawn [watchdog]──> Starting
 //! ```
 //!
-//! `ping != pong` means an assignment is outstanding; `ping == pong` means none. Every method
-//! runs under the guard and inside one seqlock write, so a writer killed half-way leaves an odd
-//! `seq` that `repair_damaged` finds.
+//! A worker serves up to `capacity` clients at once (`tasks` of them now): *Idle* means it has
+//! room, *Busy* that it is full, *Assigned* that one client is on its way (at most one at a
+//! time per slot). `ping != pong` means that assignment is outstanding; the client's arrival
+//! (or the assignment's expiry) closes it. Every method runs under the guard and inside one
+//! seqlock write, so a writer killed half-way leaves an odd `seq` that `repair_damaged` finds.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::SeqCst;
@@ -66,6 +69,18 @@ fn set_state(r: &Record, s: ProcState) {
     r.state.store(s as u32, SeqCst);
 }
 
+/// Whether the worker behind `r` serves `request`: every worker serves the built-in types; a
+/// language only if its bit is published.
+fn offers(r: &Record, request: RequestType) -> bool {
+    !request.is_run() || r.languages.load(SeqCst) & language_bit(request) != 0
+}
+
+/// The bit of a program-runner request type in a slot's `languages` word.
+pub fn language_bit(request: RequestType) -> u32 {
+    1u32.checked_shl(request.code().saturating_sub(RequestType::Python.code()))
+        .unwrap_or(0)
+}
+
 fn cancel_assignment(r: &Record) {
     r.pong.store(r.ping.load(SeqCst), SeqCst);
     store_endpoint(&r.client, None);
@@ -87,6 +102,9 @@ impl Guard<'_> {
             r.restarts.store(restarts, SeqCst);
             r.waiting.store(0, SeqCst);
             r.connections.store(0, SeqCst);
+            r.tasks.store(0, SeqCst);
+            r.capacity.store(0, SeqCst);
+            r.languages.store(0, SeqCst);
             r.heartbeat_ms.store(now_ms, SeqCst);
             r.started_ms.store(now_ms, SeqCst);
         });
@@ -113,17 +131,28 @@ impl Guard<'_> {
             r.supervision.store(Supervision::Down as u32, SeqCst);
             store_endpoint(&r.endpoint, None);
             cancel_assignment(r);
+            r.tasks.store(0, SeqCst);
             r.last_exit.store(exit.encode(), SeqCst);
             r.kill_reason.store(killed_for as u32, SeqCst);
         });
     }
 
-    /// A child, once it is ready: its pid and endpoint, state Idle.
+    /// A worker, before it is ready: how many clients it serves at once and which languages
+    /// it runs (a `Language::bit` set).
+    pub fn set_offer(&self, id: RecordId, capacity: u32, languages: u32) {
+        self.write(id, |r| {
+            r.capacity.store(capacity.max(1), SeqCst);
+            r.languages.store(languages, SeqCst);
+        });
+    }
+
+    /// A child, once it is ready: its pid and endpoint, state Idle, no task.
     pub fn publish_ready(&self, id: RecordId, endpoint: SocketAddr) {
         self.write(id, |r| {
             r.pid.store(std::process::id(), SeqCst);
             store_endpoint(&r.endpoint, Some(endpoint));
             cancel_assignment(r);
+            r.tasks.store(0, SeqCst);
             set_state(r, ProcState::Idle);
             r.heartbeat_ms.store(crate::clock::monotonic_ms(), SeqCst);
         });
@@ -142,9 +171,10 @@ impl Guard<'_> {
         self.write(id, |r| set_state(r, ProcState::Stopping));
     }
 
-    /// Dispatcher: claims the first idle worker at or after `start` (round robin), writing the
-    /// ping marker and the assignment. Skips torn records, slots without a valid endpoint, and
-    /// workers whose heartbeat is stale (frozen).
+    /// Dispatcher: claims the least-loaded worker that has room and offers `request` (ties:
+    /// the first at or after `start`, round robin), writing the ping marker and the
+    /// assignment. Skips torn records, slots without a valid endpoint, and workers whose
+    /// heartbeat is stale (frozen).
     pub fn claim_idle_worker(
         &self,
         start: usize,
@@ -155,6 +185,7 @@ impl Guard<'_> {
     ) -> Option<Claim> {
         let seg = self.segment();
         let n = seg.workers();
+        let mut best: Option<(u32, usize, u16)> = None;
         for i in 0..n {
             let slot = (start + i) % n;
             let id = RecordId::Worker(slot);
@@ -162,32 +193,41 @@ impl Guard<'_> {
                 continue;
             }
             let r = seg.record(id);
-            let idle = r.state.load(SeqCst) == ProcState::Idle as u32
+            let tasks = r.tasks.load(SeqCst);
+            let room = r.state.load(SeqCst) == ProcState::Idle as u32
                 && r.supervision.load(SeqCst) == Supervision::Running as u32
                 && r.ping.load(SeqCst) == r.pong.load(SeqCst)
+                && tasks < r.capacity.load(SeqCst).max(1)
+                && offers(r, request)
                 && now_ms.saturating_sub(r.heartbeat_ms.load(SeqCst)) <= STALE_HEARTBEAT_MS;
             let port = load_endpoint(&r.endpoint).map(|e| e.port());
-            let (true, Some(port)) = (idle, port) else {
-                continue;
-            };
-            let ping = self.write(id, |r| {
-                let ping = r.ping.load(SeqCst).wrapping_add(1);
-                store_endpoint(&r.client, Some(client));
-                r.request_type.store(request.code(), SeqCst);
-                r.assigned_ms.store(now_ms, SeqCst);
-                r.token.store(token, SeqCst);
-                r.ping.store(ping, SeqCst);
-                set_state(r, ProcState::Assigned);
-                ping
-            });
-            return Some(Claim { slot, port, ping });
+            if let (true, Some(port)) = (room, port) {
+                if best.is_none_or(|(t, _, _)| tasks < t) {
+                    best = Some((tasks, slot, port));
+                }
+                if tasks == 0 {
+                    break; // nobody is less loaded than an empty worker
+                }
+            }
         }
-        None
+        let (_, slot, port) = best?;
+        let ping = self.write(RecordId::Worker(slot), |r| {
+            let ping = r.ping.load(SeqCst).wrapping_add(1);
+            store_endpoint(&r.client, Some(client));
+            r.request_type.store(request.code(), SeqCst);
+            r.assigned_ms.store(now_ms, SeqCst);
+            r.token.store(token, SeqCst);
+            r.ping.store(ping, SeqCst);
+            set_state(r, ProcState::Assigned);
+            ping
+        });
+        Some(Claim { slot, port, ping })
     }
 
     /// Worker: decides whether a connection from `peer` (presenting `token`, when tokens are
-    /// required) is the client assigned to `slot`; if it is, the slot becomes Busy. A token is
-    /// good for one connection: the assignment ends with the service.
+    /// required) is the client assigned to `slot`; if it is, the assignment is closed (pong)
+    /// and counted as a task, and the slot is Idle again if it has room left, else Busy. A
+    /// token is good for one connection.
     pub fn begin_service(&self, id: RecordId, peer: SocketAddr, token: Option<u64>) -> Admission {
         let r = self.segment().record(id);
         if self.is_torn(id) {
@@ -219,15 +259,43 @@ impl Guard<'_> {
             return Admission::Invalid;
         };
         let ping = r.ping.load(SeqCst);
-        self.write(id, |r| set_state(r, ProcState::Busy));
+        self.write(id, |r| {
+            cancel_assignment(r);
+            let tasks = r.tasks.load(SeqCst).saturating_add(1);
+            r.tasks.store(tasks, SeqCst);
+            let full = tasks >= r.capacity.load(SeqCst).max(1);
+            set_state(
+                r,
+                if full {
+                    ProcState::Busy
+                } else {
+                    ProcState::Idle
+                },
+            );
+        });
         Admission::Admitted { request, ping }
     }
 
-    /// Worker: the assignment `ping` is over (served, failed or expired): pong marker, Idle.
-    /// Returns false if the record had moved on (e.g. the watchdog repaired it meanwhile).
-    pub fn finish_assignment(&self, id: RecordId, ping: u64) -> bool {
+    /// Worker: one task is over (served or failed): one fewer, and Idle again if the slot was
+    /// full. Returns true if the slot went from full to having room (the dispatcher may want
+    /// to know).
+    pub fn finish_task(&self, id: RecordId) -> bool {
+        self.write(id, |r| {
+            r.tasks
+                .store(r.tasks.load(SeqCst).saturating_sub(1), SeqCst);
+            let was_full = r.state.load(SeqCst) == ProcState::Busy as u32;
+            if was_full {
+                set_state(r, ProcState::Idle);
+            }
+            was_full
+        })
+    }
+
+    /// Worker: the assignment `ping` ended without a task (its client never came, or its
+    /// record was unreadable): pong marker, Idle. Returns false if the record had moved on.
+    pub fn expire_assignment(&self, id: RecordId, ping: u64) -> bool {
         let r = self.segment().record(id);
-        if r.ping.load(SeqCst) != ping {
+        if r.ping.load(SeqCst) != ping || r.state.load(SeqCst) != ProcState::Assigned as u32 {
             return false;
         }
         self.write(id, |r| {
@@ -317,7 +385,7 @@ fn damage(g: &Guard<'_>, id: RecordId) -> Option<&'static str> {
     if r.ping.load(SeqCst).wrapping_sub(r.pong.load(SeqCst)) > 1 {
         return Some("holding impossible ping/pong markers");
     }
-    let assigned = matches!(state, Some(ProcState::Assigned | ProcState::Busy));
+    let assigned = state == Some(ProcState::Assigned);
     if assigned && RequestType::from_code(r.request_type.load(SeqCst)).is_none() {
         return Some("holding an assignment with an unknown request type");
     }

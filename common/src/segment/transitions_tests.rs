@@ -85,13 +85,84 @@ fn claim_serve_finish_walks_idle_assigned_busy_idle() {
         },
         "any port of the assigned client's address is admitted"
     );
-    assert_eq!(t.seg().read(w1).state(), Some(ProcState::Busy));
-    assert!(!g.finish_assignment(w1, 7), "a stale ping changes nothing");
-    assert!(g.finish_assignment(w1, 1));
     let v = t.seg().read(w1);
     assert_eq!(
-        (v.state(), v.ping, v.pong, v.client),
-        (Some(ProcState::Idle), 1, 1, None)
+        (v.state(), v.tasks, v.ping, v.pong, v.client),
+        (Some(ProcState::Busy), 1, 1, 1, None),
+        "capacity 1: full; the assignment is closed by the arrival"
+    );
+    assert!(!g.expire_assignment(w1, 1), "nothing left to expire");
+    assert!(g.finish_task(w1), "full -> room");
+    let v = t.seg().read(w1);
+    assert_eq!((v.state(), v.tasks), (Some(ProcState::Idle), 0));
+}
+
+#[test]
+fn a_worker_with_capacity_takes_clients_until_full_and_the_least_loaded_is_chosen() {
+    let t = TempSegment::new("capacity", 2);
+    let (w0, w1) = (RecordId::Worker(0), RecordId::Worker(1));
+    let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
+    for id in [w0, w1] {
+        g.reset_for_spawn(id, crate::clock::monotonic_ms(), 0);
+        g.set_offer(id, 2, 0);
+        g.publish_ready(id, addr(3000 + id.index() as u16));
+        g.set_supervision(id, Supervision::Running, FatalReason::None);
+    }
+    let now = crate::clock::monotonic_ms();
+    let serve = |start: usize| {
+        let c = g
+            .claim_idle_worker(start, CLIENT, RequestType::Echo, now, 0)
+            .unwrap();
+        let id = RecordId::Worker(c.slot);
+        assert!(matches!(
+            g.begin_service(id, CLIENT, None),
+            Admission::Admitted { .. }
+        ));
+        c.slot
+    };
+    assert_eq!(serve(0), 0);
+    assert_eq!(serve(0), 1, "the empty worker before the loaded one");
+    assert_eq!(serve(1), 1, "tie: round robin from the cursor");
+    assert_eq!(t.seg().read(w1).state(), Some(ProcState::Busy), "2/2: full");
+    assert_eq!(serve(1), 0, "the only one with room");
+    assert_eq!(
+        g.claim_idle_worker(0, CLIENT, RequestType::Echo, now, 0),
+        None,
+        "every worker full"
+    );
+    assert!(g.finish_task(w1));
+    assert_eq!(t.seg().read(w1).tasks, 1);
+    assert_eq!(
+        g.claim_idle_worker(0, CLIENT, RequestType::Echo, now, 0)
+            .map(|c| c.slot),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_language_goes_only_to_a_worker_that_offers_it() {
+    let t = TempSegment::new("languages", 2);
+    let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
+    for (k, langs) in [(0, 0), (1, language_bit(RequestType::C))] {
+        let id = RecordId::Worker(k);
+        g.reset_for_spawn(id, crate::clock::monotonic_ms(), 0);
+        g.set_offer(id, 1, langs);
+        g.publish_ready(id, addr(3000 + k as u16));
+        g.set_supervision(id, Supervision::Running, FatalReason::None);
+    }
+    let now = crate::clock::monotonic_ms();
+    assert_eq!(
+        g.claim_idle_worker(0, CLIENT, RequestType::Java, now, 0),
+        None
+    );
+    assert_eq!(
+        g.claim_idle_worker(0, CLIENT, RequestType::C, now, 0)
+            .map(|c| c.slot),
+        Some(1)
+    );
+    assert_eq!(
+        t.seg().read(RecordId::Worker(1)).language_names(),
+        vec!["c"]
     );
 }
 
@@ -163,6 +234,16 @@ fn an_assignment_expires_only_after_its_timeout() {
         .unwrap();
     assert_eq!(g.expired_assignment(w0, at + 100, 100), None);
     assert_eq!(g.expired_assignment(w0, at + 101, 100), Some(c.ping));
+    assert!(
+        !g.expire_assignment(w0, c.ping + 1),
+        "a stale ping changes nothing"
+    );
+    assert!(g.expire_assignment(w0, c.ping));
+    let v = t.seg().read(w0);
+    assert_eq!(
+        (v.state(), v.ping, v.pong, v.tasks),
+        (Some(ProcState::Idle), 1, 1, 0)
+    );
 }
 
 #[test]

@@ -38,6 +38,9 @@ pub struct RecordView {
     pub waiting: u64,
     pub token: u64,
     pub connections: u64,
+    pub tasks: u32,
+    pub capacity: u32,
+    pub languages: u32,
     /// The record was left half-written (odd `seq`).
     pub torn: bool,
 }
@@ -74,8 +77,20 @@ impl RecordView {
             waiting: r.waiting.load(SeqCst),
             token: r.token.load(SeqCst),
             connections: r.connections.load(SeqCst),
+            tasks: load(&r.tasks),
+            capacity: load(&r.capacity),
+            languages: load(&r.languages),
             torn: false,
         }
+    }
+
+    /// The program-runner languages this worker offers, by request type name.
+    pub fn language_names(&self) -> Vec<&'static str> {
+        crate::protocol::RequestType::ALL
+            .into_iter()
+            .filter(|t| t.is_run() && self.languages & super::transitions::language_bit(*t) != 0)
+            .map(|t| t.name())
+            .collect()
     }
 
     pub fn state(&self) -> Option<ProcState> {

@@ -1,5 +1,6 @@
 //! The only module of Kennel that uses `unsafe`: the shared-memory mapping and the System V
-//! semaphore calls, each wrapped in a small safe function.
+//! semaphore calls, each wrapped in a small safe function; `process` holds the few process
+//! calls of the program runner (pre-exec setup, pidfd, inherited descriptors).
 //!
 //! Everything above this module is safe Rust. The promises that make it so are written next to
 //! each block as `// SAFETY:` comments; there are few of them, on purpose, so that a reader can
@@ -17,6 +18,9 @@ use std::time::Duration;
 use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 
 use crate::layout::{Header, Record};
+
+mod process;
+pub use process::{inherited_fd, pidfd_open, prepare_child, ChildSetup};
 
 /// Types whose every bit pattern is valid and whose fields are all atomics, so a reference to
 /// one placed in shared memory may be read and written by several processes at once.

@@ -1,0 +1,154 @@
+//! The process-side system calls the program runner needs and the standard library does not
+//! offer safely: setting up a sandboxed child between `fork` and `exec` (descriptors at fixed
+//! numbers, cgroup membership, an unprivileged identity), a pidfd to wait for a child with a
+//! deadline, and taking ownership of a descriptor a parent handed down by number.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// What a sandboxed child does between `fork` and `exec`, in this order: join the cgroups
+/// (so everything it forks later is accounted there), put descriptors at the numbers the
+/// sandbox expects, then give up root.
+pub struct ChildSetup {
+    /// Descriptors to place at fixed numbers: `(source, target)`. Every target must be below
+    /// 10: sources are first duplicated to 10 or above, so no placement overwrites another's
+    /// source.
+    pub fds: Vec<(OwnedFd, RawFd)>,
+    /// `cgroup.procs` files opened for writing: the child writes `0` (itself) to each.
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// `(uid, gid)` to switch to, with no supplementary groups, when running as root.
+    pub drop_to: Option<(u32, u32)>,
+}
+
+/// Arranges for `cmd`'s child to run `setup` before it executes. The descriptors stay owned
+/// by `cmd`'s closure until the command is dropped.
+pub fn prepare_child(cmd: &mut Command, setup: ChildSetup) -> io::Result<()> {
+    let mut fds = Vec::with_capacity(setup.fds.len());
+    for (fd, target) in setup.fds {
+        if !(0..10).contains(&target) {
+            return Err(io::Error::other(format!(
+                "descriptor target {target} is not below 10"
+            )));
+        }
+        let high = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10))?;
+        // SAFETY: F_DUPFD_CLOEXEC just returned a new descriptor that nothing else owns.
+        fds.push((unsafe { OwnedFd::from_raw_fd(high) }, target));
+    }
+    let procs = setup.cgroup_procs;
+    let drop_to = setup.drop_to;
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // functions may be called: it calls dup2, fcntl, write, setgroups, setresgid and setresuid
+    // (all async-signal-safe system calls), reads only memory captured before the fork, and
+    // allocates nothing (io::Error::last_os_error builds an errno-only error without allocating).
+    unsafe {
+        cmd.pre_exec(move || {
+            for cg in &procs {
+                if libc::write(cg.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            for (fd, target) in &fds {
+                if libc::dup2(fd.as_raw_fd(), *target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            if let Some((uid, gid)) = drop_to {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setresgid(gid, gid, gid) != 0
+                    || libc::setresuid(uid, uid, uid) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
+/// A pidfd for `pid` (Linux 5.3+): readable once the process has exited, so a parent can wait
+/// for a child in `poll` next to its pipes, with a deadline.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    // SAFETY: pidfd_open takes a pid and a flags word and returns a new descriptor or -1; it
+    // reads and writes no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Takes ownership of descriptor `fd`, which this process's parent placed there for it
+/// (for `kennel-run`: the facts and archive descriptors). Fails if it is not open.
+pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 3 {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is a standard stream"
+        )));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; on a number that is not an open
+    // descriptor it fails with EBADF and touches nothing.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::other(format!(
+            "descriptor {fd} is not open: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: `fd` is open and, by the contract with our parent, ours alone: nothing else in
+    // this process wraps it (the caller takes each number once, at start).
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn a_child_gets_its_descriptor_at_the_number_asked() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "echo placed >&7"]);
+        prepare_child(
+            &mut cmd,
+            ChildSetup {
+                fds: vec![(w, 7)],
+                cgroup_procs: vec![],
+                drop_to: None,
+            },
+        )
+        .unwrap();
+        let status = cmd.status().unwrap();
+        drop(cmd);
+        assert!(status.success());
+        let mut out = String::new();
+        std::fs::File::from(r).read_to_string(&mut out).unwrap();
+        assert_eq!(out, "placed\n");
+    }
+
+    #[test]
+    fn a_pidfd_becomes_readable_when_the_child_exits() {
+        let mut child = Command::new("/bin/true").spawn().unwrap();
+        let fd = pidfd_open(child.id()).unwrap();
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&fd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16)).unwrap();
+        assert_eq!(n, 1);
+        assert!(child.wait().unwrap().success());
+    }
+
+    #[test]
+    fn only_open_descriptors_are_inherited() {
+        assert!(inherited_fd(1).is_err());
+        assert!(inherited_fd(999)
+            .unwrap_err()
+            .to_string()
+            .contains("not open"));
+    }
+}

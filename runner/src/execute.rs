@@ -1,0 +1,211 @@
+//! Runs one sandboxed step and collects what it did: starts bwrap with its descriptors
+//! (memfds: nothing touches the disk), reads stdout and stderr up to their caps, enforces the
+//! wall limit with a pidfd in the same `poll`, and reads `kennel-run`'s facts at the end.
+//! Every wait here has a deadline.
+
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::facts::Report;
+use crate::sandbox::{FD_FACTS, FD_HELPER, FD_PACK, FD_UNPACK};
+
+/// What the worker did to a step, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kill {
+    Wall,
+    Output,
+}
+
+/// What a step did.
+#[derive(Debug, Default)]
+pub struct StepOutput {
+    /// `kennel-run`'s report; `None` if it wrote none (killed by us, or the sandbox failed).
+    pub report: Option<Report>,
+    pub killed: Option<Kill>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub wall: Duration,
+    /// The archive packed after a successful compile.
+    pub packed: Vec<u8>,
+}
+
+/// Everything `run_step` needs besides bwrap's arguments.
+pub struct StepIo<'a> {
+    pub bwrap: &'a Path,
+    pub helper: &'a Path,
+    pub stdin: &'a [u8],
+    pub archive: &'a [u8],
+    pub wall: Duration,
+    pub output_cap: u64,
+    pub cgroup_procs: Vec<OwnedFd>,
+    pub drop_to: Option<(u32, u32)>,
+}
+
+fn memfd(name: &str, contents: &[u8]) -> std::io::Result<File> {
+    let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+    let mut f = File::from(fd);
+    f.write_all(contents)?;
+    f.rewind()?;
+    Ok(f)
+}
+
+/// Runs bwrap with `args` and collects the step's output.
+pub fn run_step(args: &[String], io: StepIo<'_>) -> std::io::Result<StepOutput> {
+    let stdin = memfd("kennel-stdin", io.stdin)?;
+    let archive = memfd("kennel-in", io.archive)?;
+    let pack = memfd("kennel-out", b"")?;
+    let facts = memfd("kennel-facts", b"")?;
+    let helper = File::open(io.helper)?;
+    let mut cmd = Command::new(io.bwrap);
+    cmd.args(args)
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    kennel_common::sys::prepare_child(
+        &mut cmd,
+        kennel_common::sys::ChildSetup {
+            fds: vec![
+                (archive.try_clone()?.into(), FD_UNPACK),
+                (pack.try_clone()?.into(), FD_PACK),
+                (facts.try_clone()?.into(), FD_FACTS),
+                (helper.into(), FD_HELPER),
+            ],
+            cgroup_procs: io.cgroup_procs,
+            drop_to: io.drop_to,
+        },
+    )?;
+    let started = Instant::now();
+    let mut child = cmd.spawn()?;
+    // The command holds our copies of the descriptors placed in the child: drop it now.
+    drop(cmd);
+    let mut out = StepOutput::default();
+    let deadline = started + io.wall;
+    let killed = pump(&mut child, deadline, io.output_cap, &mut out);
+    out.killed = killed;
+    let _ = child.wait();
+    out.wall = started.elapsed();
+    out.report = read_small(&facts, 4096)
+        .ok()
+        .and_then(|t| Report::parse(&String::from_utf8_lossy(&t)));
+    if matches!(out.report, Some(Report::Ran(ref f)) if f.exit == Some(0)) {
+        out.packed = read_small(&pack, 256 << 20)?;
+    }
+    Ok(out)
+}
+
+fn read_small(f: &File, cap: u64) -> std::io::Result<Vec<u8>> {
+    let mut f = f.try_clone()?;
+    f.rewind()?;
+    let mut v = Vec::new();
+    f.take(cap).read_to_end(&mut v)?;
+    Ok(v)
+}
+
+/// Reads stdout and stderr until both end, killing the sandbox at the deadline or when an
+/// output passes its cap. Returns what it killed the step for.
+fn pump(child: &mut Child, deadline: Instant, cap: u64, out: &mut StepOutput) -> Option<Kill> {
+    let pidfd = kennel_common::sys::pidfd_open(child.id()).ok();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut killed = None;
+    let mut exited = false;
+    loop {
+        let now = Instant::now();
+        if stdout.is_none() && stderr.is_none() && (exited || pidfd.is_none()) {
+            return killed;
+        }
+        if now >= deadline && killed.is_none() {
+            let _ = child.kill();
+            killed = Some(Kill::Wall);
+        }
+        // After a kill, the pipes end as soon as the namespace is gone: give that a bound too.
+        let left = if killed.is_some() {
+            if now >= deadline + Duration::from_secs(2) {
+                return killed;
+            }
+            deadline + Duration::from_secs(2) - now
+        } else {
+            deadline - now
+        };
+        let mut fds = Vec::with_capacity(3);
+        let mut which = Vec::with_capacity(3);
+        if let Some(s) = &stdout {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            which.push(0);
+        }
+        if let Some(s) = &stderr {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            which.push(1);
+        }
+        if let (Some(p), false) = (&pidfd, exited) {
+            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+            which.push(2);
+        }
+        let ms = left.as_millis().clamp(1, 60_000) as u16;
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return killed,
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .zip(&which)
+            .filter(|(f, _)| f.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, w)| *w)
+            .collect();
+        drop(fds);
+        for w in ready {
+            match w {
+                2 => exited = true,
+                0 => {
+                    if let Some(over) = drain(&mut stdout, &mut out.stdout, cap) {
+                        out.stdout_truncated = over;
+                        if over && killed.is_none() {
+                            let _ = child.kill();
+                            killed = Some(Kill::Output);
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(over) = drain(&mut stderr, &mut out.stderr, cap) {
+                        out.stderr_truncated = over;
+                        if over && killed.is_none() {
+                            let _ = child.kill();
+                            killed = Some(Kill::Output);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One read from a pipe into `buf`, keeping at most `cap` bytes. `Some(true)` once the cap
+/// is passed (the pipe is then dropped), `Some(false)` at end of file, `None` otherwise.
+fn drain<R: Read>(pipe: &mut Option<R>, buf: &mut Vec<u8>, cap: u64) -> Option<bool> {
+    let p = pipe.as_mut()?;
+    let mut chunk = [0u8; 64 * 1024];
+    match p.read(&mut chunk) {
+        Ok(0) | Err(_) => {
+            *pipe = None;
+            Some(false)
+        }
+        Ok(n) => {
+            let room = (cap as usize).saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..n.min(room)]);
+            if n > room {
+                *pipe = None;
+                Some(true)
+            } else {
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `kennel-run`: the measuring init of every sandbox. bwrap starts it as PID 1 of the run's
+//! PID namespace (`--as-pid-1`), so:
+//! - signals from the program cannot reach it (the kernel ignores them for a namespace's
+//!   init), and `kill(-1, …)` from the program skips it;
+//! - every process the program leaves behind (`setsid`, double fork) is re-parented to it and
+//!   reaped by it, so their CPU time counts, and when it exits the kernel kills whatever is
+//!   left in the namespace.
+//!
+//! It unpacks the files it is given into `/work`, sets the limits on itself (inherited by the
+//! program it then starts), waits for the program, kills the rest of the namespace, and writes
+//! one line of facts (`facts.rs`) to a descriptor the program never sees. It makes itself
+//! non-dumpable first, so a program cannot ptrace it or open its descriptors through `/proc`.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::Command;
+
+use clap::Parser;
+use nix::sys::resource::{getrusage, setrlimit, Resource, UsageWho};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::archive;
+use crate::facts::{Facts, Report};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kennel-run",
+    about = "Kennel's sandbox init (started by a worker through bwrap)"
+)]
+pub struct Args {
+    /// Where the facts line goes.
+    #[arg(long)]
+    pub facts_fd: i32,
+    /// An archive of files to write into the working directory first.
+    #[arg(long)]
+    pub unpack_fd: Option<i32>,
+    /// After a successful run, pack the files of `--pack-dir` to this descriptor.
+    #[arg(long, requires = "pack_dir")]
+    pub pack_fd: Option<i32>,
+    #[arg(long)]
+    pub pack_dir: Option<PathBuf>,
+    /// CPU seconds (soft limit: SIGXCPU; the hard limit, one second later, SIGKILL).
+    #[arg(long)]
+    pub cpu_s: u64,
+    /// Address space in KiB (0: none, e.g. for the JVM).
+    #[arg(long, default_value_t = 0)]
+    pub address_space_kib: u64,
+    #[arg(long)]
+    pub file_size_kib: u64,
+    #[arg(long)]
+    pub open_files: u64,
+    #[arg(long)]
+    pub processes: u64,
+    /// The program and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// The binary's body.
+pub fn main_with(args: Args) -> i32 {
+    let mut facts = match kennel_common::sys::inherited_fd(args.facts_fd) {
+        Ok(fd) => File::from(fd),
+        Err(e) => {
+            eprintln!("kennel-run: facts descriptor: {e}");
+            return 120;
+        }
+    };
+    let _ = nix::fcntl::fcntl(
+        &facts,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    let report = supervise(&args);
+    match facts.write_all(report.encode().as_bytes()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("kennel-run: writing the facts: {e}");
+            121
+        }
+    }
+}
+
+fn supervise(args: &Args) -> Report {
+    let _ = nix::sys::prctl::set_dumpable(false);
+    if let Some(fd) = args.unpack_fd {
+        if let Err(e) = unpack(fd) {
+            return Report::NotStarted(format!("unpacking the files: {e}"));
+        }
+    }
+    let pack_to = match args
+        .pack_fd
+        .map(kennel_common::sys::inherited_fd)
+        .transpose()
+    {
+        Ok(fd) => fd.map(File::from),
+        Err(e) => return Report::NotStarted(format!("pack descriptor: {e}")),
+    };
+    if let Some(f) = &pack_to {
+        let _ = nix::fcntl::fcntl(
+            f,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+    }
+    if let Err(e) = set_limits(args) {
+        return Report::NotStarted(format!("setting the limits: {e}"));
+    }
+    let child = match Command::new(&args.command[0])
+        .args(&args.command[1..])
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return Report::NotStarted(format!("starting {}: {e}", args.command[0])),
+    };
+    let main = Pid::from_raw(child.id() as i32);
+    let mut facts = Facts::default();
+    loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == main => {
+                facts.exit = Some(code);
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => {
+                facts.signal = Some(sig as i32);
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break, // ECHILD: everyone is reaped
+        }
+    }
+    if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
+        let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+        facts.cpu_us = us(usage.user_time()) + us(usage.system_time());
+        facts.maxrss_kib = usage.max_rss() as u64;
+    }
+    facts.largest_file_kib =
+        largest_file(&[std::path::Path::new("."), std::path::Path::new("/tmp")]) / 1024;
+    if let (Some(mut out), Some(dir), Some(0)) = (pack_to, &args.pack_dir, facts.exit) {
+        if let Err(e) = archive::pack_dir(dir).and_then(|bytes| out.write_all(&bytes)) {
+            return Report::NotStarted(format!("packing {}: {e}", dir.display()));
+        }
+    }
+    Report::Ran(facts)
+}
+
+/// The size of the largest regular file under `roots` (symlinks not followed; at most 10,000
+/// entries looked at: the run is over and everything in it dead, so nothing changes meanwhile).
+fn largest_file(roots: &[&std::path::Path]) -> u64 {
+    let mut todo: Vec<PathBuf> = roots.iter().map(|p| p.to_path_buf()).collect();
+    let (mut largest, mut seen) = (0, 0);
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            seen += 1;
+            if seen > 10_000 {
+                return largest;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                todo.push(e.path());
+            } else if meta.is_file() {
+                largest = largest.max(meta.len());
+            }
+        }
+    }
+    largest
+}
+
+fn unpack(fd: i32) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    File::from(kennel_common::sys::inherited_fd(fd).map_err(|e| e.to_string())?)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    let entries = archive::unpack(&bytes)?;
+    archive::unpack_into(&entries, std::path::Path::new(".")).map_err(|e| e.to_string())
+}
+
+/// The limits, on this process: the program inherits them at `fork`. Our own use of each is
+/// tiny (we only wait), so they bind the program, not us.
+fn set_limits(args: &Args) -> nix::Result<()> {
+    setrlimit(Resource::RLIMIT_CPU, args.cpu_s, args.cpu_s + 1)?;
+    if args.address_space_kib > 0 {
+        let b = args.address_space_kib * 1024;
+        setrlimit(Resource::RLIMIT_AS, b, b)?;
+    }
+    let fsize = args.file_size_kib * 1024;
+    setrlimit(Resource::RLIMIT_FSIZE, fsize, fsize)?;
+    setrlimit(Resource::RLIMIT_NOFILE, args.open_files, args.open_files)?;
+    setrlimit(Resource::RLIMIT_NPROC, args.processes, args.processes)?;
+    setrlimit(Resource::RLIMIT_CORE, 0, 0)?;
+    Ok(())
+}

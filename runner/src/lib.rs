@@ -1,0 +1,41 @@
+//! Kennel's program runner: compiles and runs a submitted program (Python, C, C++, Java) in a
+//! bubblewrap sandbox with limits, and says what became of it as a verdict built from facts.
+//! docs/RUNNER.md is the design; docs/SECURITY.md what the sandbox stops.
+//!
+//! | module | what |
+//! |---|---|
+//! | `runner` | `Runner::run`: compile (or reuse the cache), run, judge |
+//! | `language` | the languages, their commands, the toolchains this host offers |
+//! | `limits` | the flags (`RunnerOptions`) and the limits of one run |
+//! | `sandbox` | bwrap's arguments: the sandbox as a list of named kernel features |
+//! | `execute` | one sandboxed step: descriptors, output caps, wall limit |
+//! | `helper` | `kennel-run`, the measuring init inside the sandbox |
+//! | `facts` | the line `kennel-run` reports |
+//! | `verdict` | the verdict from the facts |
+//! | `cgroup` | one cgroup per run where cgroups are usable |
+//! | `cache` | the compile cache |
+//! | `archive` | files across the sandbox's wall |
+//! | `fields`, `submission`, `outcome` | the submission and the result on the wire |
+
+#![forbid(unsafe_code)]
+
+pub mod archive;
+pub mod cache;
+pub mod cgroup;
+pub mod execute;
+pub mod facts;
+pub mod fields;
+pub mod helper;
+pub mod language;
+pub mod limits;
+pub mod outcome;
+pub mod runner;
+pub mod sandbox;
+pub mod submission;
+pub mod verdict;
+
+pub use language::Language;
+pub use limits::RunnerOptions;
+pub use outcome::{RunResult, TimeKind, Verdict};
+pub use runner::Runner;
+pub use submission::Submission;

@@ -1,0 +1,330 @@
+//! `Runner::run`: one submission from source to verdict. Compile in the sandbox (or take the
+//! cached archive), run in a fresh sandbox, judge from the facts.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::archive::{self, Entry};
+use crate::cache::CompileCache;
+use crate::cgroup::{Cgroups, RunCgroup};
+use crate::execute::{run_step, StepIo, StepOutput};
+use crate::facts::Report;
+use crate::language::{Language, Toolchains};
+use crate::limits::{Limits, RunnerOptions};
+use crate::outcome::{RunResult, Verdict};
+use crate::sandbox::{bwrap_args, etc_paths, StepSpec};
+use crate::submission::Submission;
+use crate::verdict::{judge, Evidence};
+
+/// Where Debian installs bubblewrap.
+pub const BWRAP: &str = "/usr/bin/bwrap";
+
+/// A worker's program runner: what it found on the host, its settings, its cgroups.
+#[derive(Debug)]
+pub struct Runner {
+    opts: RunnerOptions,
+    tools: Toolchains,
+    bwrap: Option<PathBuf>,
+    helper: PathBuf,
+    cache: Option<CompileCache>,
+    cgroups: Option<Cgroups>,
+    drop_to: Option<(u32, u32)>,
+    etc: Vec<String>,
+    runs: AtomicU64,
+}
+
+impl Runner {
+    /// `helper` is the `kennel-run` binary; `cache_dir` the instance's compile cache.
+    pub fn new(opts: RunnerOptions, helper: PathBuf, cache_dir: &Path) -> Runner {
+        let bwrap = Some(PathBuf::from(BWRAP)).filter(|p| p.is_file());
+        let cache = match CompileCache::open(cache_dir, opts.compile_cache) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                log::warn!(
+                    "compile cache {} unusable, compiling every time: {e}",
+                    cache_dir.display()
+                );
+                None
+            }
+        };
+        let root = nix::unistd::geteuid().is_root();
+        Runner {
+            tools: Toolchains::discover(),
+            bwrap,
+            cache,
+            cgroups: if root { Cgroups::setup() } else { None },
+            drop_to: root.then_some((opts.sandbox_user, opts.sandbox_user)),
+            etc: etc_paths(),
+            runs: AtomicU64::new(0),
+            helper,
+            opts,
+        }
+    }
+
+    pub fn offers(&self, lang: Language) -> bool {
+        self.bwrap.is_some() && self.helper.is_file() && self.tools.offers(lang)
+    }
+
+    /// Cgroups of runs that exist now (between runs: none).
+    pub fn cgroup_runs(&self) -> Vec<PathBuf> {
+        self.cgroups.as_ref().map(Cgroups::runs).unwrap_or_default()
+    }
+
+    /// The `languages` word for the slot.
+    pub fn offer_bits(&self) -> u32 {
+        Language::ALL
+            .into_iter()
+            .filter(|l| self.offers(*l))
+            .map(Language::bit)
+            .sum()
+    }
+
+    /// One line for the log: what this runner can do and with which protections.
+    pub fn describe(&self) -> String {
+        let langs: Vec<&str> = Language::ALL
+            .into_iter()
+            .filter(|l| self.offers(*l))
+            .map(Language::name)
+            .collect();
+        format!(
+            "program runner: languages [{}], sandbox {}, cgroups {}, runs as {}",
+            langs.join(", "),
+            if self.bwrap.is_some() {
+                "bubblewrap"
+            } else {
+                "MISSING (install bubblewrap)"
+            },
+            if self.cgroups.is_some() {
+                "v1 memory+pids+cpu"
+            } else {
+                "none (rlimits only)"
+            },
+            match self.drop_to {
+                Some((u, _)) => format!("uid {u}"),
+                None => "this user, in a user namespace".into(),
+            }
+        )
+    }
+
+    /// Runs `sub` as `lang`. `Err` is a refusal (language unavailable, a limit over the
+    /// maximum) for an `ERR` line; everything the program does is in the `RunResult`.
+    pub fn run(&self, lang: Language, sub: &Submission, worker: u16) -> Result<RunResult, String> {
+        if !self.offers(lang) {
+            return Err(format!(
+                "language unavailable: {} ({})",
+                lang.name(),
+                self.missing(lang)
+            ));
+        }
+        if sub.language.is_some_and(|l| l != lang) {
+            return Err("the submission's language differs from the request type".into());
+        }
+        let limits = self.opts.limits_for(sub)?;
+        let mut result = RunResult::new(Verdict::Accepted, lang.name());
+        result.worker = worker;
+        result.time_limit_ms = limits.cpu_ms;
+        result.wall_limit_ms = limits.wall_ms;
+        result.memory_limit_kib = limits.memory_kib;
+        let source = archive::pack(&[Entry {
+            name: lang.source_name(&sub.source),
+            executable: false,
+            data: sub.source.clone(),
+        }]);
+        let program = if lang.compiled() {
+            match self.compiled(lang, sub, &source, &limits, &mut result) {
+                Some(archive) => archive,
+                None => return Ok(result),
+            }
+        } else {
+            source
+        };
+        let mut command = self
+            .tools
+            .run_command(lang, &sub.source, limits.memory_kib)
+            .unwrap_or_default();
+        command.extend(
+            sub.args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned()),
+        );
+        let step = StepSpec {
+            command,
+            limits,
+            address_space: self.cgroups.is_none() && lang != Language::Java,
+            pack_out: false,
+        };
+        let (out, oom_kills) = match self.step(&step, &sub.stdin, &program) {
+            Ok(v) => v,
+            Err(e) => return Ok(internal(result, e)),
+        };
+        let ev = Evidence {
+            oom_kills,
+            jvm_out_of_memory: lang == Language::Java
+                && String::from_utf8_lossy(&out.stderr)
+                    .contains("Terminating due to java.lang.OutOfMemoryError"),
+            expected: sub.expected.as_deref(),
+        };
+        let (verdict, kind, message) = judge(&out, &limits, ev);
+        result.verdict = verdict;
+        result.time_limit = kind;
+        result.message = message;
+        if let Some(Report::Ran(f)) = &out.report {
+            result.exit_code = f.exit;
+            result.signal = f.signal;
+            result.cpu_ms = f.cpu_us / 1000;
+            result.memory_kib = f.maxrss_kib;
+        }
+        result.wall_ms = out.wall.as_millis() as u64;
+        result.stdout = out.stdout;
+        result.stderr = out.stderr;
+        result.stdout_truncated = out.stdout_truncated;
+        result.stderr_truncated = out.stderr_truncated;
+        Ok(result)
+    }
+
+    fn missing(&self, lang: Language) -> &'static str {
+        if self.bwrap.is_none() {
+            "bubblewrap is not installed"
+        } else if !self.helper.is_file() {
+            "kennel-run is missing next to the worker"
+        } else {
+            match lang {
+                Language::Python => "no /usr/bin/python3",
+                Language::C => "no /usr/bin/gcc",
+                Language::Cpp => "no /usr/bin/g++",
+                Language::Java => "no /usr/bin/javac and /usr/bin/java",
+            }
+        }
+    }
+
+    /// The program's archive after compiling (or from the cache); `None` when the compile
+    /// failed, with `result` saying why.
+    fn compiled(
+        &self,
+        lang: Language,
+        sub: &Submission,
+        source: &[u8],
+        limits: &Limits,
+        result: &mut RunResult,
+    ) -> Option<Vec<u8>> {
+        let command = self
+            .tools
+            .compile_command(lang, &lang.source_name(&sub.source))?;
+        let key = CompileCache::key(
+            lang,
+            &self.tools.compiler_identity(lang),
+            &command,
+            &sub.source,
+        );
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
+            result.cached_compile = true;
+            return Some(hit);
+        }
+        let step = StepSpec {
+            command,
+            limits: limits.for_compile(),
+            address_space: self.cgroups.is_none() && lang != Language::Java,
+            pack_out: true,
+        };
+        let out = match self.step(&step, b"", source) {
+            Ok((out, _)) => out,
+            Err(e) => {
+                *result = internal(result.clone(), e);
+                return None;
+            }
+        };
+        let mut said = out.stdout.clone();
+        said.extend_from_slice(&out.stderr);
+        match (&out.report, out.killed) {
+            (Some(Report::Ran(f)), None) if f.exit == Some(0) && !out.packed.is_empty() => {
+                if let Some(c) = &self.cache {
+                    c.put(&key, &out.packed);
+                }
+                Some(out.packed)
+            }
+            (Some(Report::NotStarted(why)), _) => {
+                *result = internal(result.clone(), why.clone());
+                None
+            }
+            (None, None) => {
+                let (_, _, why) = judge(&out, &step.limits, Evidence::default());
+                *result = internal(result.clone(), why);
+                None
+            }
+            (report, killed) => {
+                result.verdict = Verdict::CompileError;
+                result.compile_output = said;
+                // The compiler's own processes (cc1plus) count: the driver reports their
+                // SIGXCPU as its own failure, so the CPU used is the fact to look at. The
+                // kernel fires RLIMIT_CPU on its tick while rusage counts exactly: a process
+                // stopped at 2 s may show 1.99 s, hence the 2 % margin.
+                let timed_out = killed.is_some()
+                    || matches!(report, Some(Report::Ran(f)) if f.cpu_us / 1000 >= step.limits.cpu_ms * 98 / 100);
+                if timed_out {
+                    result.message = format!(
+                        "the compile was stopped at its limit ({} s cpu, {} s wall)",
+                        step.limits.cpu_ms / 1000,
+                        step.limits.wall_ms / 1000
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// One sandboxed step, in its own cgroup when cgroups are usable. Returns its output and
+    /// the OOM kills counted in its cgroup.
+    fn step(
+        &self,
+        step: &StepSpec,
+        stdin: &[u8],
+        archive: &[u8],
+    ) -> Result<(StepOutput, u64), String> {
+        let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
+        let n = self.runs.fetch_add(1, Relaxed);
+        let cgroup: Option<RunCgroup> = match &self.cgroups {
+            Some(c) => {
+                let l = &step.limits;
+                // Java's heap is bounded by -Xmx; its cgroup leaves room for the JVM itself.
+                let memory = l.memory_kib * 1024 + if step.address_space { 0 } else { 192 << 20 };
+                Some(
+                    c.create_run(n, memory, l.processes + 4, l.cpu_percent)
+                        .map_err(|e| format!("cgroup: {e}"))?,
+                )
+            }
+            None => None,
+        };
+        let procs = match &cgroup {
+            Some(c) => c.procs_files().map_err(|e| format!("cgroup: {e}"))?,
+            None => Vec::new(),
+        };
+        let args = bwrap_args(step, &self.etc);
+        let out = run_step(
+            &args,
+            StepIo {
+                bwrap,
+                helper: &self.helper,
+                stdin,
+                archive,
+                wall: Duration::from_millis(step.limits.wall_ms),
+                output_cap: step.limits.output,
+                cgroup_procs: procs,
+                drop_to: self.drop_to,
+            },
+        );
+        let oom = cgroup.as_ref().map_or(0, RunCgroup::oom_kills);
+        if let Some(c) = cgroup {
+            c.remove();
+        }
+        out.map(|o| (o, oom))
+            .map_err(|e| format!("starting the sandbox: {e}"))
+    }
+}
+
+fn internal(mut r: RunResult, why: String) -> RunResult {
+    log::error!("internal error running a {} program: {why}", r.language);
+    r.verdict = Verdict::InternalError;
+    r.message = why;
+    r
+}

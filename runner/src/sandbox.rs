@@ -1,0 +1,202 @@
+//! The sandbox, as a short list of kernel features, each one a bwrap flag (docs/SECURITY.md
+//! names what each one stops):
+//!
+//! | feature | flag | stops |
+//! |---|---|---|
+//! | user, PID, network, IPC, UTS, cgroup namespaces | `--unshare-all --unshare-user` | signals to Kennel, sockets to its ports, its SysV semaphore |
+//! | no nested user namespaces | `--disable-userns` | regaining privileges inside |
+//! | a new root with only `/usr` (read-only), a few `/etc` files, fresh `/proc` `/dev`, itself read-only | `--ro-bind /usr` … `--remount-ro /` | reading the runtime directory, the segment, `/etc/shadow`, home directories; writing anywhere but `/work` and `/tmp` |
+//! | private size-bounded tmpfs `/work` and `/tmp` | `--size N --tmpfs` | filling the host's disk; leftovers (they vanish with the namespace) |
+//! | its own session | `--new-session` | TIOCSTI into a terminal |
+//! | tied to the worker | `--die-with-parent` | outliving a worker that dies |
+//! | `kennel-run` as PID 1 | `--as-pid-1` | killing the measuring init; anything outliving the run |
+//!
+//! The descriptors 3–6 are placed by the worker (`execute.rs`): the input archive, the
+//! output archive, the facts, and `kennel-run` itself, bound read-only at `/kennel-run`.
+
+use crate::limits::Limits;
+
+/// Descriptor numbers inside the sandbox.
+pub const FD_UNPACK: i32 = 3;
+pub const FD_PACK: i32 = 4;
+pub const FD_FACTS: i32 = 5;
+pub const FD_HELPER: i32 = 6;
+
+/// Where `kennel-run` appears inside the sandbox.
+pub const HELPER_PATH: &str = "/kennel-run";
+
+/// One sandboxed step: compile or run.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub command: Vec<String>,
+    pub limits: Limits,
+    /// Set an address-space limit (not for the JVM, nor when a memory cgroup does the job).
+    pub address_space: bool,
+    /// Pack `/work/out` back after a successful step (a compile).
+    pub pack_out: bool,
+}
+
+/// bwrap's arguments for `step` (everything after `bwrap`).
+pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--hostname",
+        "kennel",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    for path in etc {
+        a.extend(["--ro-bind-try".into(), path.clone(), path.clone()]);
+    }
+    let tmpfs = (2 * step.limits.file_size).to_string();
+    a.extend(
+        [
+            "--size",
+            &tmpfs,
+            "--tmpfs",
+            "/tmp",
+            "--size",
+            &tmpfs,
+            "--tmpfs",
+            "/work",
+            "--dir",
+            "/work/out",
+            "--chdir",
+            "/work",
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/work",
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "TMPDIR",
+            "/tmp",
+        ]
+        .into_iter()
+        .map(String::from),
+    );
+    a.extend([
+        "--ro-bind-fd".into(),
+        FD_HELPER.to_string(),
+        HELPER_PATH.into(),
+    ]);
+    // Last of the mounts: the root itself read-only (`/work` and `/tmp` are mounts of their own).
+    a.extend(["--remount-ro".into(), "/".into()]);
+    a.push(HELPER_PATH.into());
+    let l = &step.limits;
+    let cpu_s = l.cpu_ms.div_ceil(1000).max(1);
+    let kib = |b: u64| (b / 1024).max(1).to_string();
+    a.extend([
+        "--facts-fd".into(),
+        FD_FACTS.to_string(),
+        "--unpack-fd".into(),
+        FD_UNPACK.to_string(),
+        "--cpu-s".into(),
+        cpu_s.to_string(),
+        "--file-size-kib".into(),
+        kib(l.file_size),
+        "--open-files".into(),
+        l.open_files.to_string(),
+        "--processes".into(),
+        l.processes.to_string(),
+    ]);
+    if step.address_space {
+        a.extend(["--address-space-kib".into(), l.memory_kib.to_string()]);
+    }
+    if step.pack_out {
+        a.extend([
+            "--pack-fd".into(),
+            FD_PACK.to_string(),
+            "--pack-dir".into(),
+            "out".into(),
+        ]);
+    }
+    a.push("--".into());
+    a.extend(step.command.iter().cloned());
+    a
+}
+
+/// The few files of `/etc` a toolchain needs: the dynamic linker's cache and the JDK's
+/// configuration (its `conf` files are symlinks into `/etc/java-*`).
+pub fn etc_paths() -> Vec<String> {
+    let mut v = vec!["/etc/ld.so.cache".to_string()];
+    if let Ok(dir) = std::fs::read_dir("/etc") {
+        let mut java: Vec<String> = dir
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().display().to_string())
+            .filter(|p| p.starts_with("/etc/java-"))
+            .collect();
+        java.sort();
+        v.extend(java);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_has_every_named_feature() {
+        let step = StepSpec {
+            command: vec!["./prog".into(), "x".into()],
+            limits: crate::limits::RunnerOptions::default()
+                .limits_for(&Default::default())
+                .unwrap(),
+            address_space: true,
+            pack_out: false,
+        };
+        let a = bwrap_args(&step, &etc_paths()).join(" ");
+        for feature in [
+            "--unshare-all --unshare-user --disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--as-pid-1",
+            "--ro-bind /usr /usr",
+            "--remount-ro / /kennel-run",
+            "--tmpfs /tmp",
+            "--tmpfs /work",
+            "--clearenv",
+            "--cpu-s 1 ",
+            "--address-space-kib 262144",
+            "-- ./prog x",
+        ] {
+            assert!(a.contains(feature), "missing {feature:?} in {a}");
+        }
+        assert!(
+            !a.contains("--ro-bind / "),
+            "the host's root is never bound whole"
+        );
+        assert!(!a.contains("--share-net"));
+    }
+}

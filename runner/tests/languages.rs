@@ -1,0 +1,87 @@
+//! Every language, from source to verdict, through the real sandbox.
+
+mod common;
+
+use common::{run, runner_with, usable};
+use kennel_runner::{Language, RunnerOptions, Submission, Verdict};
+
+#[test]
+fn hello_in_every_language() {
+    let r = runner_with(RunnerOptions::default());
+    let cases = [
+        (Language::Python, "print('Hello, world')\n"),
+        (Language::C, "#include <stdio.h>\nint main(void){puts(\"Hello, world\");return 0;}\n"),
+        (Language::Cpp, "#include <iostream>\nint main(){std::cout<<\"Hello, world\"<<std::endl;}\n"),
+        (
+            Language::Java,
+            "public class Hello { public static void main(String[] a) { System.out.println(\"Hello, world\"); } }\n",
+        ),
+    ];
+    for (lang, src) in cases {
+        if usable(&r, lang).is_none() {
+            continue;
+        }
+        let res = run(&r, lang, src);
+        assert_eq!(res.verdict, Verdict::Accepted, "{lang:?}: {res:?}");
+        assert_eq!(res.stdout, b"Hello, world\n", "{lang:?}");
+        assert_eq!(res.exit_code, Some(0));
+        assert!(res.memory_kib > 0, "{lang:?}: peak memory measured");
+    }
+}
+
+#[test]
+fn stdin_args_and_expected_output() {
+    let r = runner_with(RunnerOptions::default());
+    let Some(()) = usable(&r, Language::Python) else {
+        return;
+    };
+    let sub = Submission {
+        source:
+            b"import sys\na, b = map(int, sys.stdin.read().split())\nprint(a + b, *sys.argv[1:])\n"
+                .to_vec(),
+        stdin: b"3 4\n".to_vec(),
+        args: vec![b"x".to_vec()],
+        expected: Some(b"7 x\n".to_vec()),
+        ..Default::default()
+    };
+    let res = r.run(Language::Python, &sub, 0).unwrap();
+    assert_eq!(
+        (res.verdict, res.stdout.as_slice()),
+        (Verdict::Accepted, &b"7 x\n"[..]),
+        "{res:?}"
+    );
+    let wrong = Submission {
+        expected: Some(b"8 x\n".to_vec()),
+        ..sub
+    };
+    assert_eq!(
+        r.run(Language::Python, &wrong, 0).unwrap().verdict,
+        Verdict::WrongAnswer
+    );
+}
+
+#[test]
+fn compile_errors_and_the_cache() {
+    let r = runner_with(RunnerOptions::default());
+    let Some(()) = usable(&r, Language::C) else {
+        return;
+    };
+    let res = run(&r, Language::C, "int main(void) { return nope; }\n");
+    assert_eq!(res.verdict, Verdict::CompileError, "{res:?}");
+    assert!(
+        String::from_utf8_lossy(&res.compile_output).contains("nope"),
+        "{res:?}"
+    );
+    let src = "#include <stdio.h>\nint main(void){printf(\"%d\\n\", 6*7);}\n";
+    let first = run(&r, Language::C, src);
+    let second = run(&r, Language::C, src);
+    assert_eq!(
+        (first.verdict, first.cached_compile),
+        (Verdict::Accepted, false)
+    );
+    assert_eq!(
+        (second.verdict, second.cached_compile),
+        (Verdict::Accepted, true)
+    );
+    assert_eq!(second.stdout, b"42\n");
+}
