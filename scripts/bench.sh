@@ -10,6 +10,8 @@
 # otherwise its column is skipped, and the report says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/deps.sh
+kennel_ensure_packages
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [[ " $* " != *" --no-nginx "* ]]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bench.sh: installing nginx (stream module) from the distribution's packages" >&2

@@ -9,6 +9,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "run.sh: cargo not found; install the Rust toolchain (https://rustup.rs) first" >&2
   exit 1
 fi
+. scripts/deps.sh
+kennel_ensure_packages
 if [ ! -x target/release/kennel-watchdog ]; then
   echo "run.sh: building Kennel (release) for the first time: about a minute on 2 cores..." >&2
 else

@@ -25,6 +25,8 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// Limit on any single read or connect.
     pub io_timeout: Duration,
+    /// Limit on the wait for a worker's answer (a program's run takes longer than a reply).
+    pub answer_timeout: Duration,
     /// Largest answer accepted from a worker.
     pub max_answer: usize,
 }
@@ -38,6 +40,7 @@ impl ClientConfig {
             backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
             io_timeout: Duration::from_secs(10),
+            answer_timeout: Duration::from_secs(10),
             max_answer: 64 << 20,
         }
     }
@@ -204,6 +207,7 @@ impl Client {
                 }
             };
             match self.talk_to_worker(port, token, payload) {
+                Err(WorkerError::Refused(why)) => return Err(ClientError::Refused(why)),
                 Ok(body) => {
                     return Ok(Answer {
                         port,
@@ -211,7 +215,7 @@ impl Client {
                         attempts: attempt,
                     })
                 }
-                Err(e) => {
+                Err(WorkerError::Io(e)) => {
                     last = format!("worker on port {port}: {e}");
                     if !repeatable {
                         return Err(ClientError::GaveUp {
@@ -231,18 +235,26 @@ impl Client {
         })
     }
 
-    fn talk_to_worker(&self, port: u16, token: Option<u64>, payload: &[u8]) -> io::Result<Vec<u8>> {
+    fn talk_to_worker(
+        &self,
+        port: u16,
+        token: Option<u64>,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, WorkerError> {
         let addr = SocketAddr::new(self.cfg.addr.ip(), port);
         let mut s = TcpStream::connect_timeout(&addr, self.cfg.io_timeout)?;
         s.set_nodelay(true)?;
-        s.set_read_timeout(Some(self.cfg.io_timeout))?;
+        s.set_read_timeout(Some(self.cfg.answer_timeout))?;
         let mut request = token.map(token_line).unwrap_or_default();
         request.extend_from_slice(&frame_request(payload));
         s.write_all(&request)?;
         let mut r = BufReader::new(s);
         let header = read_line(&mut r)?;
+        if let Some(why) = header.strip_prefix("ERR refused: ") {
+            return Err(WorkerError::Refused(why.to_string()));
+        }
         if let Some(msg) = header.strip_prefix("ERR ") {
-            return Err(io::Error::other(format!("ERR {msg}")));
+            return Err(io::Error::other(format!("ERR {msg}")).into());
         }
         let len = header
             .strip_prefix("LEN ")
@@ -257,6 +269,19 @@ impl Client {
         let mut body = vec![0u8; len];
         r.read_exact(&mut body)?;
         Ok(body)
+    }
+}
+
+/// How a worker exchange failed: a refusal of what was sent (`ERR refused: …`: sending it
+/// again cannot help), or anything else (the worker died, a restart raced us: worth a retry).
+enum WorkerError {
+    Refused(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for WorkerError {
+    fn from(e: io::Error) -> Self {
+        WorkerError::Io(e)
     }
 }
 

@@ -65,12 +65,13 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>8} {:>6} {:>8} {:>9} {:>11}  LAST EXIT",
+        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>5} {:>8} {:>6} {:>8} {:>9} {:>11}  LAST EXIT",
         "ROLE",
         "SLOT",
         "PID",
         "STATE",
         "PORT",
+        "TASKS",
         "SERVED",
         "FAILED",
         "RESTARTS",
@@ -79,11 +80,12 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>8} {:>6} {:>8} {:>9} {:>11}",
+        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>5} {:>8} {:>6} {:>8} {:>9} {:>11}",
         "watchdog",
         "-",
         s.watchdog_pid,
         watchdog,
+        "-",
         "-",
         "-",
         "-",
@@ -102,12 +104,13 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         }
         let _ = writeln!(
             out,
-            "{:<10} {:>4} {:>8} {:<9} {:>6} {:>8} {:>6} {:>8} {:>9} {:>11}  {}",
+            "{:<10} {:>4} {:>8} {:<9} {:>6} {:>5} {:>8} {:>6} {:>8} {:>9} {:>11}  {}",
             role,
             slot,
             r.pid().map_or("-".into(), |p| p.to_string()),
             state,
             port(r).map_or("-".into(), |p| p.to_string()),
+            tasks(r),
             r.served,
             r.failed,
             r.restarts,
@@ -115,6 +118,18 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
             format!("{}/{}", r.ping, r.pong),
             r.last_exit_text().unwrap_or_else(|| "-".into()),
         );
+    }
+    let offers: Vec<String> = s
+        .records
+        .iter()
+        .filter(|r| r.id != RecordId::Dispatcher && r.capacity > 0)
+        .map(|r| match r.id {
+            RecordId::Worker(k) => format!("{k}: {}", languages(r)),
+            RecordId::Dispatcher => String::new(),
+        })
+        .collect();
+    if !offers.is_empty() {
+        let _ = writeln!(out, "languages by worker: {}", offers.join(" · "));
     }
     let d = s.dispatcher();
     if d.served > 0 {
@@ -134,6 +149,25 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         );
     }
     out
+}
+
+/// `tasks/capacity` of a worker (`-` before it published its capacity).
+fn tasks(r: &RecordView) -> String {
+    if r.id == RecordId::Dispatcher || r.capacity == 0 {
+        "-".into()
+    } else {
+        format!("{}/{}", r.tasks, r.capacity)
+    }
+}
+
+/// The program runner's languages a worker offers, for people.
+fn languages(r: &RecordView) -> String {
+    let names = r.language_names();
+    if names.is_empty() {
+        "none (no bubblewrap or toolchain)".into()
+    } else {
+        names.join(" ")
+    }
 }
 
 fn fmt_age(ms: Option<u64>) -> String {
@@ -177,6 +211,14 @@ fn record_json(s: &Snapshot, ctx: &Context, r: &RecordView) -> Obj {
             .filter(|d| !d.is_empty()),
     );
     if r.id != RecordId::Dispatcher {
+        o.num("tasks", u64::from(r.tasks));
+        o.num("capacity", u64::from(r.capacity));
+        let names: Vec<String> = r
+            .language_names()
+            .iter()
+            .map(|n| crate::json::quote(n))
+            .collect();
+        o.raw("languages", &format!("[{}]", names.join(",")));
         o.opt_str("client", r.client.map(|c| c.to_string()));
         o.opt_str(
             "request_type",

@@ -136,6 +136,17 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                         d.settings.max_reservations
                     ))
                 }
+                Ok(Some(ControlRequest::Known(request, _))) if !offered(d, request) => {
+                    failed.fetch_add(1, SeqCst);
+                    log::warn!(
+                        "{peer} asked for {}, which no worker offers",
+                        request.name()
+                    );
+                    error_line(&format!(
+                        "language unavailable: {} (no worker offers it: see kennelctl status)",
+                        request.name()
+                    ))
+                }
                 Ok(Some(ControlRequest::Known(request, style))) => {
                     let started = Instant::now();
                     match dispatch(d, &stream, peer, request, style) {
@@ -213,6 +224,22 @@ fn settle(
             false
         }
     }
+}
+
+/// Whether `request` can be served: built-in types always; a language unless every running
+/// worker has published what it offers and none offers it (while workers start, or when
+/// none runs, the request waits in the queue as any other).
+fn offered(d: &Dispatcher, request: RequestType) -> bool {
+    if !request.is_run() {
+        return true;
+    }
+    let seg = &d.ctx.segment;
+    let bit = kennel_common::segment::language_bit(request);
+    let mut running = (0..seg.workers())
+        .map(|k| seg.read(kennel_common::segment::RecordId::Worker(k)))
+        .filter(|r| r.supervision() == Some(kennel_common::layout::Supervision::Running))
+        .peekable();
+    running.peek().is_none() || running.any(|r| r.capacity == 0 || r.languages & bit != 0)
 }
 
 fn known_types() -> String {

@@ -84,6 +84,11 @@ pub fn main_with(args: Args) -> i32 {
 
 fn supervise(args: &Args) -> Report {
     let _ = nix::sys::prctl::set_dumpable(false);
+    // The signal mask survives fork and exec: a worker blocks the signals it reads from its
+    // signalfd (SIGXCPU among them), and a program must not inherit that.
+    if let Err(e) = nix::sys::signal::SigSet::empty().thread_set_mask() {
+        return Report::NotStarted(format!("unblocking signals: {e}"));
+    }
     if let Some(fd) = args.unpack_fd {
         if let Err(e) = unpack(fd) {
             return Report::NotStarted(format!("unpacking the files: {e}"));

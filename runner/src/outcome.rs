@@ -140,10 +140,7 @@ impl RunResult {
         match (self.verdict, self.time_limit) {
             (Verdict::TimeLimit, Some(TimeKind::Cpu)) => {
                 parts.push("time limit (cpu)".into());
-                parts.push(format!(
-                    "killed after {} ms cpu",
-                    self.time_limit_ms.max(self.cpu_ms)
-                ));
+                parts.push(format!("killed after {} ms cpu", self.time_limit_ms));
             }
             (Verdict::TimeLimit, _) => {
                 parts.push("time limit (wall)".into());

@@ -328,3 +328,27 @@ fn internal(mut r: RunResult, why: String) -> RunResult {
     r.message = why;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_language_it_cannot_run_is_refused_as_unavailable() {
+        let dir =
+            std::env::temp_dir().join(format!("kennel-runner-unavailable-{}", std::process::id()));
+        let r = Runner::new(
+            RunnerOptions::default(),
+            PathBuf::from("/nonexistent/kennel-run"),
+            &dir,
+        );
+        assert_eq!(r.offer_bits(), 0);
+        let sub = Submission {
+            source: b"print(1)".to_vec(),
+            ..Default::default()
+        };
+        let e = r.run(Language::Python, &sub, 0).unwrap_err();
+        assert!(e.starts_with("language unavailable: python ("), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -48,7 +48,7 @@ fn hostile(r: &Runner, lang: Language, source: &str) -> RunResult {
 const C_FORK_BOMB: &str = "#include <unistd.h>\nint main(void){ for(;;) fork(); }\n";
 
 #[test]
-fn a_fork_bomb_is_stopped_and_leaves_nothing() {
+fn sandbox_a_fork_bomb_is_stopped_and_leaves_nothing() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::C) else {
         return;
@@ -58,7 +58,7 @@ fn a_fork_bomb_is_stopped_and_leaves_nothing() {
 }
 
 #[test]
-fn loops_and_sleeps_hit_the_cpu_and_the_wall_limit() {
+fn sandbox_loops_and_sleeps_hit_the_cpu_and_the_wall_limit() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::C) else {
         return;
@@ -84,7 +84,7 @@ fn loops_and_sleeps_hit_the_cpu_and_the_wall_limit() {
 }
 
 #[test]
-fn a_gigabyte_allocation_is_a_memory_limit_where_cgroups_count_it() {
+fn sandbox_a_gigabyte_allocation_is_a_memory_limit_where_cgroups_count_it() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::C) else {
         return;
@@ -115,7 +115,7 @@ fn a_gigabyte_allocation_is_a_memory_limit_where_cgroups_count_it() {
 }
 
 #[test]
-fn floods_of_output_and_huge_files_are_output_limits() {
+fn sandbox_floods_of_output_and_huge_files_are_output_limits() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::Python) else {
         return;
@@ -138,7 +138,7 @@ fn floods_of_output_and_huge_files_are_output_limits() {
 }
 
 #[test]
-fn the_sandbox_sees_nothing_of_kennel_or_the_host() {
+fn sandbox_the_sandbox_sees_nothing_of_kennel_or_the_host() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::Python) else {
         return;
@@ -176,7 +176,7 @@ attempt("kill the host's init", lambda: os.kill({host_pid}, signal.SIGKILL))
 }
 
 #[test]
-fn killing_everything_it_can_see_harms_only_itself() {
+fn sandbox_killing_everything_it_can_see_harms_only_itself() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::C) else {
         return;
@@ -193,7 +193,7 @@ fn killing_everything_it_can_see_harms_only_itself() {
 }
 
 #[test]
-fn children_that_leave_are_killed_with_the_run() {
+fn sandbox_children_that_leave_are_killed_with_the_run() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::C) else {
         return;
@@ -206,7 +206,7 @@ fn children_that_leave_are_killed_with_the_run() {
 }
 
 #[test]
-fn bytes_that_are_not_utf8_pass_through() {
+fn sandbox_bytes_that_are_not_utf8_pass_through() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::C) else {
         return;
@@ -224,6 +224,9 @@ fn bytes_that_are_not_utf8_pass_through() {
         (Verdict::Accepted, &b"\xff\xfe\n"[..]),
         "{res:?}"
     );
+    let Some(()) = usable(&r, Language::Python) else {
+        return;
+    };
     let py = Submission {
         source: b"print('x') # \xff\n".to_vec(),
         ..Default::default()
@@ -233,7 +236,7 @@ fn bytes_that_are_not_utf8_pass_through() {
 }
 
 #[test]
-fn a_compile_that_never_ends_is_a_compile_error() {
+fn sandbox_a_compile_that_never_ends_is_a_compile_error() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::Cpp) else {
         return;
@@ -247,7 +250,7 @@ fn a_compile_that_never_ends_is_a_compile_error() {
 }
 
 #[test]
-fn java_without_main_is_a_runtime_error() {
+fn sandbox_java_without_main_is_a_runtime_error() {
     let r = runner_with(opts());
     let Some(()) = usable(&r, Language::Java) else {
         return;
@@ -262,4 +265,28 @@ fn java_without_main_is_a_runtime_error() {
         String::from_utf8_lossy(&res.stderr).contains("main"),
         "{res:?}"
     );
+}
+
+#[test]
+fn sandbox_the_program_starts_with_no_signal_blocked() {
+    let r = runner_with(opts());
+    let Some(()) = usable(&r, Language::Python) else {
+        return;
+    };
+    // A runner in a thread whose signals are blocked, as in a worker (signalfd).
+    let res = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut all = nix::sys::signal::SigSet::all();
+            all.remove(nix::sys::signal::Signal::SIGKILL);
+            all.thread_block().unwrap();
+            hostile(
+                &r,
+                Language::Python,
+                "import signal\nprint(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))\n",
+            )
+        })
+        .join()
+        .unwrap()
+    });
+    assert_eq!(String::from_utf8_lossy(&res.stdout), "[]\n");
 }

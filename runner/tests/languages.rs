@@ -6,7 +6,7 @@ use common::{run, runner_with, usable};
 use kennel_runner::{Language, RunnerOptions, Submission, Verdict};
 
 #[test]
-fn hello_in_every_language() {
+fn sandbox_hello_in_every_language() {
     let r = runner_with(RunnerOptions::default());
     let cases = [
         (Language::Python, "print('Hello, world')\n"),
@@ -30,7 +30,7 @@ fn hello_in_every_language() {
 }
 
 #[test]
-fn stdin_args_and_expected_output() {
+fn sandbox_stdin_args_and_expected_output() {
     let r = runner_with(RunnerOptions::default());
     let Some(()) = usable(&r, Language::Python) else {
         return;
@@ -61,7 +61,7 @@ fn stdin_args_and_expected_output() {
 }
 
 #[test]
-fn compile_errors_and_the_cache() {
+fn sandbox_compile_errors_and_the_cache() {
     let r = runner_with(RunnerOptions::default());
     let Some(()) = usable(&r, Language::C) else {
         return;

@@ -5,6 +5,9 @@
 //!   answered `LEN m\n` and the result's fields;
 //! - bare (a ten-line student script): the source bytes, then a half-close; answered with
 //!   the program's stdout, then one verdict line (`-- accepted · exit 0 · …`).
+//!
+//! A submission that cannot be run as sent (malformed, over a limit, a language this host
+//! lacks) is answered `ERR refused: <why>`: clients do not retry those.
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
@@ -32,7 +35,8 @@ pub fn serve(
         Ok(s) => s,
         Err(why) => {
             log::warn!("{peer}: {why}");
-            say_error(stream, &why);
+            say_error(stream, &format!("refused: {why}"));
+            linger(stream);
             return false;
         }
     };
@@ -41,7 +45,7 @@ pub fn serve(
         Ok(r) => r,
         Err(why) => {
             log::warn!("{peer}: refused a {} submission: {why}", lang.name());
-            say_error(stream, &why);
+            say_error(stream, &format!("refused: {why}"));
             return false;
         }
     };
@@ -120,6 +124,28 @@ fn read_submission(
         },
         false,
     ))
+}
+
+/// After refusing a submission that is still arriving (too large), reads and drops the rest
+/// for a bounded time and size before closing: closing with unread bytes would send a reset,
+/// and the client, still writing, would lose the `ERR` line that says why.
+fn linger(stream: &mut TcpStream) {
+    use std::io::Read;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let until = Instant::now() + std::time::Duration::from_secs(2);
+    let mut sink = [0u8; 64 * 1024];
+    let mut left: usize = 64 << 20;
+    while left > 0 && Instant::now() < until {
+        let _ = stream.set_read_timeout(Some(
+            until
+                .saturating_duration_since(Instant::now())
+                .max(std::time::Duration::from_millis(1)),
+        ));
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
+        }
+    }
 }
 
 fn describe(e: ReadFailure) -> String {

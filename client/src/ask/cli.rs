@@ -40,6 +40,15 @@ pub struct Args {
     pub quiet: bool,
     #[command(flatten)]
     pub format: FormatOption,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of plain requests.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Compile and run a program in Kennel's sandbox: kennel-client run hello.c
+    Run(super::run::RunArgs),
 }
 
 /// Validated settings.
@@ -52,6 +61,7 @@ pub struct Settings {
     pub interactive: bool,
     pub quiet: bool,
     pub format: Format,
+    pub command: Option<Command>,
 }
 
 /// Checks a request type given by a person: the dispatcher would refuse it anyway, but a
@@ -83,6 +93,7 @@ impl Settings {
             interactive: a.interactive,
             quiet: a.quiet,
             format: a.format.resolve(),
+            command: a.command,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! settings; this module runs them.
 
 pub mod cli;
+pub mod run;
 
 use std::io::{BufRead, Write};
 use std::time::Instant;
@@ -27,6 +28,9 @@ pub fn main_with(args: Args) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Some(cli::Command::Run(run)) = s.command.clone() {
+        return run::main_with(s.dispatcher, run, s.format);
+    }
     let mut client = match Client::connect(ClientConfig::new(s.dispatcher)) {
         Ok(c) => c,
         Err(e) => {
