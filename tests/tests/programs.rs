@@ -232,3 +232,32 @@ fn sandbox_a_worker_runs_up_to_its_capacity_at_once_and_status_shows_it() {
     });
     inst.assert_check_ok();
 }
+
+#[test]
+fn sandbox_a_hostile_program_harms_no_kennel_process() {
+    let inst = Instance::start("run-hostile", 1, &["--wall-limit", "2s"]);
+    let before = (inst.worker_pid(0), inst.dispatcher_pid());
+    let files = fresh_dir("run-hostile-files");
+    let bomb = write(
+        &files,
+        "bomb.c",
+        "#include <signal.h>\n#include <unistd.h>\nint main(void){ kill(-1, SIGKILL); kill(getppid(), SIGKILL);\n\
+         for(;;) fork(); }\n",
+    );
+    let out = client_run(&inst, &[bomb.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "time limit: {}",
+        text(&out.stderr)
+    );
+    let hello = write(&files, "hello.c", HELLO_C);
+    let out = client_run(&inst, &[hello.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout), "Hello, world\n", "{}", text(&out.stderr));
+    assert_eq!(
+        (inst.worker_pid(0), inst.dispatcher_pid()),
+        before,
+        "nobody was restarted"
+    );
+    inst.assert_check_ok();
+}
