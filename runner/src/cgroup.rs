@@ -57,7 +57,10 @@ impl Cgroups {
             .collect()
     }
 
-    /// A cgroup for run `n` with `limits`; `memory_bytes` is its memory limit.
+    /// Cgroups for run `n`: memory (limit `memory_bytes`) and pids (`processes`), and cpu only
+    /// when `cpu_percent` caps it. Being in a cgroup has a price on this kernel (measured:
+    /// about 12 ms more for a memory-heavy step such as a compile, whichever the controller;
+    /// docs/PERFORMANCE.md), so no controller joins without a reason.
     pub fn create_run(
         &self,
         n: u64,
@@ -65,34 +68,45 @@ impl Cgroups {
         processes: u64,
         cpu_percent: u32,
     ) -> io::Result<RunCgroup> {
-        let dirs: Vec<PathBuf> = self
-            .bases
-            .iter()
-            .map(|b| b.join(format!("run-{n}")))
-            .collect();
-        for d in &dirs {
-            fs::create_dir(d)?;
-        }
-        let run = RunCgroup { dirs };
-        let [memory, pids, cpu] = [0, 1, 2].map(|i| &run.dirs[i]);
-        fs::write(
-            memory.join("memory.limit_in_bytes"),
-            memory_bytes.to_string(),
-        )?;
-        // Swap counts too, where swap accounting is on (ENOENT otherwise: nothing to bound).
-        let _ = fs::write(
-            memory.join("memory.memsw.limit_in_bytes"),
-            memory_bytes.to_string(),
-        );
-        fs::write(pids.join("pids.max"), processes.to_string())?;
-        fs::write(cpu.join("cpu.cfs_period_us"), "100000")?;
-        let quota = if cpu_percent >= 100 {
-            -1
+        let wanted: &[usize] = if cpu_percent < 100 {
+            &[0, 1, 2]
         } else {
-            i64::from(cpu_percent) * 1000
+            &[0, 1]
         };
-        fs::write(cpu.join("cpu.cfs_quota_us"), quota.to_string())?;
-        Ok(run)
+        let mut run = RunCgroup { dirs: Vec::new() };
+        let made = (|| -> io::Result<()> {
+            for &i in wanted {
+                let d = self.bases[i].join(format!("run-{n}"));
+                fs::create_dir(&d)?;
+                run.dirs.push(d);
+            }
+            let [memory, pids] = [0, 1].map(|i| &run.dirs[i]);
+            fs::write(
+                memory.join("memory.limit_in_bytes"),
+                memory_bytes.to_string(),
+            )?;
+            // Swap counts too, where swap accounting is on (ENOENT otherwise: nothing to bound).
+            let _ = fs::write(
+                memory.join("memory.memsw.limit_in_bytes"),
+                memory_bytes.to_string(),
+            );
+            fs::write(pids.join("pids.max"), processes.to_string())?;
+            if let Some(cpu) = run.dirs.get(2) {
+                fs::write(cpu.join("cpu.cfs_period_us"), "100000")?;
+                fs::write(
+                    cpu.join("cpu.cfs_quota_us"),
+                    (i64::from(cpu_percent) * 1000).to_string(),
+                )?;
+            }
+            Ok(())
+        })();
+        match made {
+            Ok(()) => Ok(run),
+            Err(e) => {
+                run.remove();
+                Err(e)
+            }
+        }
     }
 }
 

@@ -85,33 +85,3 @@ fn sandbox_compile_errors_and_the_cache() {
     );
     assert_eq!(second.stdout, b"42\n");
 }
-
-#[test]
-#[ignore = "needs root: the CPU cap is a cgroup quota (cgroup v1 here); scripts/test.sh runs it as root"]
-fn sandbox_cpu_max_caps_a_busy_loop_within_ten_percent() {
-    let r = runner_with(RunnerOptions {
-        cpu_max: 50,
-        time_limit: std::time::Duration::from_secs(5),
-        ..Default::default()
-    });
-    let Some(()) = usable(&r, Language::C) else {
-        return;
-    };
-    assert!(!r.describe().contains("cgroups none"), "{}", r.describe());
-    // Busy for 2 s of wall time, whatever share of a CPU it gets.
-    let src = "#include <time.h>\nint main(void){ struct timespec s, n; clock_gettime(CLOCK_MONOTONIC, &s);\n\
-               volatile long x = 0; do { for (int i = 0; i < 100000; i++) x++; clock_gettime(CLOCK_MONOTONIC, &n); }\n\
-               while ((n.tv_sec - s.tv_sec) + (n.tv_nsec - s.tv_nsec) / 1e9 < 2.0); return 0; }\n";
-    let res = run(&r, Language::C, src);
-    assert_eq!(res.verdict, Verdict::Accepted, "{res:?}");
-    let share = res.cpu_ms as f64 / 2000.0;
-    eprintln!(
-        "--cpu-max 50: {} ms of CPU in 2 s of wall time: {:.1} %",
-        res.cpu_ms,
-        share * 100.0
-    );
-    assert!(
-        (share - 0.5).abs() <= 0.05,
-        "CPU share {share:.3} not within 10 % of the 50 % cap"
-    );
-}

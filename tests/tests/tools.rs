@@ -79,3 +79,19 @@ fn the_load_benchmark_runs_end_to_end() {
     assert!(report["rss_dispatcher_1000_idle_kib"].as_u64().unwrap() > 0);
     assert!(report["rss_worker_kib"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn sandbox_the_program_runner_benchmark_runs_end_to_end() {
+    let out = run_ok("kennel-bench", ["runner", "--tiny", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["errors"], 0, "{report}");
+    let rows = report["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{report}");
+    for r in rows {
+        for system in ["bare_ms", "by_hand_ms", "in_process_ms", "kennel_ms"] {
+            assert!(r[system].as_f64().unwrap() > 0.0, "{system} in {r}");
+        }
+    }
+    assert!(report["cache_speedup"].as_f64().unwrap() > 1.0, "{report}");
+    assert_eq!(report["sandbox_layers_ms"].as_array().unwrap().len(), 5);
+}

@@ -6,4 +6,5 @@ pub mod minimal;
 pub mod nginx;
 pub mod report;
 pub mod restart;
+pub mod runner;
 pub mod suite;

@@ -54,6 +54,19 @@ enum Command {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// The program runner: each language's hello world and a CPU-bound program at 1 and 8
+    /// clients, Kennel against the bare run and the same sandbox by hand; the compile cache;
+    /// the sandbox's cost layer by layer. Writes target/bench/runner.json.
+    Runner {
+        #[arg(long)]
+        quick: bool,
+        /// The hello worlds once each (used by the test suite).
+        #[arg(long, conflicts_with = "quick")]
+        tiny: bool,
+        /// Where to write the JSON report (default target/bench/runner.json; none for --tiny).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// kill -9 of a worker -> replacement accepting connections.
     Restart {
         #[arg(long, default_value_t = 20)]
@@ -102,6 +115,43 @@ fn main() {
                         if let Some(p) = &cfg.out {
                             println!("written to {}", p.display());
                         }
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kennel-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Runner { quick, tiny, out } => {
+            use kennel_client::bench::runner::{self as bench_runner, RunnerBenchConfig};
+            let cfg = if tiny {
+                RunnerBenchConfig::tiny()
+            } else if quick {
+                RunnerBenchConfig::quick()
+            } else {
+                RunnerBenchConfig::full()
+            };
+            let out = out.or((!tiny).then(|| PathBuf::from("target/bench/runner.json")));
+            match bench_runner::run(cfg, |line| eprintln!("kennel-bench: {line}")) {
+                Ok(r) => {
+                    let doc = serde_json::to_string(&r).unwrap_or_default();
+                    if let Some(p) = &out {
+                        let written = p
+                            .parent()
+                            .map_or(Ok(()), std::fs::create_dir_all)
+                            .and_then(|()| std::fs::write(p, format!("{doc}\n")));
+                        if let Err(e) = written {
+                            eprintln!("kennel-bench: writing {}: {e}", p.display());
+                        }
+                    }
+                    if json {
+                        println!("{doc}");
+                    } else {
+                        print!("{}", bench_runner::table(&r));
+                    }
+                    if r.errors > 0 {
+                        std::process::exit(1);
                     }
                 }
                 Err(e) => {
