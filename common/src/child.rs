@@ -195,8 +195,8 @@ impl ChildContext {
     }
 
     /// Checks, between two pieces of work, that our record still says who we are: our pid, our
-    /// endpoint, and a state we can be in while waiting for work (idle, or assigned for a
-    /// worker). Anything else means someone scribbled on the segment: we restore it rather
+    /// endpoint, and a state we can be in (idle; for a worker also assigned, or busy while
+    /// its serving threads are full). Anything else means someone scribbled on the segment: we restore it rather
     /// than let the dispatcher hand out a wrong port or skip a healthy slot. A half-written
     /// record is left to the watchdog's repair.
     /// `v` is a fresh read of our record (callers that already read it pass it on).
@@ -207,7 +207,10 @@ impl ChildContext {
         }
         let state_ok = match v.state() {
             Some(ProcState::Idle) => true,
-            Some(ProcState::Assigned) => self.id != crate::segment::RecordId::Dispatcher,
+            // A worker serving its capacity is Busy while this check runs on its main thread.
+            Some(ProcState::Assigned | ProcState::Busy) => {
+                self.id != crate::segment::RecordId::Dispatcher
+            }
             _ => false,
         };
         if v.pid == self.pid && v.endpoint == Some(endpoint) && state_ok {

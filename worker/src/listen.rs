@@ -1,11 +1,13 @@
-//! The worker's main loop: polls the listening socket and its shutdown, stamps the heartbeat
-//! at least every `TICK` (so a frozen worker is visible to the watchdog), hands each waiting
-//! connection to a thread of its own (up to `--max-tasks` are served at once; the slot says
-//! when it is full), reads stray ping notices and cancels an assignment whose client never
-//! came. At shutdown it waits for the threads: each is bounded by its own deadlines.
+//! The worker's loops. A pool of `--max-tasks` + `SPARE_THREADS` threads each block in
+//! `accept` on the listening socket (the kernel wakes one per connection: no hand-off between
+//! threads, no thread started per request) and serve what they accept; the slot says when the
+//! worker is full. The main thread polls the shutdown, stamps the heartbeat at least every
+//! `TICK` (so a frozen worker is visible to the watchdog), reads stray ping notices, cancels an
+//! assignment whose client never came and checks our record. At shutdown the pool finishes
+//! what it serves (each connection bounded by its own deadlines) and leaves within a `TICK`.
 
 use std::net::TcpListener;
-use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 
 use kennel_common::child::TICK;
 use kennel_common::layout::ProcState;
@@ -18,6 +20,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use crate::serve;
 use crate::state::Worker;
 
+/// Threads beyond `--max-tasks`, for the connections that are refused at once (not assigned,
+/// wrong token) while the others serve.
+const SPARE_THREADS: usize = 2;
+
 /// Serves until `shutdown` fires. `listener` is already bound by the caller (the binary binds
 /// the slot's port; an in-process test binds port 0).
 pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Result<()> {
@@ -27,6 +33,16 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
         worker.runner.offer_bits(),
     );
     let local = worker.ctx.go_live(&listener)?;
+    // Blocking accepts that give up every TICK, so the pool sees a stop in time.
+    listener
+        .set_nonblocking(false)
+        .map_err(|e| Error::io("making the listener blocking", e))?;
+    nix::sys::socket::setsockopt(
+        &listener,
+        nix::sys::socket::sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(0, TICK.as_micros() as i64),
+    )
+    .map_err(|e| Error::nix("setting the accept timeout", e))?;
     worker.send_pong(0);
     log::info!(
         "ready on {local}{}, up to {} tasks at once; {}",
@@ -34,88 +50,67 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
         worker.settings.max_tasks,
         worker.runner.describe()
     );
-    std::thread::scope(|threads| serve_until_stopped(&listener, worker, shutdown, local, threads))
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|pool| {
+        for k in 0..worker.settings.max_tasks as usize + SPARE_THREADS {
+            let spawned = std::thread::Builder::new()
+                .name(format!("serve-{k}"))
+                .spawn_scoped(pool, || accept_loop(&listener, worker, &stop));
+            if let Err(e) = spawned {
+                log::error!("serving thread {k} not started: {e}");
+            }
+        }
+        let result = supervise_self(worker, shutdown, local);
+        stop.store(true, SeqCst);
+        result
+    })
 }
 
-fn serve_until_stopped<'s>(
-    listener: &'s TcpListener,
-    worker: &'s Worker,
-    shutdown: &Shutdown,
-    local: std::net::SocketAddr,
-    threads: &'s std::thread::Scope<'s, '_>,
-) -> Result<()> {
+/// One thread of the pool: accept, serve, again, until `stop`.
+fn accept_loop(listener: &TcpListener, worker: &Worker, stop: &AtomicBool) {
+    while !stop.load(SeqCst) {
+        match listener.accept() {
+            Ok((stream, peer)) => serve::connection(worker, stream, peer),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                // EMFILE, ECONNABORTED…: say so, and back off one tick rather than spin.
+                kennel_common::logging::warn_limited("accept", format_args!("accept failed: {e}"));
+                std::thread::sleep(TICK);
+            }
+        }
+    }
+}
+
+/// The main thread's loop: heartbeat, shutdown, pings, expired assignments, our record.
+fn supervise_self(worker: &Worker, shutdown: &Shutdown, local: std::net::SocketAddr) -> Result<()> {
     let seg = &worker.ctx.segment;
     let timeout = PollTimeout::try_from(TICK.as_millis() as i32).unwrap_or(PollTimeout::NONE);
     loop {
-        let mut fds = [
-            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
-            PollFd::new(shutdown.as_fd(), PollFlags::POLLIN),
-        ];
+        // Not the ping FIFO: the client's connection follows its ping within microseconds and
+        // wakes a serving thread anyway, so pings are read (and checked) once per turn.
+        let mut fds = [PollFd::new(shutdown.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(Error::nix("poll", e)),
         }
-        let connection_waiting = readable(&fds[0]);
-        let signalled = readable(&fds[1]);
+        let signalled = readable(&fds[0]);
         seg.heartbeat(worker.id());
         if signalled && worker.ctx.should_stop(shutdown) {
             return Ok(());
         }
         read_pings(worker);
-        if connection_waiting {
-            serve_pending(listener, worker, threads);
-        }
         // One read of our record per turn serves both checks.
         let own = seg.read(worker.id());
         expire_stale_assignment(worker, &own);
         worker.ctx.verify_identity(local, &own);
     }
 }
-
-/// Hands every connection waiting in the accept queue to a thread of its own. At most
-/// `--max-tasks` + `SPARE_THREADS` threads run at once: the spare ones answer, quickly, the
-/// connections that are refused (not assigned, wrong token); past that a connection is told
-/// the worker is busy.
-fn serve_pending<'s>(
-    listener: &'s TcpListener,
-    worker: &'s Worker,
-    threads: &'s std::thread::Scope<'s, '_>,
-) {
-    use std::sync::atomic::Ordering::SeqCst;
-    let cap = worker.settings.max_tasks as usize + SPARE_THREADS;
-    loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                if worker.in_flight.fetch_add(1, SeqCst) >= cap {
-                    worker.in_flight.fetch_sub(1, SeqCst);
-                    serve::say_error(&stream, "busy: too many connections to this worker");
-                    continue;
-                }
-                let spawned = std::thread::Builder::new()
-                    .name(format!("conn-{peer}"))
-                    .spawn_scoped(threads, move || {
-                        serve::connection(worker, stream, peer);
-                        worker.in_flight.fetch_sub(1, SeqCst);
-                    });
-                if let Err(e) = spawned {
-                    worker.in_flight.fetch_sub(1, SeqCst);
-                    log::error!("no thread for {peer}: {e}");
-                }
-                worker.ctx.segment.heartbeat(worker.id());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // EMFILE, ECONNABORTED…: log and retry on the next turn.
-                log::warn!("accept failed: {e}");
-                return;
-            }
-        }
-    }
-}
-
-/// Threads beyond `--max-tasks` for connections that are refused at once.
-const SPARE_THREADS: usize = 8;
 
 /// How far a listening address reaches, for the start-up log line.
 fn reach(local: std::net::SocketAddr) -> &'static str {

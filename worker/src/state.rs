@@ -20,8 +20,6 @@ pub struct Worker {
     pub dispatcher: Fifo,
     /// The program runner (languages, sandbox, compile cache).
     pub runner: Runner,
-    /// Connections being handled right now, each on a thread of its own.
-    pub in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Worker {
@@ -39,7 +37,6 @@ impl Worker {
             notices,
             dispatcher,
             runner,
-            in_flight: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
