@@ -230,6 +230,11 @@ fn sandbox_a_worker_runs_up_to_its_capacity_at_once_and_status_shows_it() {
     wait_for("the worker empty again", Duration::from_secs(5), || {
         inst.status()["workers"][0]["tasks"] == 0
     });
+    assert!(
+        !inst.log_text().contains("was altered"),
+        "a worker at capacity took its own record for a damaged one:\n{}",
+        inst.log_text()
+    );
     inst.assert_check_ok();
 }
 
