@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod submission;
 pub mod targets;
 
 use std::collections::HashSet;

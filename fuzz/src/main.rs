@@ -16,7 +16,7 @@ use kennel_fuzz::{fuzz, save_crash, targets, Config};
     about = "Fuzz Kennel's untrusted-input code"
 )]
 struct Args {
-    /// Target: control, message, notice, segment, or all.
+    /// Target: control, message, notice, segment, submission, or all.
     target: String,
     /// Time per target.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]

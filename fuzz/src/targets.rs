@@ -16,7 +16,7 @@ use crate::{feature, Target};
 
 /// Every target, by name.
 pub fn all() -> Vec<&'static str> {
-    vec!["control", "message", "notice", "segment"]
+    vec!["control", "message", "notice", "segment", "submission"]
 }
 
 /// Builds the target called `name`.
@@ -26,6 +26,7 @@ pub fn by_name(name: &str) -> Result<Box<dyn Target>, String> {
         "message" => Box::new(Message),
         "notice" => Box::new(NoticeDecoder),
         "segment" => Box::new(SegmentValidator::new()?),
+        "submission" => Box::new(crate::submission::SubmissionDecoder),
         other => {
             return Err(format!(
                 "unknown target {other}; known: {}",
