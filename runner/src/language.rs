@@ -132,15 +132,6 @@ impl Toolchains {
         }
     }
 
-    /// The `languages` word published in the slot.
-    pub fn offer_bits(&self) -> u32 {
-        Language::ALL
-            .into_iter()
-            .filter(|l| self.offers(*l))
-            .map(Language::bit)
-            .sum()
-    }
-
     /// The compile command (run in `/work`, output into `/work/out`), if the language compiles.
     pub fn compile_command(&self, lang: Language, source_name: &str) -> Option<Vec<String>> {
         let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());

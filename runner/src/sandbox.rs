@@ -36,17 +36,11 @@ pub struct StepSpec {
     pub pack_out: bool,
 }
 
-/// bwrap's arguments for `step` (everything after `bwrap`).
-pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
+/// The system a sandbox sees: `/usr` read-only with the usual symlinks into it, fresh
+/// `/proc` and `/dev`, and the `/etc` files in `etc` (see `etc_paths`). Shared with the
+/// benchmark's sandbox "by hand", so both see the same.
+pub fn system_view(etc: &[String]) -> Vec<String> {
     let mut a: Vec<String> = [
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--as-pid-1",
-        "--hostname",
-        "kennel",
         "--ro-bind",
         "/usr",
         "/usr",
@@ -73,6 +67,25 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
     for path in etc {
         a.extend(["--ro-bind-try".into(), path.clone(), path.clone()]);
     }
+    a
+}
+
+/// bwrap's arguments for `step` (everything after `bwrap`).
+pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--hostname",
+        "kennel",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    a.extend(system_view(etc));
     let tmpfs = (2 * step.limits.file_size).to_string();
     a.extend(
         [

@@ -343,38 +343,14 @@ fn bare_prepare(tools: &Toolchains, p: &Program, dir: &Path) -> Result<Bare, Str
 
 /// The sandbox flags a person would type: the same namespaces and mounts as Kennel's.
 fn bwrap_by_hand(work: &Path) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--unshare-all",
-        "--die-with-parent",
-        "--new-session",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--ro-bind-try",
-        "/etc/ld.so.cache",
-        "/etc/ld.so.cache",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for java in kennel_runner::sandbox::etc_paths().into_iter().skip(1) {
-        a.extend(["--ro-bind-try".into(), java.clone(), java]);
-    }
+    let mut a: Vec<String> = ["--unshare-all", "--die-with-parent", "--new-session"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    a.extend(kennel_runner::sandbox::system_view(
+        &kennel_runner::sandbox::etc_paths(),
+    ));
+    a.extend(["--tmpfs".into(), "/tmp".into()]);
     a.extend([
         "--bind".into(),
         work.display().to_string(),
