@@ -213,6 +213,8 @@ segment_code! {
         Fatal = 4 => "fatal",
         /// Being stopped (SIGTERM or a hang kill sent).
         Stopping = 5 => "stopping",
+        /// Down and wanted down (`kennelctl stop`): supervision leaves it down until started.
+        Stopped = 6 => "stopped",
     }
 }
 
@@ -290,7 +292,7 @@ mod tests {
             assert_eq!(ProcState::from_code(code).unwrap() as u32, code);
         }
         assert_eq!(ProcState::from_code(7), None);
-        for code in 0..6 {
+        for code in 0..7 {
             assert_eq!(Supervision::from_code(code).unwrap() as u32, code);
         }
         assert_eq!(Supervision::from_code(99), None);

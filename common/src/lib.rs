@@ -8,6 +8,7 @@
 
 pub mod child;
 pub mod clock;
+pub mod control;
 pub mod duration;
 pub mod error;
 pub mod invariants;

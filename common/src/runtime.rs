@@ -119,6 +119,11 @@ impl RuntimeDir {
         self.dir.join("watchdog.lock")
     }
 
+    /// The watchdog's control socket (`kennelctl restart|stop|start|signal|shutdown`), 0600.
+    pub fn control_socket_path(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+
     /// The program runner's compile cache, shared by the workers of the instance (0700).
     pub fn compile_cache_path(&self) -> PathBuf {
         self.dir.join("compile-cache")

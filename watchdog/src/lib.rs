@@ -15,10 +15,12 @@ compile_error!(
     "Kennel uses Linux interfaces (signalfd, PR_SET_PDEATHSIG): it builds on Linux only"
 );
 
+pub mod control;
 pub mod instance;
 pub mod life;
 pub mod listeners;
 pub mod machine;
+pub mod operator;
 pub mod policy;
 pub mod settings;
 pub mod spawn;
@@ -39,9 +41,11 @@ use nix::sys::signalfd::SignalFd;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use crate::control::ControlServer;
 use crate::instance::Instance;
 use crate::listeners::Listeners;
 use crate::machine::Event;
+use crate::operator::{After, Operator};
 use crate::settings::{Args, Settings};
 use crate::supervisor::Supervisor;
 
@@ -135,7 +139,20 @@ pub fn run(settings: &Settings) -> Result<()> {
         );
     }
     let mut sup = Supervisor::new(settings, &instance.segment, &listeners);
-    supervise(&mut sup, &instance, &signals);
+    let answer_timeout =
+        operator::answer_timeout(settings.workers, settings.grace, settings.start_timeout);
+    let control = match ControlServer::start(&instance.runtime, answer_timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            drop(sup);
+            if let Err(d) = instance.destroy() {
+                log::warn!("removing the instance after a failed start: {d}");
+            }
+            return Err(e);
+        }
+    };
+    supervise(&mut sup, &instance, &signals, &control);
+    drop(control);
     stop_all(&mut sup, &signals);
     drop(sup);
     instance.destroy()?;
@@ -143,8 +160,14 @@ pub fn run(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// The main loop: returns when a termination signal arrives.
-fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
+/// The main loop: returns when a termination signal (or the `shutdown` verb) arrives.
+fn supervise(
+    sup: &mut Supervisor,
+    instance: &Instance,
+    signals: &SignalFd,
+    control: &ControlServer,
+) {
+    let mut operator = Operator::default();
     let started = Instant::now();
     let header = instance.segment.header();
     let mut next_poll = Instant::now() + sup.settings.poll_interval;
@@ -165,6 +188,7 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
         let mut fds = [
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
+            PollFd::new(control.wake_fd(), PollFlags::POLLIN),
         ];
         let timeout = PollTimeout::try_from(wait.as_millis().min(60_000) as i32 + 1)
             .unwrap_or(PollTimeout::NONE);
@@ -193,6 +217,14 @@ fn supervise(sup: &mut Supervisor, instance: &Instance, signals: &SignalFd) {
             log::info!("received {}: stopping", sig.as_str());
             return;
         }
+        let now = Instant::now();
+        for request in control.drain() {
+            if operator.execute(sup, request, now) == After::Shutdown {
+                log::info!("shutdown asked on the control socket: stopping");
+                return;
+            }
+        }
+        operator.tick(sup, now);
         if polling {
             log::info!("poll: {}", sup.report());
             if let Some(f) = instance.restore_fifos() {

@@ -127,6 +127,7 @@ pub fn deadline(life: &Life, now: Instant, p: &Policy) -> Option<Instant> {
 /// What the segment shows of this child: derived from its life in this one place.
 pub fn published(life: &Life) -> (Supervision, FatalReason) {
     match life.phase {
+        Phase::Down if !life.want_up => (Supervision::Stopped, FatalReason::None),
         Phase::Down => (Supervision::Down, FatalReason::None),
         Phase::Starting { .. } => (Supervision::Starting, FatalReason::None),
         Phase::Running { .. } => (Supervision::Running, FatalReason::None),

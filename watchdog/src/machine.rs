@@ -205,11 +205,23 @@ pub fn step(life: &Life, event: Event, now: Instant, p: &Policy) -> (Life, Vec<E
                     } => " (killed: start timeout)",
                     _ => "",
                 };
-                let msg = format!(
-                    "(pid {pid}) died: {exit}{how}, after {:.3} s",
-                    ran_for.as_secs_f64()
+                let asked = matches!(
+                    phase,
+                    Phase::Stopping {
+                        why: StopReason::Requested,
+                        ..
+                    }
                 );
-                fx.push(Effect::Log(log::Level::Warn, msg));
+                if asked {
+                    let msg = format!("(pid {pid}) stopped for a restart: {exit}");
+                    fx.push(Effect::Log(log::Level::Info, msg));
+                } else {
+                    let msg = format!(
+                        "(pid {pid}) died: {exit}{how}, after {:.3} s",
+                        ran_for.as_secs_f64()
+                    );
+                    fx.push(Effect::Log(log::Level::Warn, msg));
+                }
                 let (ready_for, failed_check) = match phase {
                     Phase::Running { ready, .. } => (Some(now.duration_since(ready)), false),
                     // Killed on request while wanted up again (stop, then start): not a failure.

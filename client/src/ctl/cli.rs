@@ -14,7 +14,7 @@ use kennel_common::runtime::RuntimeDir;
 #[command(
     name = "kennelctl",
     version,
-    about = "Inspect a Kennel instance's shared memory"
+    about = "Inspect a Kennel instance's shared memory, and control it through its watchdog"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -37,6 +37,48 @@ pub enum Command {
     },
     /// Verify every invariant of the segment; exit status 1 naming the broken ones.
     Check,
+    /// Restart a child: `worker K`, `dispatcher`, or `workers` (rolling: one at a time, the
+    /// next once the new one is ready).
+    Restart {
+        #[arg(required = true, num_args = 1..=2)]
+        what: Vec<String>,
+    },
+    /// Stop `worker K`: it finishes what it serves and stays stopped until started.
+    Stop {
+        #[arg(required = true, num_args = 1..=2)]
+        what: Vec<String>,
+    },
+    /// Start a stopped `worker K` (or one waiting in backoff or FATAL).
+    Start {
+        #[arg(required = true, num_args = 1..=2)]
+        what: Vec<String>,
+    },
+    /// Send a signal to `worker K` or `dispatcher`: TERM KILL INT HUP QUIT USR1 USR2 CONT.
+    Signal {
+        #[arg(required = true, num_args = 2..=3)]
+        what: Vec<String>,
+    },
+    /// Stop the whole instance cleanly, as SIGTERM to the watchdog does.
+    Shutdown,
+}
+
+impl Command {
+    /// The verb words of a control subcommand (`restart worker 2`), `None` for the others.
+    pub fn verb_words(&self) -> Option<Vec<String>> {
+        let with = |verb: &str, rest: &[String]| {
+            let mut v = vec![verb.to_string()];
+            v.extend(rest.iter().cloned());
+            Some(v)
+        };
+        match self {
+            Command::Restart { what } => with("restart", what),
+            Command::Stop { what } => with("stop", what),
+            Command::Start { what } => with("start", what),
+            Command::Signal { what } => with("signal", what),
+            Command::Shutdown => with("shutdown", &[]),
+            Command::Status | Command::Watch { .. } | Command::Check => None,
+        }
+    }
 }
 
 /// Validated settings.

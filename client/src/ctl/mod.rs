@@ -6,10 +6,12 @@
 //! | `status` | `status`: the table, or the JSON document |
 //! | `watch` | `watch`: the table, refreshed |
 //! | `check` | `check`: every invariant; exit 1 naming the broken ones |
+//! | `verbs` | `restart`, `stop`, `start`, `signal`, `shutdown`: through the watchdog's control socket |
 
 pub mod check;
 pub mod cli;
 pub mod status;
+pub mod verbs;
 pub mod watch;
 
 use crate::inspect::Inspector;
@@ -27,6 +29,9 @@ pub fn main_with(args: Args) -> i32 {
             return EXIT_UNREADABLE;
         }
     };
+    if let Some(words) = s.command.verb_words() {
+        return verbs::run(&s.runtime, &words, s.format);
+    }
     let inspector = match Inspector::open(s.runtime.clone()) {
         Ok(i) => i,
         Err(e) => {
@@ -41,5 +46,10 @@ pub fn main_with(args: Args) -> i32 {
         Command::Status => status::run(&inspector, s.format),
         Command::Watch { interval } => watch::run(&inspector, interval),
         Command::Check => check::run(&inspector, s.format),
+        other => verbs::run(
+            &s.runtime,
+            &other.verb_words().unwrap_or_default(),
+            s.format,
+        ),
     }
 }

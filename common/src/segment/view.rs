@@ -136,6 +136,7 @@ impl RecordView {
         match (self.supervision(), self.state()) {
             (Some(Supervision::Fatal), _) => "fatal".into(),
             (Some(Supervision::Backoff), _) => "backoff".into(),
+            (Some(Supervision::Stopped), _) => "stopped".into(),
             (_, Some(s)) => s.name().into(),
             (_, None) => format!("invalid({})", self.state),
         }

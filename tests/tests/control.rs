@@ -1,0 +1,208 @@
+//! The operator's verbs through the watchdog's control socket: `kennelctl restart | stop |
+//! start | signal | shutdown`, with the real processes.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::time::Duration;
+
+use kennel_client::{Client, ClientConfig};
+use kennel_tests::{wait_for, Instance};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `kennelctl` with a verb: its exit code and what it printed.
+fn verb(inst: &Instance, args: &[&str]) -> (Option<i32>, String) {
+    let out = inst.kennelctl(args);
+    (
+        out.status.code(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+#[test]
+fn a_stopped_worker_stays_stopped_until_started() {
+    let inst = Instance::start("ctl-stop", 2, &["--poll-interval", "500ms"]);
+    let old = inst.worker_pid(1);
+    let (code, said) = verb(&inst, &["stop", "worker", "1"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("stopping worker 1"), "{said}");
+    inst.wait_status("worker 1 stopped", Duration::from_secs(10), |s| {
+        s["workers"][1]["state"] == "stopped"
+    });
+    // Two polls later (each a supervision pass), still stopped, and requests are served.
+    let polls = inst.log_text().matches("poll:").count();
+    wait_for("two more polls", Duration::from_secs(10), || {
+        inst.log_text().matches("poll:").count() >= polls + 2
+    });
+    let s = inst.status();
+    assert_eq!(s["workers"][1]["state"], "stopped", "{s}");
+    assert_eq!(s["workers"][1]["supervision"], "stopped", "{s}");
+    let mut c = Client::connect(ClientConfig::new(inst.addr)).unwrap();
+    for _ in 0..4 {
+        let a = c.request("echo", b"still served").unwrap();
+        assert_eq!(a.body, b"still served");
+    }
+    inst.assert_check_ok();
+    let (code, said) = verb(&inst, &["stop", "worker", "1"]);
+    assert_eq!(
+        (code, said.trim()),
+        (Some(0), "worker 1 is already stopped")
+    );
+    let (code, said) = verb(&inst, &["start", "worker", "1"]);
+    assert_eq!(code, Some(0), "{said}");
+    let s = inst.wait_status("worker 1 back", Duration::from_secs(10), |s| {
+        s["workers"][1]["supervision"] == "running"
+    });
+    assert_ne!(s["workers"][1]["pid"].as_i64().unwrap() as i32, old);
+}
+
+#[test]
+fn restart_replaces_one_child_and_a_rolling_restart_under_load_loses_no_request() {
+    let inst = Instance::start("ctl-roll", 4, &[]);
+    let before: Vec<i32> = (0..4).map(|k| inst.worker_pid(k)).collect();
+    let (code, said) = verb(&inst, &["restart", "worker", "2"]);
+    assert_eq!(code, Some(0), "{said}");
+    let s = inst.wait_status("worker 2 replaced", Duration::from_secs(10), |s| {
+        s["workers"][2]["supervision"] == "running"
+            && s["workers"][2]["pid"].as_i64() != Some(before[2] as i64)
+    });
+    assert_eq!(s["workers"][2]["restarts"], 1, "{s}");
+
+    let stop = AtomicBool::new(false);
+    let (served, failed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let mid: Vec<i32> = (0..4).map(|k| inst.worker_pid(k)).collect();
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let (stop, served, failed, addr) = (&stop, &served, &failed, inst.addr);
+            s.spawn(move || {
+                let mut c = Client::connect(ClientConfig::new(addr)).unwrap();
+                while !stop.load(SeqCst) {
+                    let msg = format!("client {i}");
+                    match c.request("echo", msg.as_bytes()) {
+                        Ok(a) if a.body == msg.as_bytes() => served.fetch_add(1, SeqCst),
+                        _ => failed.fetch_add(1, SeqCst),
+                    };
+                }
+            });
+        }
+        wait_for("requests flowing", Duration::from_secs(10), || {
+            served.load(SeqCst) > 50
+        });
+        let (code, said) = verb(&inst, &["restart", "workers"]);
+        assert_eq!(code, Some(0), "{said}");
+        assert!(
+            said.contains("restarted workers [0, 1, 2, 3], one at a time"),
+            "{said}"
+        );
+        let after = served.load(SeqCst);
+        wait_for("requests after the roll", Duration::from_secs(10), || {
+            served.load(SeqCst) > after + 50
+        });
+        stop.store(true, SeqCst);
+    });
+    assert_eq!(
+        failed.load(SeqCst),
+        0,
+        "requests lost during the rolling restart"
+    );
+    for (k, old) in mid.iter().enumerate() {
+        assert_ne!(inst.worker_pid(k), *old, "worker {k} was not restarted");
+    }
+    inst.assert_check_ok();
+}
+
+#[test]
+fn verbs_that_cannot_be_done_are_refused_and_change_nothing() {
+    let inst = Instance::start("ctl-refuse", 2, &[]);
+    let pids = (
+        inst.worker_pid(0),
+        inst.worker_pid(1),
+        inst.dispatcher_pid(),
+    );
+    for (args, expect) in [
+        (
+            &["restart", "worker", "7"][..],
+            "there is no worker 7: this instance has workers 0 to 1",
+        ),
+        (&["stop", "dispatcher"][..], "use shutdown"),
+        (
+            &["signal", "worker", "0", "STOP"][..],
+            "not a signal an operator may send",
+        ),
+        (&["restart", "worker", "x"][..], "is not a worker number"),
+    ] {
+        let (code, said) = verb(&inst, args);
+        assert_ne!(code, Some(0), "{args:?}: {said}");
+        assert!(said.contains(expect), "{args:?}: {said}");
+    }
+    // Raw bytes on the socket: garbage, an unterminated request, an overlong one.
+    let path = inst.runtime().control_socket_path();
+    for (bytes, expect) in [
+        (b"reboot now\n".to_vec(), "error unknown verb \"reboot\""),
+        (vec![0xff, 0xfe, b'\n'], "error a request that is not text"),
+        (vec![b'a'; 1000], "error a request over 256 bytes"),
+    ] {
+        let mut s = UnixStream::connect(&path).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&bytes).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with(expect), "{answer:?}");
+    }
+    // A caller that says nothing is dropped after its 2 s, and the socket serves the next.
+    let silent = UnixStream::connect(&path).unwrap();
+    let (code, said) = verb(&inst, &["signal", "worker", "0", "CONT"]);
+    assert_eq!(code, Some(0), "{said}");
+    drop(silent);
+    assert_eq!(
+        (
+            inst.worker_pid(0),
+            inst.worker_pid(1),
+            inst.dispatcher_pid()
+        ),
+        pids
+    );
+    inst.assert_check_ok();
+}
+
+#[test]
+#[ignore = "needs root: another uid must be able to reach the socket to be refused by it"]
+fn another_user_is_refused_by_the_control_socket() {
+    use std::os::unix::fs::PermissionsExt;
+    let inst = Instance::start("ctl-uid", 1, &[]);
+    let path = inst.runtime().control_socket_path();
+    // Open the way on purpose (0711 directory, 0666 socket): the uid check must still refuse.
+    std::fs::set_permissions(&inst.dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(kennel_tests::bin("kennelctl"))
+        .arg("--runtime-dir")
+        .arg(&inst.dir)
+        .args(["stop", "worker", "0"])
+        .output()
+        .expect("runuser");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("may not control this instance"), "{said}");
+    std::fs::set_permissions(&inst.dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(inst.status()["workers"][0]["supervision"], "running");
+    assert!(inst
+        .log_text()
+        .contains("control: refused a verb from uid 65534"));
+}
+
+#[test]
+fn shutdown_stops_the_instance_cleanly() {
+    let mut inst = Instance::start("ctl-shutdown", 2, &[]);
+    let (code, said) = verb(&inst, &["shutdown"]);
+    assert_eq!((code, said.trim()), (Some(0), "stopping the instance"));
+    let status = kennel_tests::wait_with_timeout(&mut inst.watchdog.child, Duration::from_secs(15))
+        .expect("the watchdog stopped");
+    assert!(status.success(), "{status:?}");
+    assert!(!inst.runtime().control_socket_path().exists());
+    assert!(inst.log_text().contains("every IPC object removed"));
+}

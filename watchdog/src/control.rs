@@ -1,0 +1,157 @@
+//! The control socket: `<runtime dir>/control.sock`, 0600 in the 0700 runtime directory,
+//! where `kennelctl` sends one verb and reads one answer (docs/PROTOCOL.md §7).
+//!
+//! A thread of its own accepts and reads (bounded: 256 bytes, 2 s), checks the caller's uid
+//! (`SO_PEERCRED`: ours, or root), parses the verb, and hands it to the main loop through a
+//! channel, waking the loop's `poll` with a byte on a pipe; the main loop does the work (it
+//! alone touches the supervisor) and answers through a one-shot channel. One connection at a
+//! time: a verb waits for the one before it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::time::Duration;
+
+use kennel_common::control::{answer_line, Answer, Verb, MAX_REQUEST};
+use kennel_common::runtime::RuntimeDir;
+use kennel_common::{Error, Result};
+
+/// How long a caller has to send its verb.
+const READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A verb for the main loop, and where its answer goes.
+pub struct Request {
+    pub verb: Verb,
+    pub reply: SyncSender<Answer>,
+}
+
+/// The listening side, owned by the main loop.
+pub struct ControlServer {
+    requests: Receiver<Request>,
+    wake: OwnedFd,
+    path: PathBuf,
+}
+
+impl ControlServer {
+    /// Binds the socket (replacing a stale one: the instance lock says no live watchdog uses
+    /// it) and starts the thread. `answer_timeout` bounds the wait for the main loop.
+    pub fn start(rt: &RuntimeDir, answer_timeout: Duration) -> Result<ControlServer> {
+        let path = rt.control_socket_path();
+        remove_stale(&path)?;
+        let listener = UnixListener::bind(&path)
+            .map_err(|e| Error::io(format!("binding {}", path.display()), e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+        let (wake_rx, wake_tx) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| Error::nix("pipe2", e))?;
+        let (tx, requests) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || serve(listener, tx, wake_tx, answer_timeout))
+            .map_err(|e| Error::io("starting the control thread", e))?;
+        Ok(ControlServer {
+            requests,
+            wake: wake_rx,
+            path,
+        })
+    }
+
+    /// Readable when a verb is waiting.
+    pub fn wake_fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
+    }
+
+    /// The verbs waiting, in order.
+    pub fn drain(&self) -> Vec<Request> {
+        let mut sink = [0u8; 64];
+        while matches!(nix::unistd::read(&self.wake, &mut sink), Ok(n) if n > 0) {}
+        self.requests.try_iter().collect()
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = remove_stale(&self.path);
+    }
+}
+
+/// Removes a socket of ours at `path`; refuses anything else there.
+fn remove_stale(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("inspecting {}", path.display()), e)),
+        Ok(m) if m.file_type().is_socket() && kennel_common::owner::is_ours(m.uid()) => {
+            std::fs::remove_file(path)
+                .map_err(|e| Error::io(format!("removing {}", path.display()), e))
+        }
+        Ok(_) => Err(Error::Foreign(format!(
+            "{} is not a socket of ours; refusing to touch it",
+            path.display()
+        ))),
+    }
+}
+
+fn serve(
+    listener: UnixListener,
+    tx: mpsc::Sender<Request>,
+    wake: OwnedFd,
+    answer_timeout: Duration,
+) {
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let answer = one(&mut stream, &tx, &wake, answer_timeout);
+        let _ = stream.write_all(answer_line(&answer).as_bytes());
+    }
+}
+
+/// One connection: who, what, and the main loop's answer.
+fn one(
+    stream: &mut UnixStream,
+    tx: &mpsc::Sender<Request>,
+    wake: &OwnedFd,
+    answer_timeout: Duration,
+) -> Answer {
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+    let cred = nix::sys::socket::getsockopt(&*stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map_err(|e| format!("cannot tell who is calling: {e}"))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if cred.uid() != me && cred.uid() != 0 {
+        log::warn!(
+            "control: refused a verb from uid {} (pid {})",
+            cred.uid(),
+            cred.pid()
+        );
+        return Err(format!(
+            "uid {} may not control this instance (its owner is uid {me})",
+            cred.uid()
+        ));
+    }
+    let mut line = Vec::new();
+    BufReader::new(&mut *stream)
+        .take(MAX_REQUEST as u64 + 1)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| format!("reading the verb: {e}"))?;
+    if line.last() != Some(&b'\n') {
+        return Err(if line.len() > MAX_REQUEST {
+            format!("a request over {MAX_REQUEST} bytes")
+        } else {
+            "an incomplete request (end it with a newline)".into()
+        });
+    }
+    let text = std::str::from_utf8(&line[..line.len() - 1])
+        .map_err(|_| "a request that is not text".to_string())?;
+    let verb = Verb::parse(text)?;
+    log::info!("control: {} (from pid {})", verb.line(), cred.pid());
+    let (reply, answer) = mpsc::sync_channel(1);
+    tx.send(Request { verb, reply })
+        .map_err(|_| "the watchdog is stopping".to_string())?;
+    let _ = nix::unistd::write(wake, b"!");
+    answer
+        .recv_timeout(answer_timeout)
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", answer_timeout.as_secs())))
+}
