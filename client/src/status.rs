@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use kennel_common::invariants::{self, Violation};
-use kennel_common::layout::{ProcState, Role};
+use kennel_common::layout::{ProcState, Role, Supervision};
 use kennel_common::protocol::RequestType;
 use kennel_common::segment::{RecordId, RecordView, Snapshot};
 
@@ -131,6 +131,23 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
     if !offers.is_empty() {
         let _ = writeln!(out, "languages by worker: {}", offers.join(" · "));
     }
+    if s.pool.max > s.pool.min {
+        let active = s
+            .workers()
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.supervision(),
+                    Some(Supervision::Vacant | Supervision::Stopped | Supervision::Draining)
+                )
+            })
+            .count();
+        let _ = writeln!(
+            out,
+            "pool: {active} workers (min {}, max {}); scaled up {} times, down {}",
+            s.pool.min, s.pool.max, s.pool.scale_ups, s.pool.scale_downs
+        );
+    }
     let d = s.dispatcher();
     if d.served > 0 {
         let _ = writeln!(
@@ -253,6 +270,12 @@ pub fn json(s: &Snapshot, ctx: &Context) -> String {
     top.raw("watchdog", &w.finish());
     top.raw("dispatcher", &record_json(s, ctx, s.dispatcher()).finish());
     top.raw("workers", &format!("[{}]", workers.join(",")));
+    let mut pool = Obj::new();
+    pool.num("min", u64::from(s.pool.min));
+    pool.num("max", u64::from(s.pool.max));
+    pool.num("scale_ups", s.pool.scale_ups);
+    pool.num("scale_downs", s.pool.scale_downs);
+    top.raw("pool", &pool.finish());
     top.finish()
 }
 

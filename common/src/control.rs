@@ -7,6 +7,7 @@
 //! restart worker 2 | restart dispatcher | restart workers     (rolling: one at a time)
 //! stop worker 2    | start worker 2
 //! signal worker 2 HUP | signal dispatcher USR1
+//! scale 3
 //! shutdown
 //! ```
 //! Answers: `ok <what was done>` or `error <why nothing was done>`.
@@ -32,6 +33,8 @@ pub enum Verb {
     Stop(Child),
     Start(Child),
     Signal(Child, Signal),
+    /// The pool to N workers now (within --min-workers and --max-workers).
+    Scale(usize),
     Shutdown,
 }
 
@@ -50,7 +53,7 @@ pub const SIGNALS: [Signal; 8] = [
 
 const USAGE: &str =
     "verbs: restart worker K | restart dispatcher | restart workers | stop worker K | \
-                     start worker K | signal worker K SIG | signal dispatcher SIG | shutdown";
+                     start worker K | signal worker K SIG | signal dispatcher SIG | scale N | shutdown";
 
 fn child(words: &[&str]) -> Result<Child, String> {
     match words {
@@ -95,6 +98,10 @@ impl Verb {
                 Ok(Verb::Signal(child(rest)?, signal(sig)?))
             }
             ["shutdown"] => Ok(Verb::Shutdown),
+            ["scale", n] => n
+                .parse::<usize>()
+                .map(Verb::Scale)
+                .map_err(|_| format!("{n:?} is not a number of workers")),
             [] => Err(format!("an empty request; {USAGE}")),
             [verb, ..] => Err(format!(
                 "unknown verb {:?}; {USAGE}",
@@ -115,6 +122,7 @@ impl Verb {
             Verb::Stop(x) => format!("stop {}", c(x)),
             Verb::Start(x) => format!("start {}", c(x)),
             Verb::Signal(x, s) => format!("signal {} {}", c(x), &s.as_str()[3..]),
+            Verb::Scale(n) => format!("scale {n}"),
             Verb::Shutdown => "shutdown".into(),
         }
     }
@@ -155,6 +163,7 @@ mod tests {
             Verb::Start(Child::Worker(12)),
             Verb::Signal(Child::Worker(1), Signal::SIGHUP),
             Verb::Signal(Child::Dispatcher, Signal::SIGUSR1),
+            Verb::Scale(3),
             Verb::Shutdown,
         ] {
             assert_eq!(Verb::parse(&v.line()), Ok(v), "{}", v.line());

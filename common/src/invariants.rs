@@ -230,6 +230,7 @@ mod tests {
             stopping: false,
             now_ms: 200,
             records,
+            pool: Default::default(),
         }
     }
 

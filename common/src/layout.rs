@@ -55,7 +55,13 @@ pub struct Header {
     pub stopping: AtomicU32,
     /// Dispatcher port as configured (the live one is in the dispatcher's record).
     pub dispatcher_port: AtomicU32,
-    pub reserved: [AtomicU64; 4],
+    /// Elastic pool: workers started because requests waited (or every worker was full).
+    pub scale_ups: AtomicU64,
+    /// Elastic pool: idle workers beyond the minimum drained and stopped.
+    pub scale_downs: AtomicU64,
+    /// Elastic pool: the pool's minimum and maximum (`min << 32 | max`), 0 before the start.
+    pub pool_bounds: AtomicU64,
+    pub reserved: [AtomicU64; 1],
     /// The dispatcher's own time per request, from the request line parsed to the port
     /// written, minus any wait for an idle worker: bucket k counts requests that took k µs
     /// (the last bucket, DISPATCH_BUCKETS - 1 µs or more).
@@ -215,6 +221,10 @@ segment_code! {
         Stopping = 5 => "stopping",
         /// Down and wanted down (`kennelctl stop`): supervision leaves it down until started.
         Stopped = 6 => "stopped",
+        /// An elastic pool's slot not in use: started when the pool grows.
+        Vacant = 7 => "vacant",
+        /// Being stopped because the pool shrinks: it finishes what it holds, takes nothing new.
+        Draining = 8 => "draining",
     }
 }
 
@@ -292,7 +302,7 @@ mod tests {
             assert_eq!(ProcState::from_code(code).unwrap() as u32, code);
         }
         assert_eq!(ProcState::from_code(7), None);
-        for code in 0..7 {
+        for code in 0..9 {
             assert_eq!(Supervision::from_code(code).unwrap() as u32, code);
         }
         assert_eq!(Supervision::from_code(99), None);

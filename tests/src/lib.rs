@@ -75,11 +75,25 @@ impl Instance {
     }
 
     pub fn start_in(dir: PathBuf, workers: usize, extra: &[&str]) -> Instance {
+        let mut args = vec!["--workers".to_string(), workers.to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        Self::launch_with(dir, args)
+    }
+
+    /// Starts a watchdog with exactly these flags (besides `--port 0`): an elastic pool's
+    /// `--min-workers`/`--max-workers` instead of `--workers`.
+    pub fn start_flags(tag: &str, flags: &[&str]) -> Instance {
+        Self::launch_with(
+            fresh_dir(tag),
+            flags.iter().map(|a| a.to_string()).collect(),
+        )
+    }
+
+    fn launch_with(dir: PathBuf, flags: Vec<String>) -> Instance {
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
-        let mut args: Vec<String> = vec!["--port".into(), "0".into(), "--workers".into()];
-        args.push(workers.to_string());
-        args.extend(extra.iter().map(|a| a.to_string()));
+        let mut args: Vec<String> = vec!["--port".into(), "0".into()];
+        args.extend(flags);
         let watchdog_bin = bin("kennel-watchdog");
         let bin_dir = watchdog_bin.parent().expect("bin dir");
         let watchdog = launch(

@@ -22,6 +22,7 @@ pub mod listeners;
 pub mod machine;
 pub mod operator;
 pub mod policy;
+pub mod scaler;
 pub mod settings;
 pub mod spawn;
 pub mod supervisor;
@@ -168,6 +169,8 @@ fn supervise(
     control: &ControlServer,
 ) {
     let mut operator = Operator::default();
+    sup.publish_all();
+    let mut scaler = crate::scaler::Scaler::new(sup, Instant::now());
     let started = Instant::now();
     let header = instance.segment.header();
     let mut next_poll = Instant::now() + sup.settings.poll_interval;
@@ -225,6 +228,9 @@ fn supervise(
             }
         }
         operator.tick(sup, now);
+        if reported_up {
+            scaler.tick(sup, now);
+        }
         if polling {
             log::info!("poll: {}", sup.report());
             if let Some(f) = instance.restore_fifos() {

@@ -94,6 +94,8 @@ pub struct Life {
     pub history: History,
     /// Starts after the first one.
     pub restarts: u32,
+    /// An elastic pool's slot out of use (wanted down by the scaler, not by the operator).
+    pub vacant: bool,
     pub(crate) started_once: bool,
 }
 
@@ -104,6 +106,7 @@ impl Default for Life {
             want_up: true,
             history: History::default(),
             restarts: 0,
+            vacant: false,
             started_once: false,
         }
     }
@@ -127,10 +130,12 @@ pub fn deadline(life: &Life, now: Instant, p: &Policy) -> Option<Instant> {
 /// What the segment shows of this child: derived from its life in this one place.
 pub fn published(life: &Life) -> (Supervision, FatalReason) {
     match life.phase {
+        Phase::Down if !life.want_up && life.vacant => (Supervision::Vacant, FatalReason::None),
         Phase::Down if !life.want_up => (Supervision::Stopped, FatalReason::None),
         Phase::Down => (Supervision::Down, FatalReason::None),
         Phase::Starting { .. } => (Supervision::Starting, FatalReason::None),
         Phase::Running { .. } => (Supervision::Running, FatalReason::None),
+        Phase::Stopping { .. } if life.vacant => (Supervision::Draining, FatalReason::None),
         Phase::Stopping { .. } => (Supervision::Stopping, FatalReason::None),
         Phase::Backoff { .. } => (Supervision::Backoff, FatalReason::None),
         Phase::Fatal { reason, .. } => (Supervision::Fatal, reason),

@@ -82,6 +82,7 @@ impl Operator {
         }
         match verb {
             Verb::Shutdown => Ok("stopping the instance".into()),
+            Verb::Scale(n) => crate::scaler::scale_to(sup, n, now),
             Verb::RollingRestart => Err("handled apart".into()),
             Verb::Restart(c) => {
                 let id = resolve(sup, c)?;
@@ -106,6 +107,8 @@ impl Operator {
                     return Ok(format!("{id} is already stopped"));
                 }
                 let pid = sup.life(id).phase.pid();
+                // The operator's stop: not a vacant slot the pool may start again.
+                sup.life_mut(id).vacant = false;
                 sup.handle(id, Event::Stop, now);
                 Ok(match pid {
                     Some(p) => format!("stopping {id} (pid {p}); it stays stopped until started"),
@@ -120,6 +123,7 @@ impl Operator {
                 {
                     return Ok(format!("{id} is already running"));
                 }
+                sup.life_mut(id).vacant = false;
                 sup.handle(id, Event::Start, now);
                 Ok(format!("starting {id}"))
             }

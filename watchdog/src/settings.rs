@@ -29,9 +29,21 @@ pub struct Args {
     pub runtime: RuntimeOption,
     #[command(flatten)]
     pub shared: SharedOptions,
-    /// Number of workers.
-    #[arg(long, default_value_t = 2)]
-    pub workers: usize,
+    /// Number of workers: a fixed pool (min = max = N). Default 2.
+    #[arg(long, conflicts_with_all = ["min_workers", "max_workers"])]
+    pub workers: Option<usize>,
+    /// An elastic pool: at least this many workers (started first)…
+    #[arg(long, requires = "max_workers")]
+    pub min_workers: Option<usize>,
+    /// …and at most this many (every slot is sized for them).
+    #[arg(long, requires = "min_workers")]
+    pub max_workers: Option<usize>,
+    /// Elastic pool: start a worker when requests have waited this long for one.
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
+    pub scale_up_after: Duration,
+    /// Elastic pool: a worker beyond the minimum idle this long drains and stops.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub idle_stop: Duration,
     /// Dispatcher port (0 = any free port).
     #[arg(long, default_value_t = 2222)]
     pub port: u16,
@@ -74,7 +86,12 @@ pub struct Args {
 pub struct Settings {
     pub runtime: RuntimeDir,
     pub shared: SharedOptions,
+    /// Worker slots: the pool's maximum.
     pub workers: usize,
+    /// The pool's minimum (= `workers` for a fixed pool).
+    pub min_workers: usize,
+    pub scale_up_after: Duration,
+    pub idle_stop: Duration,
     pub port: u16,
     pub worker_port_base: u16,
     pub poll_interval: Duration,
@@ -91,8 +108,23 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_args(a: Args) -> Result<Settings, String> {
-        if a.workers == 0 || a.workers > MAX_WORKERS {
-            return Err(format!("--workers must be between 1 and {MAX_WORKERS}"));
+        let (min_workers, workers) = match (a.workers, a.min_workers, a.max_workers) {
+            (Some(n), _, _) => (n, n),
+            (None, Some(min), Some(max)) => (min, max),
+            _ => (2, 2),
+        };
+        if workers == 0 || workers > MAX_WORKERS {
+            return Err(format!(
+                "--workers / --max-workers must be between 1 and {MAX_WORKERS}"
+            ));
+        }
+        if min_workers == 0 || min_workers > workers {
+            return Err(format!(
+                "--min-workers must be between 1 and --max-workers ({workers})"
+            ));
+        }
+        if a.scale_up_after < Duration::from_millis(1) || a.idle_stop < Duration::from_millis(100) {
+            return Err("--scale-up-after must be positive and --idle-stop at least 100ms".into());
         }
         let base = match a.worker_port_base {
             Some(b) => b,
@@ -103,7 +135,7 @@ impl Settings {
                 .ok_or("--port 65535 leaves no worker ports")?,
         };
         if base != 0 {
-            let last = u32::from(base) + a.workers as u32 - 1;
+            let last = u32::from(base) + workers as u32 - 1;
             if last > 65_535 {
                 return Err(format!("worker ports {base}..={last} go past 65535"));
             }
@@ -145,7 +177,10 @@ impl Settings {
         Ok(Settings {
             runtime: a.runtime.resolve(),
             shared: a.shared,
-            workers: a.workers,
+            workers,
+            min_workers,
+            scale_up_after: a.scale_up_after,
+            idle_stop: a.idle_stop,
             port: a.port,
             worker_port_base: base,
             poll_interval: a.poll_interval,
@@ -199,6 +234,11 @@ mod tests {
     #[test]
     fn bad_combinations_are_refused_with_a_reason() {
         assert!(parse(&["--workers", "0"]).is_err());
+        let elastic = parse(&["--min-workers", "1", "--max-workers", "4"]).unwrap();
+        assert_eq!((elastic.min_workers, elastic.workers), (1, 4));
+        assert!(parse(&["--min-workers", "5", "--max-workers", "4"]).is_err());
+        assert!(parse(&["--min-workers", "1"]).is_err(), "min without max");
+        assert!(parse(&["--workers", "2", "--max-workers", "4"]).is_err());
         assert!(parse(&["--workers", "65"]).is_err());
         assert!(parse(&["--port", "65535"]).is_err());
         assert!(parse(&["--worker-port-base", "65535", "--workers", "2"]).is_err());

@@ -37,6 +37,9 @@ pub struct Supervisor<'a> {
     lives: Vec<Life>,
     /// Every child's listening socket, held for the instance's whole life.
     listeners: &'a Listeners,
+    /// The pool size the scaler does not shrink below: `--min-workers`, or the last
+    /// `kennelctl scale N`.
+    pub pool_floor: usize,
 }
 
 impl<'a> Supervisor<'a> {
@@ -53,8 +56,20 @@ impl<'a> Supervisor<'a> {
                 start_timeout: settings.start_timeout,
                 grace: settings.grace,
             },
-            lives: segment.ids().map(|_| Life::default()).collect(),
+            // An elastic pool starts at its minimum: the slots beyond it are vacant.
+            lives: segment
+                .ids()
+                .map(|id| match id {
+                    RecordId::Worker(k) if k >= settings.min_workers => Life {
+                        want_up: false,
+                        vacant: true,
+                        ..Life::default()
+                    },
+                    _ => Life::default(),
+                })
+                .collect(),
             listeners,
+            pool_floor: settings.min_workers,
         }
     }
 
@@ -164,6 +179,14 @@ impl<'a> Supervisor<'a> {
     }
 
     /// Writes the supervision state derived from `id`'s life.
+    /// Publishes every child's supervision state (at start: vacant slots have no transition
+    /// to publish them).
+    pub fn publish_all(&self) {
+        for id in self.ids() {
+            self.publish(id);
+        }
+    }
+
     fn publish(&self, id: RecordId) {
         let (sup, reason) = machine::published(self.life(id));
         match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
@@ -294,11 +317,16 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// True when every child is Running.
+    /// True when every child wanted up is Running.
     pub fn all_running(&self) -> bool {
         self.lives
             .iter()
-            .all(|l| matches!(l.phase, Phase::Running { .. }))
+            .all(|l| !l.want_up || matches!(l.phase, Phase::Running { .. }))
+    }
+
+    /// A child's life, to change what it is wanted to be (the scaler's `vacant`).
+    pub fn life_mut(&mut self, id: RecordId) -> &mut Life {
+        &mut self.lives[id.index()]
     }
 
     /// One line with every PID and state, for the periodic report.

@@ -101,14 +101,38 @@ fn supervise_self(worker: &Worker, shutdown: &Shutdown, local: std::net::SocketA
         }
         let signalled = readable(&fds[0]);
         seg.heartbeat(worker.id());
-        if signalled && worker.ctx.should_stop(shutdown) {
-            return Ok(());
+        if signalled {
+            if let Some(why) = shutdown.requested() {
+                log::info!("received {why}: stopping (after any client on its way)");
+                drain(worker);
+                return Ok(());
+            }
         }
         read_pings(worker);
         // One read of our record per turn serves both checks.
         let own = seg.read(worker.id());
         expire_stale_assignment(worker, &own);
         worker.ctx.verify_identity(local, &own);
+    }
+}
+
+/// Before stopping: takes no new assignment, but serves the one whose client is already on
+/// its way (the dispatcher answered it our port), within the client timeout — a drained or
+/// restarted worker fails nobody. The pool serves meanwhile; the heartbeat goes on.
+fn drain(worker: &Worker) {
+    let seg = &worker.ctx.segment;
+    let until = std::time::Instant::now() + worker.settings.client_timeout;
+    loop {
+        seg.heartbeat(worker.id());
+        let stopping = seg
+            .lock(GUARD_TIMEOUT)
+            .map(|g| g.set_stopping_unless_assigned(worker.id()))
+            .unwrap_or(true);
+        if stopping || std::time::Instant::now() >= until {
+            return;
+        }
+        // No event announces a client's arrival to this thread: look again shortly.
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

@@ -58,6 +58,8 @@ pub enum Command {
         #[arg(required = true, num_args = 2..=3)]
         what: Vec<String>,
     },
+    /// Set the pool to N workers now (within --min-workers and --max-workers).
+    Scale { workers: usize },
     /// Stop the whole instance cleanly, as SIGTERM to the watchdog does.
     Shutdown,
 }
@@ -76,6 +78,7 @@ impl Command {
             Command::Start { what } => with("start", what),
             Command::Signal { what } => with("signal", what),
             Command::Shutdown => with("shutdown", &[]),
+            Command::Scale { workers } => with("scale", &[workers.to_string()]),
             Command::Status | Command::Watch { .. } | Command::Check => None,
         }
     }

@@ -22,7 +22,7 @@ mod view;
 pub use endpoint::{load_endpoint, store_endpoint};
 pub use guard::Guard;
 pub use transitions::{language_bit, Admission, Claim, WatchdogFields, STALE_HEARTBEAT_MS};
-pub use view::{RecordView, Snapshot};
+pub use view::{PoolView, RecordView, Snapshot};
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -237,6 +237,15 @@ impl Segment {
             stopping: h.stopping.load(SeqCst) != 0,
             now_ms: crate::clock::monotonic_ms(),
             records: self.ids().map(|id| self.read(id)).collect(),
+            pool: {
+                let bounds = h.pool_bounds.load(SeqCst);
+                view::PoolView {
+                    min: (bounds >> 32) as u32,
+                    max: bounds as u32,
+                    scale_ups: h.scale_ups.load(SeqCst),
+                    scale_downs: h.scale_downs.load(SeqCst),
+                }
+            },
         }
     }
 }

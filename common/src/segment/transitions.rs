@@ -171,6 +171,19 @@ impl Guard<'_> {
         self.write(id, |r| set_state(r, ProcState::Stopping));
     }
 
+    /// A worker that is asked to stop: Stopping (no new assignment can be made) unless a
+    /// client is on its way (Assigned), which it must serve first. True once Stopping.
+    pub fn set_stopping_unless_assigned(&self, id: RecordId) -> bool {
+        let r = self.segment().record(id);
+        if r.state.load(SeqCst) == ProcState::Assigned as u32
+            && r.ping.load(SeqCst) != r.pong.load(SeqCst)
+        {
+            return false;
+        }
+        self.set_stopping(id);
+        true
+    }
+
     /// Dispatcher: claims the least-loaded worker that has room and offers `request` (ties:
     /// the first at or after `start`, round robin), writing the ping marker and the
     /// assignment. Skips torn records, slots without a valid endpoint, and workers whose

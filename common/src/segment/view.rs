@@ -137,6 +137,8 @@ impl RecordView {
             (Some(Supervision::Fatal), _) => "fatal".into(),
             (Some(Supervision::Backoff), _) => "backoff".into(),
             (Some(Supervision::Stopped), _) => "stopped".into(),
+            (Some(Supervision::Vacant), _) => "vacant".into(),
+            (Some(Supervision::Draining), _) => "draining".into(),
             (_, Some(s)) => s.name().into(),
             (_, None) => format!("invalid({})", self.state),
         }
@@ -154,6 +156,17 @@ pub struct Snapshot {
     pub now_ms: u64,
     /// The dispatcher's record first, then each worker slot.
     pub records: Vec<RecordView>,
+    /// The elastic pool: (min, max) workers, and its scaling decisions so far.
+    pub pool: PoolView,
+}
+
+/// What the header says of the elastic pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolView {
+    pub min: u32,
+    pub max: u32,
+    pub scale_ups: u64,
+    pub scale_downs: u64,
 }
 
 impl Snapshot {
