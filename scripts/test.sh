@@ -8,6 +8,13 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 kennel_ensure_packages
+# tmux drives kennelctl top in a real terminal in the tests.
+if ! command -v tmux >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test.sh: installing tmux (the console test)" >&2
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null \
+    || echo "test.sh: installing tmux failed" >&2
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -34,6 +41,12 @@ else
   sandbox_skipped=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'sandbox_.*: test$' || true)
   echo "SKIPPED: $sandbox_skipped program-runner tests: missing $(kennel_missing_packages)"
   skip=(--skip sandbox_)
+fi
+if ! command -v tmux >/dev/null 2>&1; then
+  n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'tmux_.*: test$' || true)
+  echo "SKIPPED: $n console tests: tmux is not installed"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip tmux_)
 fi
 # Tests that need root are #[ignore]d with the reason; as root they run too, otherwise cargo
 # lists them as ignored (skipped), never as passed.

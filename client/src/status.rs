@@ -27,7 +27,7 @@ pub struct Context {
 
 /// A row's state for people: `stale` for every row when the watchdog is gone (the pids may
 /// not exist any more), `frozen` for a live process whose heartbeat stopped, else the state.
-fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String {
+pub(crate) fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String {
     if ctx.watchdog == WatchdogLiveness::Gone {
         return "stale".into();
     }
@@ -44,7 +44,7 @@ fn port(r: &RecordView) -> Option<u16> {
     r.endpoint.map(|e| e.port())
 }
 
-fn age(s: &Snapshot, stamp: u64) -> Option<u64> {
+pub(crate) fn age(s: &Snapshot, stamp: u64) -> Option<u64> {
     (stamp != 0).then(|| s.age_ms(stamp))
 }
 
@@ -169,7 +169,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
 }
 
 /// `tasks/capacity` of a worker (`-` before it published its capacity).
-fn tasks(r: &RecordView) -> String {
+pub(crate) fn tasks(r: &RecordView) -> String {
     if r.id == RecordId::Dispatcher || r.capacity == 0 {
         "-".into()
     } else {
@@ -187,7 +187,7 @@ fn languages(r: &RecordView) -> String {
     }
 }
 
-fn fmt_age(ms: Option<u64>) -> String {
+pub(crate) fn fmt_age(ms: Option<u64>) -> String {
     match ms {
         None => "-".into(),
         Some(ms) if ms < 10_000 => format!("{:.1} s", ms as f64 / 1000.0),

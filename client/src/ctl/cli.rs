@@ -37,6 +37,13 @@ pub enum Command {
     },
     /// Verify every invariant of the segment; exit status 1 naming the broken ones.
     Check,
+    /// The live console: the pool, one row per slot, events; keys r/s/+/-/q act through the
+    /// watchdog (the plain `watch` table when stdout is not a terminal).
+    Top {
+        /// Time between refreshes (at least 50ms).
+        #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+        interval: Duration,
+    },
     /// Restart a child: `worker K`, `dispatcher`, or `workers` (rolling: one at a time, the
     /// next once the new one is ready).
     Restart {
@@ -79,7 +86,7 @@ impl Command {
             Command::Signal { what } => with("signal", what),
             Command::Shutdown => with("shutdown", &[]),
             Command::Scale { workers } => with("scale", &[workers.to_string()]),
-            Command::Status | Command::Watch { .. } | Command::Check => None,
+            Command::Status | Command::Watch { .. } | Command::Check | Command::Top { .. } => None,
         }
     }
 }
@@ -94,7 +101,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_args(a: Args) -> Result<Settings, String> {
-        if let Command::Watch { interval } = a.command {
+        if let Command::Watch { interval } | Command::Top { interval } = a.command {
             if interval < Duration::from_millis(50) {
                 return Err("--interval must be at least 50ms".into());
             }

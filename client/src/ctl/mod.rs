@@ -6,11 +6,13 @@
 //! | `status` | `status`: the table, or the JSON document |
 //! | `watch` | `watch`: the table, refreshed |
 //! | `check` | `check`: every invariant; exit 1 naming the broken ones |
+//! | `top` | `top`: the live console (ratatui), acting through the verbs |
 //! | `verbs` | `restart`, `stop`, `start`, `signal`, `shutdown`: through the watchdog's control socket |
 
 pub mod check;
 pub mod cli;
 pub mod status;
+pub mod top;
 pub mod verbs;
 pub mod watch;
 
@@ -46,6 +48,7 @@ pub fn main_with(args: Args) -> i32 {
         Command::Status => status::run(&inspector, s.format),
         Command::Watch { interval } => watch::run(&inspector, interval),
         Command::Check => check::run(&inspector, s.format),
+        Command::Top { interval } => top::run(&inspector, &s.runtime, interval),
         other => verbs::run(
             &s.runtime,
             &other.verb_words().unwrap_or_default(),
