@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use kennel_common::clock;
 use kennel_common::layout::ProcState;
 use kennel_common::notice::{Notice, NoticeKind};
-use kennel_common::protocol::{busy_answer, port_answer, port_token_answer, RequestType, Style};
+use kennel_common::protocol::{busy_answer, worker_answer, AnswerStyle, RequestType};
 use kennel_common::segment::Claim;
 use kennel_common::segment::{RecordId, GUARD_TIMEOUT};
 
@@ -76,7 +76,7 @@ struct Waiter {
     stream: TcpStream,
     client: SocketAddr,
     request: RequestType,
-    style: Style,
+    style: AnswerStyle,
     token: u64,
     handoff: Arc<Handoff>,
 }
@@ -111,7 +111,7 @@ pub enum Dispatched {
 pub struct Pending {
     handoff: Arc<Handoff>,
     client: SocketAddr,
-    style: Style,
+    style: AnswerStyle,
     /// The queue timeout: no worker by then, the answer is `-1`.
     pub deadline: Instant,
 }
@@ -149,7 +149,7 @@ impl Pending {
             "no idle worker for {} within the queue timeout: -1",
             self.client
         );
-        Some(busy_answer(self.style))
+        Some(busy_answer(self.style.framing))
     }
 
     /// The connection failed: its request leaves the queue, so no worker is claimed for a
@@ -188,7 +188,7 @@ pub fn dispatch(
     stream: &TcpStream,
     client: SocketAddr,
     request: RequestType,
-    style: Style,
+    style: AnswerStyle,
 ) -> Dispatched {
     let started = Instant::now();
     let record = d.ctx.segment.record(RecordId::Dispatcher);
@@ -220,7 +220,7 @@ pub fn dispatch(
             log::error!("cannot queue {client}: {e}");
             record.busy.fetch_add(1, SeqCst);
             return Dispatched::Answer {
-                bytes: busy_answer(style),
+                bytes: busy_answer(style.framing),
                 claim: None,
             };
         }
@@ -329,18 +329,14 @@ fn try_claim(
 }
 
 /// The answer naming the claimed worker (and the bookkeeping that must precede it).
-fn answer_for(d: &Dispatcher, c: Claim, token: u64, style: Style) -> Vec<u8> {
+fn answer_for(d: &Dispatcher, c: Claim, token: u64, style: AnswerStyle) -> Vec<u8> {
     d.cursor.store(c.slot + 1, SeqCst);
     d.ctx
         .segment
         .record(RecordId::Dispatcher)
         .served
         .fetch_add(1, SeqCst);
-    if token != 0 {
-        port_token_answer(c.port, token, style)
-    } else {
-        port_answer(c.port, style)
-    }
+    worker_answer(c.port, token, style)
 }
 
 /// The ping notice to the worker, once the client has its answer: the worker does not need

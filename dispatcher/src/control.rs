@@ -7,10 +7,11 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use kennel_common::protocol::{
-    error_line, ControlParser, ControlRequest, LineTooLong, RequestType, MAX_LINE,
+    error_line, AnswerStyle, ControlParser, ControlRequest, LineTooLong, RequestType, MAX_LINE,
 };
 use kennel_common::segment::RecordId;
 
+use crate::aliases::find;
 use crate::assign::{dispatch, notify_worker, Dispatched, Pending};
 use crate::reservations::Reservations;
 use crate::Dispatcher;
@@ -118,11 +119,45 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
             // For a request dispatched at once: when it was parsed (to time the dispatcher's
             // own work up to the written port) and the worker to notify afterwards.
             let mut dispatched = None;
+            // An alias is a known type under another name, with its own answer form.
+            let next = match next {
+                Ok(Some(ControlRequest::Unknown(word, style))) => {
+                    match find(&d.settings.type_aliases, &word) {
+                        Some(a) => {
+                            let addr = a
+                                .addr_port
+                                .then(|| stream.local_addr().map(|l| l.ip()).ok())
+                                .flatten();
+                            Ok(Some((
+                                a.request,
+                                AnswerStyle {
+                                    framing: style,
+                                    addr,
+                                },
+                            )))
+                        }
+                        None => {
+                            failed.fetch_add(1, SeqCst);
+                            log::warn!("{peer} sent an unknown request type: {word}");
+                            let answer = error_line(&format!(
+                                "unknown request type (known: {})",
+                                known_types(d)
+                            ));
+                            if let Err(e) = stream.write_all(&answer) {
+                                log::debug!("{peer} left before its answer: {e}");
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                Ok(Some(ControlRequest::Known(t, style))) => Ok(Some((t, style.into()))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
             let answer = match next {
                 Ok(None) => break,
-                Ok(Some(ControlRequest::Known(_, _)))
-                    if held.at_limit(&d.ctx.segment).is_some() =>
-                {
+                Ok(Some(_)) if held.at_limit(&d.ctx.segment).is_some() => {
                     failed.fetch_add(1, SeqCst);
                     kennel_common::logging::warn_limited(
                         "reservations",
@@ -136,7 +171,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                         d.settings.max_reservations
                     ))
                 }
-                Ok(Some(ControlRequest::Known(request, _))) if !offered(d, request) => {
+                Ok(Some((request, _))) if !offered(d, request) => {
                     failed.fetch_add(1, SeqCst);
                     log::warn!(
                         "{peer} asked for {}, which no worker offers",
@@ -147,7 +182,7 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                         request.name()
                     ))
                 }
-                Ok(Some(ControlRequest::Known(request, style))) => {
+                Ok(Some((request, style))) => {
                     let started = Instant::now();
                     match dispatch(d, &stream, peer, request, style) {
                         Dispatched::Answer { bytes, claim } => {
@@ -162,11 +197,6 @@ pub fn serve(d: &Dispatcher, mut stream: TcpStream, peer: SocketAddr) {
                             continue;
                         }
                     }
-                }
-                Ok(Some(ControlRequest::Unknown(what))) => {
-                    failed.fetch_add(1, SeqCst);
-                    log::warn!("{peer} sent an unknown request type: {what}");
-                    error_line(&format!("unknown request type (known: {})", known_types()))
                 }
                 Err(LineTooLong) => {
                     failed.fetch_add(1, SeqCst);
@@ -242,10 +272,12 @@ fn offered(d: &Dispatcher, request: RequestType) -> bool {
     running.peek().is_none() || running.any(|r| r.capacity == 0 || r.languages & bit != 0)
 }
 
-fn known_types() -> String {
+/// The type names this dispatcher answers: the built-in ones, then its aliases.
+fn known_types(d: &Dispatcher) -> String {
     RequestType::ALL
         .iter()
-        .map(|t| t.name())
+        .map(|t| t.name().to_string())
+        .chain(d.settings.type_aliases.iter().map(|a| a.name.clone()))
         .collect::<Vec<_>>()
         .join(", ")
 }

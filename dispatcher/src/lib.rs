@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accept;
+pub mod aliases;
 pub mod assign;
 pub mod control;
 pub mod listen;

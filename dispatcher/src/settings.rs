@@ -10,6 +10,8 @@ use kennel_common::duration::parse_duration;
 use kennel_common::options::{duration_arg, ChildOptions};
 use kennel_common::runtime::RuntimeDir;
 
+use crate::aliases::Alias;
+
 /// The dispatcher's tunables, as the watchdog's `--help` shows them too.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DispatcherOptions {
@@ -31,6 +33,10 @@ pub struct DispatcherOptions {
     /// beyond gets an error line (a client using its workers never has more than one).
     #[arg(long, default_value_t = 2)]
     pub max_reservations: usize,
+    /// Another name for a request type, with its answer form: NAME=TYPE[/port|/addr-port]
+    /// (repeatable), e.g. i_have_a_request_please=requetetype1/addr-port.
+    #[arg(long = "type-alias", value_parser = Alias::parse)]
+    pub type_aliases: Vec<Alias>,
 }
 
 /// Upper bound on `--queue-timeout`: a request held longer than this is held by mistake.
@@ -71,6 +77,13 @@ impl DispatcherOptions {
             "--max-reservations".into(),
             self.max_reservations.to_string(),
         ]
+        .into_iter()
+        .chain(
+            self.type_aliases
+                .iter()
+                .flat_map(|a| ["--type-alias".to_string(), a.spec()]),
+        )
+        .collect()
     }
 }
 
@@ -103,6 +116,7 @@ pub struct Settings {
     pub max_connections: usize,
     pub max_per_source: usize,
     pub max_reservations: usize,
+    pub type_aliases: Vec<Alias>,
     pub require_token: bool,
 }
 
@@ -120,6 +134,7 @@ impl Settings {
             max_connections: o.max_connections,
             max_per_source: o.max_per_source,
             max_reservations: o.max_reservations,
+            type_aliases: o.type_aliases.clone(),
             require_token: args.child.shared.require_token,
         })
     }
@@ -136,19 +151,29 @@ mod tests {
 
     #[test]
     fn to_args_round_trips_through_the_parser() {
-        let s = parse(&["--queue-timeout", "1.5s", "--max-per-source", "7"]).unwrap();
+        let s = parse(&[
+            "--queue-timeout",
+            "1.5s",
+            "--max-per-source",
+            "7",
+            "--type-alias",
+            "hi=echo/addr-port",
+        ])
+        .unwrap();
         let opts = DispatcherOptions {
             queue_timeout: s.queue_timeout,
             idle_timeout: s.idle_timeout,
             max_connections: s.max_connections,
             max_per_source: s.max_per_source,
             max_reservations: s.max_reservations,
+            type_aliases: s.type_aliases.clone(),
         };
         let argv: Vec<String> = opts.to_args();
         let again = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
         assert_eq!(again.queue_timeout, Duration::from_millis(1500));
         assert_eq!(again.max_per_source, 7);
         assert_eq!(again.idle_timeout, Duration::from_secs(30));
+        assert_eq!(again.type_aliases, s.type_aliases);
     }
 
     #[test]
@@ -157,5 +182,6 @@ mod tests {
         assert!(parse(&["--idle-timeout", "0s"]).is_err());
         assert!(parse(&["--max-connections", "0"]).is_err());
         assert!(parse(&["--queue-timeout", "0s"]).is_ok(), "0 = no waiting");
+        assert!(parse(&["--type-alias", "echo=echo"]).is_err());
     }
 }

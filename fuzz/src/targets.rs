@@ -99,7 +99,7 @@ impl Target for Control {
                             u64::from(t.code()) * 2 + (style == Style::Line) as u64,
                         ));
                     }
-                    Ok(Some(ControlRequest::Unknown(excerpt))) => {
+                    Ok(Some(ControlRequest::Unknown(excerpt, _))) => {
                         assert!(excerpt.len() <= 41 * 4 + 3, "excerpt too long");
                         assert!(
                             excerpt.chars().all(|c| !c.is_control()),

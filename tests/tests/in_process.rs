@@ -80,6 +80,7 @@ fn start_dispatcher(inst: &Instance, queue_timeout: Duration) -> Running {
         max_connections: 64,
         max_per_source: 64,
         max_reservations: 2,
+        type_aliases: Vec::new(),
         require_token: false,
     };
     let d = Arc::new(kennel_dispatcher::Dispatcher::open(ctx, settings).unwrap());

@@ -15,6 +15,7 @@ compile_error!(
     "Kennel uses Linux interfaces (signalfd, PR_SET_PDEATHSIG): it builds on Linux only"
 );
 
+pub mod config;
 pub mod control;
 pub mod instance;
 pub mod life;

@@ -6,6 +6,13 @@
 use clap::Parser;
 
 fn main() {
-    let args = kennel_watchdog::settings::Args::parse();
+    let argv = match kennel_watchdog::config::merged_args(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("kennel-watchdog: {e}");
+            std::process::exit(2);
+        }
+    };
+    let args = kennel_watchdog::settings::Args::parse_from(argv);
     std::process::exit(kennel_watchdog::main_with(args));
 }

@@ -76,6 +76,10 @@ pub struct Args {
     pub dispatcher: DispatcherOptions,
     #[command(flatten)]
     pub worker: WorkerOptions,
+    /// A configuration file (TOML): any of these flags by name, and [types.NAME] aliases;
+    /// flags on the command line override it (docs/OPERATIONS.md, contrib/kennel.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Directory holding kennel-dispatcher and kennel-worker (default: next to this binary).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,

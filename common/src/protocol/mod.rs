@@ -104,8 +104,9 @@ pub enum Style {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlRequest {
     Known(RequestType, Style),
-    /// Not a known type; carries a printable excerpt for the error line and the log.
-    Unknown(String),
+    /// Not a known type; carries a printable excerpt for the error line and the log (and for
+    /// the dispatcher's alias table), and how it was framed.
+    Unknown(String, Style),
 }
 
 /// The control connection's line was longer than `MAX_LINE`.
@@ -191,7 +192,7 @@ impl ControlParser {
 fn classify(line: &[u8], style: Style) -> ControlRequest {
     match RequestType::from_name(line) {
         Some(t) => ControlRequest::Known(t, style),
-        None => ControlRequest::Unknown(printable_excerpt(line)),
+        None => ControlRequest::Unknown(printable_excerpt(line), style),
     }
 }
 
@@ -265,6 +266,38 @@ pub fn parse_port_answer(line: &str) -> Option<(u16, Option<u64>)> {
         return None;
     }
     Some((port, token))
+}
+
+/// How the dispatcher answers one request: in the request's framing, with the worker's port
+/// alone (the assignment's clients) or as `ADDR PORT` (clients that expect the address too:
+/// a request type configured with `answer = "addr-port"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerStyle {
+    pub framing: Style,
+    /// The address to name before the port, if any.
+    pub addr: Option<std::net::IpAddr>,
+}
+
+impl From<Style> for AnswerStyle {
+    fn from(framing: Style) -> Self {
+        AnswerStyle {
+            framing,
+            addr: None,
+        }
+    }
+}
+
+/// The dispatcher's answer naming a worker: `PORT`, `PORT TOKEN`, `ADDR PORT` or
+/// `ADDR PORT TOKEN` (`token` 0: none), framed as the request was.
+pub fn worker_answer(port: u16, token: u64, a: AnswerStyle) -> Vec<u8> {
+    let mut s = match a.addr {
+        Some(ip) => format!("{ip} {port}"),
+        None => port.to_string(),
+    };
+    if token != 0 {
+        s.push_str(&format!(" {token:016x}"));
+    }
+    terminate(s, a.framing)
 }
 
 /// The dispatcher's answer when no worker became idle in time.

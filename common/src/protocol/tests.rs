@@ -61,12 +61,18 @@ fn unknown_and_garbage_are_reported_at_once_and_escaped() {
     let r = parse_all(b"requetetype9");
     assert_eq!(
         r[0],
-        Ok(Some(ControlRequest::Unknown("requetetype9".into())))
+        Ok(Some(ControlRequest::Unknown(
+            "requetetype9".into(),
+            Style::Bare
+        )))
     );
     let r = parse_all(b"\xff\x00ab\n");
     assert_eq!(
         r[0],
-        Ok(Some(ControlRequest::Unknown("\\xff\\x00ab".into())))
+        Ok(Some(ControlRequest::Unknown(
+            "\\xff\\x00ab".into(),
+            Style::Line
+        )))
     );
 }
 
@@ -171,4 +177,23 @@ fn request_type_codes_round_trip() {
         assert_eq!(RequestType::from_name(t.name().as_bytes()), Some(t));
     }
     assert_eq!(RequestType::from_code(0), None);
+}
+
+#[test]
+fn worker_answers_name_the_port_the_token_and_the_address_when_asked() {
+    let ip: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+    assert_eq!(worker_answer(2223, 0, Style::Bare.into()), b"2223");
+    assert_eq!(
+        worker_answer(2223, 0xab, Style::Line.into()),
+        b"2223 00000000000000ab\n"
+    );
+    let a = AnswerStyle {
+        framing: Style::Line,
+        addr: Some(ip),
+    };
+    assert_eq!(worker_answer(2223, 0, a), b"10.0.0.2 2223\n");
+    assert_eq!(
+        worker_answer(2223, 0, Style::Bare.into()),
+        port_answer(2223, Style::Bare)
+    );
 }
