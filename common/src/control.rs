@@ -8,6 +8,7 @@
 //! stop worker 2    | start worker 2
 //! signal worker 2 HUP | signal dispatcher USR1
 //! scale 3
+//! reload
 //! shutdown
 //! ```
 //! Answers: `ok <what was done>` or `error <why nothing was done>`.
@@ -35,6 +36,8 @@ pub enum Verb {
     Signal(Child, Signal),
     /// The pool to N workers now (within --min-workers and --max-workers).
     Scale(usize),
+    /// Read the configuration again and apply what changed.
+    Reload,
     Shutdown,
 }
 
@@ -53,7 +56,7 @@ pub const SIGNALS: [Signal; 8] = [
 
 const USAGE: &str =
     "verbs: restart worker K | restart dispatcher | restart workers | stop worker K | \
-                     start worker K | signal worker K SIG | signal dispatcher SIG | scale N | shutdown";
+                     start worker K | signal worker K SIG | signal dispatcher SIG | scale N | reload | shutdown";
 
 fn child(words: &[&str]) -> Result<Child, String> {
     match words {
@@ -98,6 +101,7 @@ impl Verb {
                 Ok(Verb::Signal(child(rest)?, signal(sig)?))
             }
             ["shutdown"] => Ok(Verb::Shutdown),
+            ["reload"] => Ok(Verb::Reload),
             ["scale", n] => n
                 .parse::<usize>()
                 .map(Verb::Scale)
@@ -123,6 +127,7 @@ impl Verb {
             Verb::Start(x) => format!("start {}", c(x)),
             Verb::Signal(x, s) => format!("signal {} {}", c(x), &s.as_str()[3..]),
             Verb::Scale(n) => format!("scale {n}"),
+            Verb::Reload => "reload".into(),
             Verb::Shutdown => "shutdown".into(),
         }
     }
@@ -164,6 +169,7 @@ mod tests {
             Verb::Signal(Child::Worker(1), Signal::SIGHUP),
             Verb::Signal(Child::Dispatcher, Signal::SIGUSR1),
             Verb::Scale(3),
+            Verb::Reload,
             Verb::Shutdown,
         ] {
             assert_eq!(Verb::parse(&v.line()), Ok(v), "{}", v.line());

@@ -1,6 +1,7 @@
 //! The Kennel watchdog: started first, parent of every other process. It creates the IPC
 //! objects, starts the dispatcher and the workers, waits until each says it is ready, then
-//! supervises them until SIGINT/SIGTERM/SIGHUP, when it stops them in order (dispatcher first,
+//! supervises them until SIGINT/SIGTERM (or `kennelctl shutdown`; SIGHUP reloads the
+//! configuration), when it stops them in order (dispatcher first,
 //! so no new work is handed out; then the workers), reaps them all (no zombies) and removes
 //! every object it created.
 //!
@@ -23,6 +24,7 @@ pub mod listeners;
 pub mod machine;
 pub mod operator;
 pub mod policy;
+pub mod reload;
 pub mod scaler;
 pub mod settings;
 pub mod spawn;
@@ -205,7 +207,10 @@ fn supervise(
         header
             .watchdog_heartbeat_ms
             .store(clock::monotonic_ms(), SeqCst);
-        let stop = first_termination(pending_signals(signals));
+        // SIGHUP is a reload for the watchdog (its children still take it as a stop).
+        let signals_now = pending_signals(signals);
+        let hup = signals_now.contains(&Signal::SIGHUP);
+        let stop = first_termination(signals_now.into_iter().filter(|s| *s != Signal::SIGHUP));
         // The hang check first, and every turn it is due: it takes no lock, and a frozen child
         // holding the guard makes every locking step below wait (2 s each) until it is killed.
         let now = Instant::now();
@@ -226,6 +231,12 @@ fn supervise(
             if operator.execute(sup, request, now) == After::Shutdown {
                 log::info!("shutdown asked on the control socket: stopping");
                 return;
+            }
+        }
+        if hup {
+            match operator.reload(sup, now) {
+                Ok(what) => log::info!("SIGHUP: {what}"),
+                Err(why) => log::warn!("SIGHUP: reload refused: {why}"),
             }
         }
         operator.tick(sup, now);

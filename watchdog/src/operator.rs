@@ -32,7 +32,9 @@ struct Rolling {
     /// The worker being restarted: its restart count before, and when it must be back.
     current: Option<(RecordId, u32, Instant)>,
     done: Vec<usize>,
-    reply: SyncSender<Answer>,
+    /// Where the answer goes (`restart workers`), or nowhere (a reload's restart: the reload
+    /// was answered when it began).
+    reply: Option<SyncSender<Answer>>,
 }
 
 /// The verbs' state between loop turns.
@@ -49,17 +51,7 @@ impl Operator {
             if self.rolling.is_some() {
                 let _ = reply.try_send(Err("a rolling restart is already under way".into()));
             } else {
-                let queue = sup
-                    .ids()
-                    .filter(|id| *id != RecordId::Dispatcher && sup.life(*id).want_up)
-                    .collect();
-                self.rolling = Some(Rolling {
-                    queue,
-                    current: None,
-                    done: Vec::new(),
-                    reply,
-                });
-                self.tick(sup, now);
+                self.start_rolling(sup, Some(reply), now);
             }
             return After::Continue;
         }
@@ -76,13 +68,53 @@ impl Operator {
         }
     }
 
+    fn start_rolling(
+        &mut self,
+        sup: &mut Supervisor,
+        reply: Option<SyncSender<Answer>>,
+        now: Instant,
+    ) {
+        let queue = sup
+            .ids()
+            .filter(|id| *id != RecordId::Dispatcher && sup.life(*id).want_up)
+            .collect();
+        self.rolling = Some(Rolling {
+            queue,
+            current: None,
+            done: Vec::new(),
+            reply,
+        });
+        self.tick(sup, now);
+    }
+
+    /// `kennelctl reload` or SIGHUP: the configuration read again and applied.
+    pub fn reload(&mut self, sup: &mut Supervisor, now: Instant) -> Answer {
+        if self.rolling.is_some() {
+            return Err("a rolling restart is under way: reload when it has ended".into());
+        }
+        let new = crate::reload::read_settings().map_err(|e| format!("nothing changed: {e}"))?;
+        let report = crate::reload::apply(sup, new);
+        if report.restart_dispatcher {
+            sup.handle(RecordId::Dispatcher, Event::Stop, now);
+            sup.handle(RecordId::Dispatcher, Event::Start, now);
+        }
+        if report.restart_workers {
+            self.start_rolling(sup, None, now);
+        }
+        Ok(report.text())
+    }
+
     fn one(&mut self, sup: &mut Supervisor, verb: Verb, now: Instant) -> Answer {
+        if verb == Verb::Reload {
+            return self.reload(sup, now);
+        }
         if self.rolling.is_some() && !matches!(verb, Verb::Signal(..) | Verb::Shutdown) {
             return Err("a rolling restart is under way: wait for it to end".into());
         }
         match verb {
             Verb::Shutdown => Ok("stopping the instance".into()),
             Verb::Scale(n) => crate::scaler::scale_to(sup, n, now),
+            Verb::Reload => Err("handled apart".into()),
             Verb::RollingRestart => Err("handled apart".into()),
             Verb::Restart(c) => {
                 let id = resolve(sup, c)?;
@@ -159,7 +191,9 @@ impl Operator {
                         r.done
                     ));
                     log::warn!("control: {}", answer.as_ref().unwrap_err());
-                    let _ = r.reply.try_send(answer);
+                    if let Some(reply) = &r.reply {
+                        let _ = reply.try_send(answer);
+                    }
                     self.rolling = None;
                     return;
                 } else {
@@ -169,7 +203,9 @@ impl Operator {
             let Some(id) = r.queue.pop_front() else {
                 let what = format!("restarted workers {:?}, one at a time", r.done);
                 log::info!("control: {what}");
-                let _ = r.reply.try_send(Ok(what));
+                if let Some(reply) = &r.reply {
+                    let _ = reply.try_send(Ok(what));
+                }
                 self.rolling = None;
                 return;
             };

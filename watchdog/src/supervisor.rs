@@ -30,9 +30,10 @@ const WATCHDOG_GUARD_TIMEOUT: std::time::Duration = kennel_common::child::TICK;
 
 /// Every child's life, and what the driver needs to act on them.
 pub struct Supervisor<'a> {
-    pub settings: &'a Settings,
+    /// The settings in force (a reload replaces what can change live).
+    pub settings: Settings,
     pub segment: &'a Segment,
-    policy: Policy,
+    pub policy: Policy,
     /// Indexed by `RecordId::index()`: the dispatcher first, then each worker slot.
     lives: Vec<Life>,
     /// Every child's listening socket, held for the instance's whole life.
@@ -44,12 +45,12 @@ pub struct Supervisor<'a> {
 
 impl<'a> Supervisor<'a> {
     pub fn new(
-        settings: &'a Settings,
+        settings: &Settings,
         segment: &'a Segment,
         listeners: &'a Listeners,
     ) -> Supervisor<'a> {
         Supervisor {
-            settings,
+            settings: settings.clone(),
             segment,
             policy: Policy {
                 restart: settings.policy,
@@ -146,7 +147,9 @@ impl<'a> Supervisor<'a> {
         let port = self.listeners.addr(id).port();
         let spawned = self
             .listeners
-            .inheritable(id, |fd| spawn::command(self.settings, id, fd, port).spawn())
+            .inheritable(id, |fd| {
+                spawn::command(&self.settings, id, fd, port).spawn()
+            })
             .and_then(|r| r.map_err(|e| kennel_common::Error::io("spawn", e)));
         match spawned {
             Ok(process) => {

@@ -67,6 +67,9 @@ pub enum Command {
     },
     /// Set the pool to N workers now (within --min-workers and --max-workers).
     Scale { workers: usize },
+    /// Read the configuration (command line and --config file) again and apply what changed;
+    /// says what was applied, what is restarted, and what needs a new instance.
+    Reload,
     /// Stop the whole instance cleanly, as SIGTERM to the watchdog does.
     Shutdown,
 }
@@ -85,6 +88,7 @@ impl Command {
             Command::Start { what } => with("start", what),
             Command::Signal { what } => with("signal", what),
             Command::Shutdown => with("shutdown", &[]),
+            Command::Reload => with("reload", &[]),
             Command::Scale { workers } => with("scale", &[workers.to_string()]),
             Command::Status | Command::Watch { .. } | Command::Check | Command::Top { .. } => None,
         }
