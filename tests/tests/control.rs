@@ -152,7 +152,7 @@ fn verbs_that_cannot_be_done_are_refused_and_change_nothing() {
         let _ = s.read_to_string(&mut answer);
         assert!(answer.starts_with(expect), "{answer:?}");
     }
-    // A caller that says nothing is dropped after its 2 s, and the socket serves the next.
+    // A caller that says nothing holds nobody up (it is dropped after its 2 s).
     let silent = UnixStream::connect(&path).unwrap();
     let (code, said) = verb(&inst, &["signal", "worker", "0", "CONT"]);
     assert_eq!(code, Some(0), "{said}");
@@ -205,4 +205,45 @@ fn shutdown_stops_the_instance_cleanly() {
     assert!(status.success(), "{status:?}");
     assert!(!inst.runtime().control_socket_path().exists());
     assert!(inst.log_text().contains("every IPC object removed"));
+}
+
+#[test]
+fn verbs_during_a_rolling_restart_are_refused_until_it_ends() {
+    let inst = Instance::start("ctl-roll-busy", 2, &["--client-timeout", "3s"]);
+    let dir = inst.dir.clone();
+    // A client that takes a worker and says nothing: that worker's restart waits for it (up
+    // to the 3 s client timeout), which holds the roll open.
+    let mut control = std::net::TcpStream::connect(inst.addr).unwrap();
+    control.write_all(b"echo\n").unwrap();
+    let mut line = [0u8; 32];
+    let n = control.read(&mut line).unwrap();
+    let port: u16 = text(&line[..n]).trim().parse().unwrap();
+    let silent = std::net::TcpStream::connect((inst.addr.ip(), port)).unwrap();
+    std::thread::scope(|s| {
+        let roll = s.spawn(|| {
+            std::process::Command::new(kennel_tests::bin("kennelctl"))
+                .arg("--runtime-dir")
+                .arg(&dir)
+                .args(["restart", "workers"])
+                .output()
+                .unwrap()
+        });
+        wait_for("the roll under way", Duration::from_secs(10), || {
+            inst.log_text().contains("control: restart workers")
+        });
+        for args in [
+            &["reload"][..],
+            &["stop", "worker", "1"][..],
+            &["restart", "workers"][..],
+        ] {
+            let (code, said) = verb(&inst, args);
+            assert_eq!(code, Some(1), "{args:?}: {said}");
+            assert!(said.contains("rolling restart"), "{args:?}: {said}");
+        }
+        let out = roll.join().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    });
+    drop(silent);
+    let (code, said) = verb(&inst, &["stop", "worker", "1"]);
+    assert_eq!(code, Some(0), "after the roll: {said}");
 }

@@ -4,8 +4,10 @@
 //! A thread of its own accepts and reads (bounded: 256 bytes, 2 s), checks the caller's uid
 //! (`SO_PEERCRED`: ours, or root), parses the verb, and hands it to the main loop through a
 //! channel, waking the loop's `poll` with a byte on a pipe; the main loop does the work (it
-//! alone touches the supervisor) and answers through a one-shot channel. One connection at a
-//! time: a verb waits for the one before it.
+//! alone touches the supervisor, one verb after the other) and answers through a one-shot
+//! channel. Each connection waits for its answer on a thread of its own (at most
+//! `MAX_CALLERS` at once), so a verb that comes while a rolling restart is answered at once:
+//! refused, rather than queued behind it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -21,6 +23,8 @@ use kennel_common::{Error, Result};
 
 /// How long a caller has to send its verb.
 const READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// Callers served at once; more are told to wait.
+const MAX_CALLERS: usize = 8;
 
 /// A verb for the main loop, and where its answer goes.
 pub struct Request {
@@ -101,10 +105,31 @@ fn serve(
     wake: OwnedFd,
     answer_timeout: Duration,
 ) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    let wake = Arc::new(wake);
+    let callers = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
-        let answer = one(&mut stream, &tx, &wake, answer_timeout);
-        let _ = stream.write_all(answer_line(&answer).as_bytes());
+        if callers.fetch_add(1, SeqCst) >= MAX_CALLERS {
+            callers.fetch_sub(1, SeqCst);
+            let busy: Answer = Err(format!(
+                "{MAX_CALLERS} verbs are already waiting: try again"
+            ));
+            let _ = stream.write_all(answer_line(&busy).as_bytes());
+            continue;
+        }
+        let (tx, wake, callers) = (tx.clone(), Arc::clone(&wake), Arc::clone(&callers));
+        let spawned = std::thread::Builder::new()
+            .name("control-caller".into())
+            .spawn(move || {
+                let answer = one(&mut stream, &tx, &wake, answer_timeout);
+                let _ = stream.write_all(answer_line(&answer).as_bytes());
+                callers.fetch_sub(1, SeqCst);
+            });
+        if spawned.is_err() {
+            log::warn!("control: no thread for a caller");
+        }
     }
 }
 
