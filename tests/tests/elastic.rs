@@ -123,7 +123,7 @@ fn scale_sets_the_pool_and_a_stopped_worker_is_left_alone() {
     let out = inst.kennelctl(&["scale", "9"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("between 1 and 4"),
+        String::from_utf8_lossy(&out.stderr).contains("has 4 worker slots"),
         "{out:?}"
     );
     // Worker 3 stays vacant; stop worker 2 by hand: scaling to 4 cannot use it.

@@ -157,10 +157,22 @@ pub fn shrink(sup: &mut Supervisor, id: RecordId, why: &str, now: Instant) {
 /// first.
 pub fn scale_to(sup: &mut Supervisor, n: usize, now: Instant) -> Result<String, String> {
     let (min, max) = (sup.settings.min_workers, sup.settings.workers);
-    if n < min || n > max {
+    if n > max {
         return Err(format!(
-            "scale {n}: the pool is between {min} and {max} workers (--min-workers, --max-workers)"
+            "scale {n}: this instance has {max} worker slots (--max-workers); a larger pool needs a new instance"
         ));
+    }
+    if n == 0 {
+        return Err(
+            "scale 0: a pool keeps at least one worker (stop the instance with shutdown)".into(),
+        );
+    }
+    if n < min {
+        // Below the minimum: the minimum follows (until a reload or restart sets it again).
+        sup.settings.min_workers = n;
+        let bounds = (n as u64) << 32 | max as u64;
+        sup.segment.header().pool_bounds.store(bounds, SeqCst);
+        log::info!("the pool's minimum lowered from {min} to {n} (kennelctl scale)");
     }
     let before = Scaler::active(sup);
     sup.pool_floor = n;
