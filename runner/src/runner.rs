@@ -17,6 +17,9 @@ use crate::sandbox::{bwrap_args, etc_paths, StepSpec};
 use crate::submission::Submission;
 use crate::verdict::{judge, Evidence};
 
+/// What a JVM needs beyond its heap (`-Xmx`): code cache, metaspace, threads' stacks.
+const JVM_ROOM: u64 = 192 << 20;
+
 /// Where Debian installs bubblewrap.
 pub const BWRAP: &str = "/usr/bin/bwrap";
 
@@ -153,6 +156,7 @@ impl Runner {
             limits,
             address_space: self.cgroups.is_none() && lang != Language::Java,
             pack_out: false,
+            runtime_room: if lang == Language::Java { JVM_ROOM } else { 0 },
         };
         let (out, oom_kills) = match self.step(&step, &sub.stdin, &program) {
             Ok(v) => v,
@@ -226,6 +230,7 @@ impl Runner {
             limits: limits.for_compile(),
             address_space: self.cgroups.is_none() && lang != Language::Java,
             pack_out: true,
+            runtime_room: 0,
         };
         let out = match self.step(&step, b"", source) {
             Ok((out, _)) => out,
@@ -299,7 +304,7 @@ impl Runner {
             Some(c) => {
                 let l = &step.limits;
                 // Java's heap is bounded by -Xmx; its cgroup leaves room for the JVM itself.
-                let memory = l.memory_kib * 1024 + if step.address_space { 0 } else { 192 << 20 };
+                let memory = l.memory_kib * 1024 + step.runtime_room;
                 Some(
                     c.create_run(n, memory, l.processes + 4, l.cpu_percent)
                         .map_err(|e| format!("cgroup: {e}"))?,

@@ -34,6 +34,8 @@ pub struct StepSpec {
     pub address_space: bool,
     /// Pack `/work/out` back after a successful step (a compile).
     pub pack_out: bool,
+    /// Memory the cgroup allows beyond the limit: the JVM's own (its heap is `-Xmx`).
+    pub runtime_room: u64,
 }
 
 /// The system a sandbox sees: `/usr` read-only with the usual symlinks into it, fresh
@@ -188,6 +190,7 @@ mod tests {
                 .unwrap(),
             address_space: true,
             pack_out: false,
+            runtime_room: 0,
         };
         let a = bwrap_args(&step, &etc_paths()).join(" ");
         for feature in [
