@@ -247,3 +247,50 @@ fn verbs_during_a_rolling_restart_are_refused_until_it_ends() {
     let (code, said) = verb(&inst, &["stop", "worker", "1"]);
     assert_eq!(code, Some(0), "after the roll: {said}");
 }
+
+#[test]
+fn the_ready_and_live_probes_answer_their_one_question() {
+    let inst = Instance::start("ctl-probes", 1, &["--max-tasks", "1"]);
+    let probe = |which: &str| verb(&inst, &["check", which]);
+    let (code, said) = probe("--ready");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.starts_with("ready: dispatcher up, 1 worker(s) with room"),
+        "{said}"
+    );
+    assert_eq!(probe("--live").0, Some(0));
+    // No worker that can take a client: not ready, still live.
+    assert_eq!(verb(&inst, &["stop", "worker", "0"]).0, Some(0));
+    inst.wait_status("worker 0 stopped", Duration::from_secs(10), |s| {
+        s["workers"][0]["state"] == "stopped"
+    });
+    let (code, said) = probe("--ready");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("not ready: no worker can take a client now"),
+        "{said}"
+    );
+    assert_eq!(probe("--live").0, Some(0));
+    assert_eq!(verb(&inst, &["start", "worker", "0"]).0, Some(0));
+    wait_for("ready again", Duration::from_secs(10), || {
+        probe("--ready").0 == Some(0)
+    });
+    // A frozen watchdog is not live (its loop stamps its heartbeat at least every 250 ms).
+    let watchdog = inst.watchdog.child.id() as i32;
+    kennel_tests::signal(watchdog, nix::sys::signal::Signal::SIGSTOP);
+    wait_for(
+        "the probe to see the frozen loop",
+        Duration::from_secs(15),
+        || probe("--live").0 == Some(1),
+    );
+    kennel_tests::signal(watchdog, nix::sys::signal::Signal::SIGCONT);
+    wait_for("live again", Duration::from_secs(10), || {
+        probe("--live").0 == Some(0)
+    });
+    let (_, said) = verb(&inst, &["check", "--live", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    assert_eq!(
+        (v["probe"].as_str(), v["ok"].as_bool()),
+        (Some("live"), Some(true))
+    );
+}

@@ -36,7 +36,16 @@ pub enum Command {
         interval: Duration,
     },
     /// Verify every invariant of the segment; exit status 1 naming the broken ones.
-    Check,
+    Check {
+        /// Readiness probe instead: exit 0 only if the dispatcher is ready and at least one
+        /// worker can take work now.
+        #[arg(long, conflicts_with = "live")]
+        ready: bool,
+        /// Liveness probe instead: exit 0 only if the watchdog holds the instance and its
+        /// loop turned within the last 3 s.
+        #[arg(long)]
+        live: bool,
+    },
     /// The live console: the pool, one row per slot, events; keys r/s/+/-/q act through the
     /// watchdog (the plain `watch` table when stdout is not a terminal).
     Top {
@@ -90,7 +99,10 @@ impl Command {
             Command::Shutdown => with("shutdown", &[]),
             Command::Reload => with("reload", &[]),
             Command::Scale { workers } => with("scale", &[workers.to_string()]),
-            Command::Status | Command::Watch { .. } | Command::Check | Command::Top { .. } => None,
+            Command::Status
+            | Command::Watch { .. }
+            | Command::Check { .. }
+            | Command::Top { .. } => None,
         }
     }
 }

@@ -47,7 +47,9 @@ pub fn main_with(args: Args) -> i32 {
     match s.command {
         Command::Status => status::run(&inspector, s.format),
         Command::Watch { interval } => watch::run(&inspector, interval),
-        Command::Check => check::run(&inspector, s.format),
+        Command::Check { ready: true, .. } => check::ready(&inspector, s.format),
+        Command::Check { live: true, .. } => check::live(&inspector, s.format),
+        Command::Check { .. } => check::run(&inspector, s.format),
         Command::Top { interval } => top::run(&inspector, &s.runtime, interval),
         other => verbs::run(
             &s.runtime,
