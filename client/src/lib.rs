@@ -6,6 +6,7 @@
 pub mod ask;
 pub mod bench;
 pub mod chaos;
+pub mod chaos_cli;
 pub mod client;
 pub mod ctl;
 pub mod inspect;

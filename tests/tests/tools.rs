@@ -95,3 +95,65 @@ fn sandbox_the_program_runner_benchmark_runs_end_to_end() {
     assert!(report["cache_speedup"].as_f64().unwrap() > 1.0, "{report}");
     assert_eq!(report["sandbox_layers_ms"].as_array().unwrap().len(), 5);
 }
+
+#[test]
+fn completions_and_man_pages_cover_every_binary_and_subcommand() {
+    let subcommands = [
+        "status",
+        "watch",
+        "top",
+        "check",
+        "restart",
+        "stop",
+        "start",
+        "signal",
+        "scale",
+        "reload",
+        "shutdown",
+        "completions",
+        "man",
+    ];
+    for shell in ["bash", "zsh", "fish", "elvish"] {
+        let out = run_ok("kennelctl", ["completions", shell]);
+        let script = String::from_utf8_lossy(&out.stdout);
+        for sub in subcommands {
+            assert!(script.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let out = run_ok(
+        "kennelctl",
+        ["completions", "bash", "--for", "kennel-watchdog"],
+    );
+    let script = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--min-workers", "--config", "--time-limit", "--type-alias"] {
+        assert!(script.contains(flag), "watchdog completions lack {flag}");
+    }
+    let dir = kennel_tests::fresh_dir("man");
+    run_ok("kennelctl", ["man", "--out", dir.to_str().unwrap()]);
+    for bin in [
+        "kennelctl",
+        "kennel-client",
+        "kennel-watchdog",
+        "kennel-dispatcher",
+        "kennel-worker",
+        "kennel-run",
+        "kennel-bench",
+        "kennel-chaos",
+    ] {
+        let page = std::fs::read_to_string(dir.join(format!("{bin}.1")))
+            .unwrap_or_else(|e| panic!("{bin}.1: {e}"));
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH"),
+            "{bin}.1 is not a man page"
+        );
+    }
+    let kennelctl = std::fs::read_to_string(dir.join("kennelctl.1")).unwrap();
+    for sub in subcommands {
+        assert!(kennelctl.contains(sub), "kennelctl.1 lacks {sub}");
+        assert!(
+            dir.join(format!("kennelctl-{sub}.1")).exists(),
+            "no page for kennelctl {sub}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -81,6 +81,18 @@ pub enum Command {
     Reload,
     /// Stop the whole instance cleanly, as SIGTERM to the watchdog does.
     Shutdown,
+    /// Print the shell completion script of a Kennel binary (default: kennelctl).
+    Completions {
+        shell: clap_complete::Shell,
+        /// The binary: kennelctl, kennel-client, kennel-watchdog, kennel-bench, kennel-chaos, …
+        #[arg(long = "for", default_value = "kennelctl")]
+        binary: String,
+    },
+    /// Write the man pages of every Kennel binary (and of each subcommand) into a directory.
+    Man {
+        #[arg(long, default_value = "target/man")]
+        out: std::path::PathBuf,
+    },
 }
 
 impl Command {
@@ -102,7 +114,9 @@ impl Command {
             Command::Status
             | Command::Watch { .. }
             | Command::Check { .. }
-            | Command::Top { .. } => None,
+            | Command::Top { .. }
+            | Command::Completions { .. }
+            | Command::Man { .. } => None,
         }
     }
 }

@@ -7,10 +7,12 @@
 //! | `watch` | `watch`: the table, refreshed |
 //! | `check` | `check`: every invariant; exit 1 naming the broken ones |
 //! | `top` | `top`: the live console (ratatui), acting through the verbs |
+//! | `docs` | `completions`, `man`: generated from the clap definitions |
 //! | `verbs` | `restart`, `stop`, `start`, `signal`, `shutdown`: through the watchdog's control socket |
 
 pub mod check;
 pub mod cli;
+pub mod docs;
 pub mod status;
 pub mod top;
 pub mod verbs;
@@ -31,6 +33,30 @@ pub fn main_with(args: Args) -> i32 {
             return EXIT_UNREADABLE;
         }
     };
+    match &s.command {
+        Command::Completions { shell, binary } => {
+            return match docs::completions(*shell, binary) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("kennelctl: {e}");
+                    EXIT_UNREADABLE
+                }
+            };
+        }
+        Command::Man { out } => {
+            return match docs::man(out) {
+                Ok(pages) => {
+                    println!("{} man pages written to {}", pages.len(), out.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("kennelctl: {e}");
+                    EXIT_UNREADABLE
+                }
+            };
+        }
+        _ => {}
+    }
     if let Some(words) = s.command.verb_words() {
         return verbs::run(&s.runtime, &words, s.format);
     }
