@@ -49,7 +49,20 @@ pub fn launch(
     stderr: Stdio,
     timeout: Duration,
 ) -> io::Result<Launched> {
+    launch_env(bin_dir, runtime_dir, args, stderr, timeout, &[])
+}
+
+/// `launch`, with these environment variables added (e.g. `NOTIFY_SOCKET`).
+pub fn launch_env(
+    bin_dir: &Path,
+    runtime_dir: &Path,
+    args: &[String],
+    stderr: Stdio,
+    timeout: Duration,
+    env: &[(&str, String)],
+) -> io::Result<Launched> {
     let mut child = Command::new(bin_dir.join("kennel-watchdog"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .arg("--runtime-dir")
         .arg(runtime_dir)
         .args(args)

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use kennel_client::launch::{launch, Launched};
+use kennel_client::launch::Launched;
 use std::time::{Duration, Instant};
 
 use kennel_common::runtime::RuntimeDir;
@@ -77,7 +77,7 @@ impl Instance {
     pub fn start_in(dir: PathBuf, workers: usize, extra: &[&str]) -> Instance {
         let mut args = vec!["--workers".to_string(), workers.to_string()];
         args.extend(extra.iter().map(|a| a.to_string()));
-        Self::launch_with(dir, args)
+        Self::launch_with(dir, args, &[])
     }
 
     /// Starts a watchdog with exactly these flags (besides `--port 0`): an elastic pool's
@@ -86,22 +86,33 @@ impl Instance {
         Self::launch_with(
             fresh_dir(tag),
             flags.iter().map(|a| a.to_string()).collect(),
+            &[],
         )
     }
 
-    fn launch_with(dir: PathBuf, flags: Vec<String>) -> Instance {
+    /// `start_flags` with environment variables for the watchdog (e.g. `NOTIFY_SOCKET`).
+    pub fn start_env(tag: &str, flags: &[&str], env: &[(&str, String)]) -> Instance {
+        Self::launch_with(
+            fresh_dir(tag),
+            flags.iter().map(|a| a.to_string()).collect(),
+            env,
+        )
+    }
+
+    fn launch_with(dir: PathBuf, flags: Vec<String>, env: &[(&str, String)]) -> Instance {
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut args: Vec<String> = vec!["--port".into(), "0".into()];
         args.extend(flags);
         let watchdog_bin = bin("kennel-watchdog");
         let bin_dir = watchdog_bin.parent().expect("bin dir");
-        let watchdog = launch(
+        let watchdog = kennel_client::launch::launch_env(
             bin_dir,
             &dir,
             &args,
             Stdio::from(log_file),
             Duration::from_secs(30),
+            env,
         )
         .unwrap_or_else(|e| {
             panic!(

@@ -22,6 +22,7 @@ pub mod instance;
 pub mod life;
 pub mod listeners;
 pub mod machine;
+pub mod notify;
 pub mod operator;
 pub mod policy;
 pub mod reload;
@@ -155,7 +156,9 @@ pub fn run(settings: &Settings) -> Result<()> {
             return Err(e);
         }
     };
-    supervise(&mut sup, &instance, &signals, &control);
+    let mut notifier = crate::notify::Notifier::from_env();
+    supervise(&mut sup, &instance, &signals, &control, &mut notifier);
+    notifier.stopping();
     drop(control);
     stop_all(&mut sup, &signals);
     drop(sup);
@@ -170,6 +173,7 @@ fn supervise(
     instance: &Instance,
     signals: &SignalFd,
     control: &ControlServer,
+    notifier: &mut crate::notify::Notifier,
 ) {
     let mut operator = Operator::default();
     sup.publish_all();
@@ -254,6 +258,10 @@ fn supervise(
         if !reported_up && sup.all_running() {
             reported_up = true;
             report_up(instance, started.elapsed());
+            notifier.ready(sup);
+        }
+        if reported_up {
+            notifier.tick(sup, Instant::now());
         }
     }
 }
