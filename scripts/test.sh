@@ -42,6 +42,19 @@ else
   echo "SKIPPED: $sandbox_skipped program-runner tests: missing $(kennel_missing_packages)"
   skip=(--skip sandbox_)
 fi
+# A real parser of the Prometheus format for the metrics tests: prometheus_client, in a
+# virtualenv of our own (nothing installed into the system's Python).
+if [ ! -x target/pyprom/bin/python ] || ! target/pyprom/bin/python -c "import prometheus_client" 2>/dev/null; then
+  python3 -m venv target/pyprom >/dev/null 2>&1 && target/pyprom/bin/pip install -q prometheus_client >/dev/null 2>&1 || true
+fi
+if target/pyprom/bin/python -c "import prometheus_client" 2>/dev/null; then
+  export KENNEL_PROM_PYTHON="$PWD/target/pyprom/bin/python"
+else
+  n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'promparser_.*: test$' || true)
+  echo "SKIPPED: $n metrics tests: the prometheus_client parser could not be installed"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip promparser_)
+fi
 if ! command -v tmux >/dev/null 2>&1; then
   n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'tmux_.*: test$' || true)
   echo "SKIPPED: $n console tests: tmux is not installed"

@@ -14,6 +14,7 @@ pub mod error;
 pub mod invariants;
 pub mod layout;
 pub mod logging;
+pub mod metrics;
 pub mod notice;
 pub mod options;
 pub mod owner;

@@ -22,6 +22,7 @@ pub mod instance;
 pub mod life;
 pub mod listeners;
 pub mod machine;
+pub mod metrics_http;
 pub mod notify;
 pub mod operator;
 pub mod policy;
@@ -156,6 +157,16 @@ pub fn run(settings: &Settings) -> Result<()> {
             return Err(e);
         }
     };
+    if let Some(addr) = settings.metrics_addr {
+        if let Err(e) = metrics_http::start(addr, &instance.runtime) {
+            drop(control);
+            drop(sup);
+            if let Err(d) = instance.destroy() {
+                log::warn!("removing the instance after a failed start: {d}");
+            }
+            return Err(e);
+        }
+    }
     let mut notifier = crate::notify::Notifier::from_env();
     supervise(&mut sup, &instance, &signals, &control, &mut notifier);
     notifier.stopping();

@@ -72,6 +72,7 @@ pub fn apply(sup: &mut Supervisor, mut new: Settings) -> Report {
     keep!(worker_port_base, "worker-port-base");
     keep!(workers, "max-workers");
     keep!(bin_dir, "bin-dir");
+    keep!(metrics_addr, "metrics-addr");
     if new.shared.to_args() != old.shared.to_args() {
         r.kept.push("bind / require-token");
         new.shared = old.shared.clone();

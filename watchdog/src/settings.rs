@@ -76,6 +76,9 @@ pub struct Args {
     pub dispatcher: DispatcherOptions,
     #[command(flatten)]
     pub worker: WorkerOptions,
+    /// Serve the Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9187).
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// A configuration file (TOML): any of these flags by name, and [types.NAME] aliases;
     /// flags on the command line override it (docs/OPERATIONS.md, contrib/kennel.toml).
     #[arg(long)]
@@ -108,6 +111,7 @@ pub struct Settings {
     /// Handed to every worker as they are (validated by its crate).
     pub worker: WorkerOptions,
     pub bin_dir: PathBuf,
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Settings {
@@ -197,6 +201,7 @@ impl Settings {
                 ..RestartPolicy::default()
             },
             grace: a.grace,
+            metrics_addr: a.metrics_addr,
             dispatcher: a.dispatcher,
             worker: a.worker,
             bin_dir,

@@ -46,6 +46,8 @@ pub enum Command {
         #[arg(long)]
         live: bool,
     },
+    /// The instance's numbers in Prometheus's text format (what --metrics-addr serves).
+    Metrics,
     /// The live console: the pool, one row per slot, events; keys r/s/+/-/q act through the
     /// watchdog (the plain `watch` table when stdout is not a terminal).
     Top {
@@ -115,6 +117,7 @@ impl Command {
             | Command::Watch { .. }
             | Command::Check { .. }
             | Command::Top { .. }
+            | Command::Metrics
             | Command::Completions { .. }
             | Command::Man { .. } => None,
         }

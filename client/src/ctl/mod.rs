@@ -76,6 +76,14 @@ pub fn main_with(args: Args) -> i32 {
         Command::Check { ready: true, .. } => check::ready(&inspector, s.format),
         Command::Check { live: true, .. } => check::live(&inspector, s.format),
         Command::Check { .. } => check::run(&inspector, s.format),
+        Command::Metrics => {
+            let snap = inspector.segment.snapshot();
+            print!(
+                "{}",
+                kennel_common::metrics::render(&snap, &inspector.segment.dispatch_histogram())
+            );
+            0
+        }
         Command::Top { interval } => top::run(&inspector, &s.runtime, interval),
         other => verbs::run(
             &s.runtime,

@@ -1,0 +1,238 @@
+//! The instance's numbers in Prometheus's text exposition format (version 0.0.4), from one
+//! snapshot of the segment: what `kennelctl metrics` prints and `--metrics-addr` serves.
+//! Every family has its `# HELP` and `# TYPE`; label values are escaped as the format says.
+
+use std::fmt::Write as _;
+
+use crate::layout::{ExitCode, Supervision, DISPATCH_BUCKETS};
+use crate::segment::{RecordId, RecordView, Snapshot};
+
+/// The content type of the format, for HTTP.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+struct Out(String);
+
+impl Out {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, String)], value: impl std::fmt::Display) {
+        let _ = write!(self.0, "{name}");
+        if !labels.is_empty() {
+            let body: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let _ = write!(self.0, "{{{}}}", body.join(","));
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn child(r: &RecordView) -> Vec<(&'static str, String)> {
+    match r.id {
+        RecordId::Dispatcher => vec![("child", "dispatcher".into())],
+        RecordId::Worker(k) => vec![("child", format!("worker-{k}"))],
+    }
+}
+
+/// The exposition of `s`, with the dispatch-time histogram `hist` (1 µs buckets).
+pub fn render(s: &Snapshot, hist: &[u64]) -> String {
+    let mut o = Out(String::new());
+    let workers = s.workers();
+    let d = s.dispatcher();
+
+    o.family(
+        "kennel_worker_served_total",
+        "counter",
+        "Requests a worker answered.",
+    );
+    for r in workers {
+        o.sample("kennel_worker_served_total", &child(r), r.served);
+    }
+    o.family(
+        "kennel_worker_failed_total",
+        "counter",
+        "Requests a worker could not serve (refused, expired, protocol errors).",
+    );
+    for r in workers {
+        o.sample("kennel_worker_failed_total", &child(r), r.failed);
+    }
+    o.family(
+        "kennel_worker_tasks",
+        "gauge",
+        "Clients a worker serves now.",
+    );
+    for r in workers {
+        o.sample("kennel_worker_tasks", &child(r), r.tasks);
+    }
+    o.family(
+        "kennel_worker_capacity",
+        "gauge",
+        "Clients a worker serves at once at most (--max-tasks).",
+    );
+    for r in workers {
+        o.sample("kennel_worker_capacity", &child(r), r.capacity);
+    }
+    o.family(
+        "kennel_dispatcher_dispatched_total",
+        "counter",
+        "Requests the dispatcher gave a worker.",
+    );
+    o.sample("kennel_dispatcher_dispatched_total", &[], d.served);
+    o.family(
+        "kennel_dispatcher_busy_answers_total",
+        "counter",
+        "Requests answered -1 (no worker in time).",
+    );
+    o.sample("kennel_dispatcher_busy_answers_total", &[], d.busy);
+    o.family(
+        "kennel_dispatcher_failed_total",
+        "counter",
+        "Control requests refused (unknown type, limits).",
+    );
+    o.sample("kennel_dispatcher_failed_total", &[], d.failed);
+    o.family(
+        "kennel_dispatcher_queue_length",
+        "gauge",
+        "Requests waiting for a worker now.",
+    );
+    o.sample("kennel_dispatcher_queue_length", &[], d.waiting);
+    o.family(
+        "kennel_dispatcher_connections",
+        "gauge",
+        "Control connections open now.",
+    );
+    o.sample("kennel_dispatcher_connections", &[], d.connections);
+
+    o.family(
+        "kennel_child_up",
+        "gauge",
+        "1 if the child's process is ready and supervised.",
+    );
+    for r in &s.records {
+        o.sample(
+            "kennel_child_up",
+            &child(r),
+            u8::from(r.supervision() == Some(Supervision::Running)),
+        );
+    }
+    o.family(
+        "kennel_child_restarts_total",
+        "counter",
+        "Starts of the child after its first.",
+    );
+    for r in &s.records {
+        o.sample("kennel_child_restarts_total", &child(r), r.restarts);
+    }
+    o.family(
+        "kennel_child_last_exit",
+        "gauge",
+        "How the child's last process ended: its exit code, or its signal (label how).",
+    );
+    for r in &s.records {
+        if let Some(e) = r.last_exit() {
+            let (how, v) = match e {
+                ExitCode::Exited(c) => ("exit", c),
+                ExitCode::Signaled(sig) => ("signal", sig),
+            };
+            let mut l = child(r);
+            l.push(("how", how.into()));
+            o.sample("kennel_child_last_exit", &l, v);
+        }
+    }
+    o.family(
+        "kennel_child_heartbeat_age_seconds",
+        "gauge",
+        "Seconds since the child's last sign of life.",
+    );
+    for r in &s.records {
+        if r.pid().is_some() && r.supervision() == Some(Supervision::Running) {
+            o.sample(
+                "kennel_child_heartbeat_age_seconds",
+                &child(r),
+                s.age_ms(r.heartbeat_ms) as f64 / 1000.0,
+            );
+        }
+    }
+    o.family(
+        "kennel_watchdog_heartbeat_age_seconds",
+        "gauge",
+        "Seconds since the watchdog's loop last turned.",
+    );
+    o.sample(
+        "kennel_watchdog_heartbeat_age_seconds",
+        &[],
+        s.age_ms(s.watchdog_heartbeat_ms) as f64 / 1000.0,
+    );
+
+    o.family(
+        "kennel_pool_workers",
+        "gauge",
+        "Workers in the pool now (running or starting).",
+    );
+    let active = workers
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.supervision(),
+                Some(Supervision::Running | Supervision::Starting)
+            )
+        })
+        .count();
+    o.sample("kennel_pool_workers", &[], active);
+    o.family(
+        "kennel_pool_bounds",
+        "gauge",
+        "The pool's minimum and maximum (label bound).",
+    );
+    o.sample("kennel_pool_bounds", &[("bound", "min".into())], s.pool.min);
+    o.sample("kennel_pool_bounds", &[("bound", "max".into())], s.pool.max);
+    o.family(
+        "kennel_pool_scale_ups_total",
+        "counter",
+        "Workers started because requests waited.",
+    );
+    o.sample("kennel_pool_scale_ups_total", &[], s.pool.scale_ups);
+    o.family(
+        "kennel_pool_scale_downs_total",
+        "counter",
+        "Idle workers drained beyond the minimum.",
+    );
+    o.sample("kennel_pool_scale_downs_total", &[], s.pool.scale_downs);
+
+    o.family(
+        "kennel_dispatch_seconds",
+        "histogram",
+        "The dispatcher's own time per request (waits for a worker excluded).",
+    );
+    let mut cumulative = 0u64;
+    let mut sum_us = 0.0;
+    for (us, count) in hist.iter().enumerate().take(DISPATCH_BUCKETS) {
+        cumulative += count;
+        sum_us += *count as f64 * (us as f64 + 0.5);
+        if us + 1 < DISPATCH_BUCKETS {
+            o.sample(
+                "kennel_dispatch_seconds_bucket",
+                &[("le", format!("{:e}", (us + 1) as f64 * 1e-6))],
+                cumulative,
+            );
+        }
+    }
+    o.sample(
+        "kennel_dispatch_seconds_bucket",
+        &[("le", "+Inf".into())],
+        cumulative,
+    );
+    o.sample("kennel_dispatch_seconds_sum", &[], sum_us * 1e-6);
+    o.sample("kennel_dispatch_seconds_count", &[], cumulative);
+    o.0
+}
