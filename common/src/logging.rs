@@ -1,22 +1,41 @@
 //! Logging setup shared by every binary: one line per event on stderr, naming the process, so
-//! the interleaved output of the watchdog and its children in one terminal stays readable.
-//! `RUST_LOG` overrides the default level (info).
+//! the interleaved output of the watchdog and its children in one terminal stays readable —
+//! or, with `KENNEL_LOG_FORMAT=json` (the watchdog's `--log-format json`, which its children
+//! inherit), one JSON object per line for a log pipeline: `time`, `level`, `process`, `pid`,
+//! `slot` (workers), `message`. `RUST_LOG` overrides the default level (info).
 
 use std::io::Write;
+
+/// The environment variable that selects the format (`text` or `json`).
+pub const ENV_LOG_FORMAT: &str = "KENNEL_LOG_FORMAT";
 
 /// Initialises `env_logger` with `name` (e.g. "worker 0") as the line prefix.
 pub fn init(name: &str) {
     let name = name.to_string();
     let pid = std::process::id();
+    let json = std::env::var(ENV_LOG_FORMAT).is_ok_and(|f| f == "json");
+    let slot: Option<u64> = name.strip_prefix("worker ").and_then(|k| k.parse().ok());
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format(move |buf, record| {
-            writeln!(
-                buf,
-                "{} {:<5} {name}[{pid}]: {}",
-                buf.timestamp_millis(),
-                record.level(),
-                record.args()
-            )
+            if json {
+                let line = serde_json::json!({
+                    "time": buf.timestamp_millis().to_string(),
+                    "level": record.level().as_str(),
+                    "process": name,
+                    "pid": pid,
+                    "slot": slot,
+                    "message": record.args().to_string(),
+                });
+                writeln!(buf, "{line}")
+            } else {
+                writeln!(
+                    buf,
+                    "{} {:<5} {name}[{pid}]: {}",
+                    buf.timestamp_millis(),
+                    record.level(),
+                    record.args()
+                )
+            }
         })
         .try_init();
 }

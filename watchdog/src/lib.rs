@@ -57,6 +57,12 @@ use crate::supervisor::Supervisor;
 
 /// The binary's body: returns the process exit status.
 pub fn main_with(args: Args) -> i32 {
+    // Before anything logs: the format is the watchdog's and, through the environment its
+    // children inherit, theirs (set while this process has no other thread yet).
+    std::env::set_var(
+        kennel_common::logging::ENV_LOG_FORMAT,
+        args.log_format.name(),
+    );
     kennel_common::logging::init("watchdog");
     let settings = match Settings::from_args(args) {
         Ok(s) => s,

@@ -79,6 +79,9 @@ pub struct Args {
     /// Serve the Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9187).
     #[arg(long)]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Log lines as text for people, or as one JSON object per line (the children too).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// A configuration file (TOML): any of these flags by name, and [types.NAME] aliases;
     /// flags on the command line override it (docs/OPERATIONS.md, contrib/kennel.toml).
     #[arg(long)]
@@ -86,6 +89,22 @@ pub struct Args {
     /// Directory holding kennel-dispatcher and kennel-worker (default: next to this binary).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
+}
+
+/// How every Kennel process writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// Validated settings.
