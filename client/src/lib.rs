@@ -13,5 +13,6 @@ pub mod inspect;
 pub mod json;
 pub mod launch;
 pub mod status;
+pub mod status_json;
 
 pub use client::{Answer, Client, ClientConfig, ClientError};

@@ -5,10 +5,7 @@ use std::fmt::Write as _;
 
 use kennel_common::invariants::{self, Violation};
 use kennel_common::layout::{ProcState, Role, Supervision};
-use kennel_common::protocol::RequestType;
 use kennel_common::segment::{RecordId, RecordView, Snapshot};
-
-use crate::json::{quote, Obj};
 
 /// Whether the watchdog that created the segment is alive (it holds the segment's lock).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +37,7 @@ pub(crate) fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String 
     }
 }
 
-fn port(r: &RecordView) -> Option<u16> {
+pub(crate) fn port(r: &RecordView) -> Option<u16> {
     r.endpoint.map(|e| e.port())
 }
 
@@ -195,90 +192,6 @@ pub(crate) fn fmt_age(ms: Option<u64>) -> String {
     }
 }
 
-fn record_json(s: &Snapshot, ctx: &Context, r: &RecordView) -> Obj {
-    let mut o = Obj::new();
-    if let RecordId::Worker(k) = r.id {
-        o.num("slot", k as u64);
-    }
-    o.opt_num("pid", r.pid().map(u64::from));
-    o.str("state", &state_word(s, ctx, r));
-    o.bool("frozen", invariants::is_frozen(s, r));
-    o.str(
-        "supervision",
-        r.supervision().map_or("invalid", |x| x.name()),
-    );
-    o.opt_num("port", port(r).map(u64::from));
-    o.num("served", r.served);
-    o.num("failed", r.failed);
-    o.num("restarts", u64::from(r.restarts));
-    o.opt_num("heartbeat_age_ms", age(s, r.heartbeat_ms));
-    o.num("ping", r.ping);
-    o.num("pong", r.pong);
-    o.opt_str("last_exit", r.last_exit().map(|e| e.to_string()));
-    o.opt_str(
-        "killed_for",
-        r.killed_for()
-            .filter(|k| *k != kennel_common::layout::KillReason::None)
-            .map(|k| k.describe().to_string()),
-    );
-    o.opt_str(
-        "fatal_reason",
-        r.fatal_reason()
-            .map(|f| f.describe().to_string())
-            .filter(|d| !d.is_empty()),
-    );
-    if r.id != RecordId::Dispatcher {
-        o.num("tasks", u64::from(r.tasks));
-        o.num("capacity", u64::from(r.capacity));
-        let names: Vec<String> = r
-            .language_names()
-            .iter()
-            .map(|n| crate::json::quote(n))
-            .collect();
-        o.raw("languages", &format!("[{}]", names.join(",")));
-        o.opt_str("client", r.client.map(|c| c.to_string()));
-        o.opt_str(
-            "request_type",
-            RequestType::from_code(r.request_type).map(|t| t.name().to_string()),
-        );
-    } else {
-        o.num("busy", r.busy);
-        o.num("waiting", r.waiting);
-        o.num("dispatch_ns_total", r.dispatch_ns);
-    }
-    o.bool("torn", r.torn);
-    o
-}
-
-/// The JSON document (one object, one line).
-pub fn json(s: &Snapshot, ctx: &Context) -> String {
-    let mut w = Obj::new();
-    w.num("pid", u64::from(s.watchdog_pid));
-    w.bool("alive", ctx.watchdog == WatchdogLiveness::Alive);
-    w.bool("frozen", invariants::watchdog_frozen(s));
-    w.opt_num("heartbeat_age_ms", age(s, s.watchdog_heartbeat_ms));
-    let workers: Vec<String> = s
-        .workers()
-        .iter()
-        .map(|r| record_json(s, ctx, r).finish())
-        .collect();
-    let mut top = Obj::new();
-    top.str("runtime_dir", &ctx.runtime_dir);
-    top.str("segment", &ctx.segment_name);
-    top.bool("stopping", s.stopping);
-    top.bool("stale", ctx.watchdog == WatchdogLiveness::Gone);
-    top.raw("watchdog", &w.finish());
-    top.raw("dispatcher", &record_json(s, ctx, s.dispatcher()).finish());
-    top.raw("workers", &format!("[{}]", workers.join(",")));
-    let mut pool = Obj::new();
-    pool.num("min", u64::from(s.pool.min));
-    pool.num("max", u64::from(s.pool.max));
-    pool.num("scale_ups", s.pool.scale_ups);
-    pool.num("scale_downs", s.pool.scale_downs);
-    top.raw("pool", &pool.finish());
-    top.finish()
-}
-
 /// The check report, for people.
 pub fn check_text(violations: &[Violation]) -> String {
     if violations.is_empty() {
@@ -290,28 +203,4 @@ pub fn check_text(violations: &[Violation]) -> String {
         let _ = writeln!(out, "FAIL {}: {who}{}", v.invariant, v.detail);
     }
     out
-}
-
-/// The check report, for scripts.
-pub fn check_json(violations: &[Violation]) -> String {
-    let items: Vec<String> = violations
-        .iter()
-        .map(|v| {
-            let mut o = Obj::new();
-            o.str("invariant", v.invariant);
-            o.opt_str("record", v.record.map(|r| r.to_string()));
-            o.str("detail", &v.detail);
-            o.finish()
-        })
-        .collect();
-    format!(
-        "{{\"ok\":{},\"violations\":[{}]}}",
-        violations.is_empty(),
-        items.join(",")
-    )
-}
-
-/// Quotes a string as JSON (re-exported for the binary's error output).
-pub fn json_string(s: &str) -> String {
-    quote(s)
 }

@@ -10,7 +10,7 @@ pub fn run(inspector: &Inspector, format: Format) -> i32 {
     let snap = inspector.segment.snapshot();
     let violations = inspector.check(&snap);
     match format {
-        Format::Json => println!("{}", status::check_json(&violations)),
+        Format::Json => println!("{}", crate::status_json::check(&violations)),
         Format::Text => print!("{}", status::check_text(&violations)),
     }
     if violations.is_empty() {

@@ -9,7 +9,7 @@ pub fn run(inspector: &Inspector, format: Format) -> i32 {
     let snap = inspector.segment.snapshot();
     let ctx = inspector.context();
     match format {
-        Format::Json => println!("{}", status::json(&snap, &ctx)),
+        Format::Json => println!("{}", crate::status_json::status(&snap, &ctx)),
         Format::Text => print!("{}", status::table(&snap, &ctx)),
     }
     i32::from(ctx.watchdog == status::WatchdogLiveness::Gone)
