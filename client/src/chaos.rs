@@ -22,7 +22,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::inspect::{parent_of, Inspector};
-use crate::json::Obj;
 use crate::launch::{bin_dir, fresh_runtime_dir, launch};
 use crate::{Client, ClientConfig};
 
@@ -97,18 +96,19 @@ impl ChaosReport {
     }
 
     pub fn json(&self) -> String {
-        let mut o = Obj::new();
-        o.bool("passed", self.passed());
-        o.num("ok", self.ok);
-        o.num("failed", self.failed);
-        o.num("kills", self.kills);
-        o.num("freezes", self.freezes);
-        o.num("restarts", self.restarts);
-        o.num("longest_gap_ms", self.longest_gap_ms);
-        o.num("leaked_processes", self.leaked_processes.len() as u64);
-        o.num("leaked_ipc", self.leaked_ipc.len() as u64);
-        o.num("check_violations", self.check_violations.len() as u64);
-        o.finish()
+        serde_json::json!({
+            "passed": self.passed(),
+            "ok": self.ok,
+            "failed": self.failed,
+            "kills": self.kills,
+            "freezes": self.freezes,
+            "restarts": self.restarts,
+            "longest_gap_ms": self.longest_gap_ms,
+            "leaked_processes": self.leaked_processes.len(),
+            "leaked_ipc": self.leaked_ipc.len(),
+            "check_violations": self.check_violations.len(),
+        })
+        .to_string()
     }
 }
 

@@ -10,7 +10,6 @@ pub mod chaos_cli;
 pub mod client;
 pub mod ctl;
 pub mod inspect;
-pub mod json;
 pub mod launch;
 pub mod status;
 pub mod status_json;

@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use kennel_common::options::Format;
 
-use crate::json::Obj;
 use crate::{Answer, Client, ClientConfig};
 use cli::{Args, Settings};
 
@@ -50,10 +49,8 @@ pub fn main_with(args: Args) -> i32 {
                 failures += 1;
                 match s.format {
                     Format::Json => {
-                        let mut o = Obj::new();
-                        o.str("type", &request_type);
-                        o.str("error", &e.to_string());
-                        println!("{}", o.finish());
+                        let doc = serde_json::json!({"type": request_type, "error": e.to_string()});
+                        println!("{doc}");
                     }
                     Format::Text => eprintln!("kennel-client: {request_type}: {e}"),
                 }
@@ -82,13 +79,14 @@ fn render_answer(s: &Settings, request_type: &str, a: &Answer, ms: f64) -> Strin
     let body = String::from_utf8_lossy(&a.body);
     match s.format {
         Format::Json => {
-            let mut o = Obj::new();
-            o.str("type", request_type);
-            o.num("port", u64::from(a.port));
-            o.raw("ms", &format!("{ms:.3}"));
-            o.num("attempts", u64::from(a.attempts));
-            o.str("body", &body);
-            o.finish()
+            let doc = serde_json::json!({
+                "type": request_type,
+                "port": a.port,
+                "ms": (ms * 1000.0).round() / 1000.0,
+                "attempts": a.attempts,
+                "body": body,
+            });
+            doc.to_string()
         }
         Format::Text if s.quiet => body.into_owned(),
         Format::Text => {

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use super::load::percentile_us;
 use super::suite::Outcome;
-use crate::json::Obj;
 
 pub fn human_bytes(n: usize) -> String {
     if n >= 1 << 20 {
@@ -111,75 +110,57 @@ fn rss_of(v: &[(String, u64)], prefix: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The JSON document (`target/bench/latest.json`).
+/// The JSON document (`target/bench/latest.json`), rounded as the table is.
 pub fn json(out: &Outcome) -> String {
     let nginx = sys_index(out, "nginx");
-    let runs: Vec<String> = out
+    let round = |x: f64, places: i32| {
+        let f = 10f64.powi(places);
+        (x * f).round() / f
+    };
+    let runs: Vec<serde_json::Value> = out
         .cells
         .iter()
         .map(|c| {
             let lat = c.latencies(0);
-            let mut o = Obj::new();
-            o.num("clients", c.clients as u64);
-            o.num("payload_bytes", c.payload as u64);
-            o.raw("kennel_rps", &format!("{:.1}", c.rps(0)));
-            o.raw("floor1_rps", &format!("{:.1}", c.rps(1)));
-            o.raw("floor2_rps", &format!("{:.1}", c.rps(2)));
-            o.raw(
-                "nginx_rps",
-                &nginx.map_or("null".into(), |n| format!("{:.1}", c.rps(n))),
-            );
-            o.raw("ratio_floor2", &format!("{:.3}", c.ratio(0, 2)));
-            o.raw("ratio_floor1", &format!("{:.3}", c.ratio(0, 1)));
-            o.raw(
-                "ratio_nginx",
-                &nginx.map_or("null".into(), |n| format!("{:.3}", c.ratio(0, n))),
-            );
-            o.raw("p50_us", &format!("{:.1}", percentile_us(&lat, 50.0)));
-            o.raw("p99_us", &format!("{:.1}", percentile_us(&lat, 99.0)));
-            o.raw("p999_us", &format!("{:.1}", percentile_us(&lat, 99.9)));
-            o.num("errors", c.errors(0));
-            o.num(
-                "errors_all_systems",
-                (0..out.systems.len()).map(|s| c.errors(s)).sum(),
-            );
-            o.num("rounds", c.runs[0].len() as u64);
-            o.finish()
+            serde_json::json!({
+                "clients": c.clients,
+                "payload_bytes": c.payload,
+                "kennel_rps": round(c.rps(0), 1),
+                "floor1_rps": round(c.rps(1), 1),
+                "floor2_rps": round(c.rps(2), 1),
+                "nginx_rps": nginx.map(|n| round(c.rps(n), 1)),
+                "ratio_floor2": round(c.ratio(0, 2), 3),
+                "ratio_floor1": round(c.ratio(0, 1), 3),
+                "ratio_nginx": nginx.map(|n| round(c.ratio(0, n), 3)),
+                "p50_us": round(percentile_us(&lat, 50.0), 1),
+                "p99_us": round(percentile_us(&lat, 99.0), 1),
+                "p999_us": round(percentile_us(&lat, 99.9), 1),
+                "errors": c.errors(0),
+                "errors_all_systems": (0..out.systems.len()).map(|s| c.errors(s)).sum::<u64>(),
+                "rounds": c.runs[0].len(),
+            })
         })
         .collect();
-    let mut o = Obj::new();
-    o.raw("runs", &format!("[{}]", runs.join(",")));
-    o.raw(
-        "dispatch_p50_us",
-        &format!("{:.0}", hist_percentile_us(&out.dispatch_hist, 50.0)),
-    );
-    o.raw(
-        "dispatch_p99_us",
-        &format!("{:.0}", hist_percentile_us(&out.dispatch_hist, 99.0)),
-    );
-    o.raw(
-        "dispatch_claim_mean_us",
-        &format!("{:.2}", out.dispatch_mean_us),
-    );
-    if let Some(r) = &out.restart {
-        r.json_fields(&mut o);
+    let mut doc = serde_json::json!({
+        "schema": "kennel-bench-load/1",
+        "runs": runs,
+        "dispatch_p50_us": round(hist_percentile_us(&out.dispatch_hist, 50.0), 0),
+        "dispatch_p99_us": round(hist_percentile_us(&out.dispatch_hist, 99.0), 0),
+        "dispatch_claim_mean_us": round(out.dispatch_mean_us, 2),
+        "rss_worker_kib": rss_of(&out.rss_idle_kib, "worker"),
+        "rss_dispatcher_kib": rss_of(&out.rss_idle_kib, "dispatcher"),
+        "rss_watchdog_kib": rss_of(&out.rss_idle_kib, "watchdog"),
+        "rss_worker_peak_kib": rss_of(&out.rss_peak_kib, "worker"),
+        "rss_dispatcher_peak_kib": rss_of(&out.rss_peak_kib, "dispatcher"),
+        "rss_dispatcher_1000_idle_kib": out.idle_conn_rss_kib,
+        "idle_connections": out.idle_conn_opened,
+        "idle_connection_errors": out.idle_conn_errors,
+        "nginx_note": out.nginx_note,
+    });
+    if let (Some(r), Some(m)) = (&out.restart, doc.as_object_mut()) {
+        m.extend(r.json_fields());
     }
-    o.num("rss_worker_kib", rss_of(&out.rss_idle_kib, "worker"));
-    o.num(
-        "rss_dispatcher_kib",
-        rss_of(&out.rss_idle_kib, "dispatcher"),
-    );
-    o.num("rss_watchdog_kib", rss_of(&out.rss_idle_kib, "watchdog"));
-    o.num("rss_worker_peak_kib", rss_of(&out.rss_peak_kib, "worker"));
-    o.num(
-        "rss_dispatcher_peak_kib",
-        rss_of(&out.rss_peak_kib, "dispatcher"),
-    );
-    o.num("rss_dispatcher_1000_idle_kib", out.idle_conn_rss_kib);
-    o.num("idle_connections", out.idle_conn_opened as u64);
-    o.num("idle_connection_errors", out.idle_conn_errors);
-    o.opt_str("nginx_note", out.nginx_note.clone());
-    o.finish()
+    doc.to_string()
 }
 
 pub fn write_json(path: &Path, out: &Outcome) -> Result<(), String> {

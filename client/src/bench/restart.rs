@@ -17,7 +17,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::inspect::Inspector;
-use crate::json::Obj;
 use crate::launch::{bin_dir, fresh_runtime_dir, launch};
 use crate::{Client, ClientConfig};
 
@@ -69,15 +68,18 @@ impl RestartReport {
         )
     }
 
-    pub fn json_fields(&self, o: &mut Obj) {
-        o.raw("restart_p50_ms", &format!("{:.3}", ms(self.p(50.0))));
-        o.raw("restart_p99_ms", &format!("{:.3}", ms(self.p(99.0))));
-        o.raw("restart_max_ms", &format!("{:.3}", ms(self.p(100.0))));
-        o.raw(
-            "spawn_floor_p50_ms",
-            &format!("{:.3}", ms(self.floor_p50())),
-        );
-        o.num("restart_samples", self.samples.len() as u64);
+    /// Its fields of the JSON reports (`restart_*`, `spawn_floor_p50_ms`).
+    pub fn json_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let serde_json::Value::Object(m) = serde_json::json!({
+            "restart_p50_ms": ms(self.p(50.0)),
+            "restart_p99_ms": ms(self.p(99.0)),
+            "restart_max_ms": ms(self.p(100.0)),
+            "spawn_floor_p50_ms": ms(self.floor_p50()),
+            "restart_samples": self.samples.len(),
+        }) else {
+            return serde_json::Map::new();
+        };
+        m
     }
 }
 

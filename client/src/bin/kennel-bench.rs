@@ -9,7 +9,6 @@ use clap::Parser;
 use kennel_client::bench::report;
 use kennel_client::bench::restart as bench_restart;
 use kennel_client::bench::suite::{self, SuiteConfig};
-use kennel_client::json::Obj;
 use kennel_common::options::Format;
 
 use kennel_client::bench::cli::{Args, Command};
@@ -102,9 +101,7 @@ fn main() {
             match bench_restart::measure(samples.max(1), workers.max(1)) {
                 Ok(r) => {
                     if json {
-                        let mut o = Obj::new();
-                        r.json_fields(&mut o);
-                        println!("{}", o.finish());
+                        println!("{}", serde_json::Value::Object(r.json_fields()));
                     } else {
                         print!("{}", r.text());
                     }

@@ -79,11 +79,12 @@ pub fn live(inspector: &Inspector, format: Format) -> i32 {
 fn probe(name: &str, why: Option<String>, ok: String, format: Format) -> i32 {
     match format {
         Format::Json => {
-            let mut o = crate::json::Obj::new();
-            o.str("probe", name);
-            o.bool("ok", why.is_none());
-            o.str("message", why.as_deref().unwrap_or(&ok));
-            println!("{}", o.finish());
+            let doc = serde_json::json!({
+                "probe": name,
+                "ok": why.is_none(),
+                "message": why.as_deref().unwrap_or(&ok),
+            });
+            println!("{doc}");
         }
         Format::Text => match &why {
             None => println!("{ok}"),

@@ -10,8 +10,6 @@ use kennel_common::control::{parse_answer, Verb, MAX_REQUEST};
 use kennel_common::options::Format;
 use kennel_common::runtime::RuntimeDir;
 
-use crate::json::Obj;
-
 /// The longest a verb may take to answer (a rolling restart of many workers).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -33,11 +31,12 @@ pub fn run(runtime: &RuntimeDir, words: &[String], format: Format) -> i32 {
     };
     match format {
         Format::Json => {
-            let mut o = Obj::new();
-            o.str("verb", &verb.line());
-            o.bool("ok", answer.is_ok());
-            o.str("message", answer.as_ref().unwrap_or_else(|e| e));
-            println!("{}", o.finish());
+            let doc = serde_json::json!({
+                "verb": verb.line(),
+                "ok": answer.is_ok(),
+                "message": answer.as_ref().unwrap_or_else(|e| e),
+            });
+            println!("{doc}");
         }
         Format::Text => match &answer {
             Ok(what) => println!("{what}"),
