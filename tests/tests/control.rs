@@ -24,7 +24,11 @@ fn verb(inst: &Instance, args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn a_stopped_worker_stays_stopped_until_started() {
-    let inst = Instance::start("ctl-stop", 2, &["--poll-interval", "500ms"]);
+    let inst = Instance::start(
+        "ctl-stop",
+        2,
+        &["--poll-interval", "500ms", "--report-every", "0"],
+    );
     let old = inst.worker_pid(1);
     let (code, said) = verb(&inst, &["stop", "worker", "1"]);
     assert_eq!(code, Some(0), "{said}");

@@ -9,7 +9,10 @@ use std::time::Duration;
 use kennel_tests::{wait_for, Instance};
 use serde_json::Value;
 
-const ELASTIC: [&str; 10] = [
+// Every poll reported (--report-every 0): the poll lines are the scale test's clock.
+const ELASTIC: [&str; 12] = [
+    "--report-every",
+    "0",
     "--min-workers",
     "1",
     "--max-workers",

@@ -39,3 +39,46 @@ fn json_logs_are_one_object_per_line_from_every_process() {
                 && v["message"].as_str().unwrap().contains("died: signal 9"))
     );
 }
+
+#[test]
+fn events_follow_prints_state_changes_as_they_happen() {
+    use std::io::BufRead;
+    let inst = Instance::start("events", 2, &[]);
+    let mut child = std::process::Command::new(kennel_tests::bin("kennelctl"))
+        .arg("--runtime-dir")
+        .arg(&inst.dir)
+        .args(["events", "--follow", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
+            );
+        }
+    });
+    let expect = |who: &str, what: &str| loop {
+        let v = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no event {who}: {what}"));
+        if v["who"] == who && v["event"].as_str().unwrap_or("").contains(what) {
+            return v;
+        }
+    };
+    // Nothing happens before events has its first snapshot (it says "following").
+    expect("events", "following");
+    kennel_tests::signal(inst.worker_pid(0), nix::sys::signal::Signal::SIGKILL);
+    let v = expect("worker 0", "restarted");
+    assert!(v["event"].as_str().unwrap().contains("signal 9"), "{v}");
+    assert!(inst.kennelctl(&["stop", "worker", "1"]).status.success());
+    expect("worker 1", "now stopped");
+    assert!(inst.kennelctl(&["shutdown"]).status.success());
+    expect("instance", "the watchdog is gone");
+    assert!(kennel_tests::wait_with_timeout(&mut child, Duration::from_secs(10)).is_some());
+}

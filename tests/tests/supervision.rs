@@ -281,7 +281,12 @@ fn a_frozen_worker_gets_no_new_client_while_it_waits_to_be_killed() {
 
 #[test]
 fn a_guard_held_for_good_while_children_keep_dying_never_stalls_the_watchdog_loop() {
-    let inst = Instance::start("stall", 2, &["--poll-interval", "200ms"]);
+    // Every poll reported (--report-every 0): the poll lines are this test's clock.
+    let inst = Instance::start(
+        "stall",
+        2,
+        &["--poll-interval", "200ms", "--report-every", "0"],
+    );
     let seg = Segment::attach(&inst.runtime(), Access::ReadWrite).unwrap();
     let polls_before = inst.log_text().matches("poll: ").count();
     {

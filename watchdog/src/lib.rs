@@ -199,6 +199,7 @@ fn supervise(
     let header = instance.segment.header();
     let mut next_poll = Instant::now() + sup.settings.poll_interval;
     let mut reported_up = false;
+    let mut last_report: (String, Option<Instant>) = (String::new(), None);
     // The watchdog FIFO, reopened if its path was removed and recreated.
     let mut reopened = None;
     loop {
@@ -265,7 +266,16 @@ fn supervise(
             scaler.tick(sup, now);
         }
         if polling {
-            log::info!("poll: {}", sup.report());
+            // The assignment's PID report, without drowning the events: a line when something
+            // changed, and the whole report every --report-every (0: every poll).
+            let report = sup.report();
+            let due = last_report
+                .1
+                .is_none_or(|t: Instant| t.elapsed() >= sup.settings.report_every);
+            if report != last_report.0 || due {
+                log::info!("poll: {report}");
+                last_report = (report, Some(Instant::now()));
+            }
             if let Some(f) = instance.restore_fifos() {
                 reopened = Some(f);
             }

@@ -88,6 +88,7 @@ pub fn apply(sup: &mut Supervisor, mut new: Settings) -> Report {
     live!(scale_up_after, "scale-up-after");
     live!(idle_stop, "idle-stop");
     live!(poll_interval, "poll-interval");
+    live!(report_every, "report-every");
     live!(hang_timeout, "hang-timeout");
     live!(start_timeout, "start-timeout");
     live!(policy, "restart policy");

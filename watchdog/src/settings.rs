@@ -53,6 +53,10 @@ pub struct Args {
     /// Time between two supervision polls (PID report, hang check).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub poll_interval: Duration,
+    /// The poll's PID report is logged when something changed, and in full this often
+    /// (0: at every poll).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub report_every: Duration,
     /// A child whose heartbeat is older than this is killed and restarted (default: 2 polls,
     /// at least 1s).
     #[arg(long, value_parser = parse_duration)]
@@ -121,6 +125,7 @@ pub struct Settings {
     pub port: u16,
     pub worker_port_base: u16,
     pub poll_interval: Duration,
+    pub report_every: Duration,
     pub hang_timeout: Duration,
     pub start_timeout: Duration,
     pub policy: RestartPolicy,
@@ -211,6 +216,7 @@ impl Settings {
             port: a.port,
             worker_port_base: base,
             poll_interval: a.poll_interval,
+            report_every: a.report_every,
             hang_timeout,
             start_timeout: a.start_timeout,
             policy: RestartPolicy {

@@ -48,6 +48,12 @@ pub enum Command {
     },
     /// The instance's numbers in Prometheus's text format (what --metrics-addr serves).
     Metrics,
+    /// State changes (started, stopped, restarted, FATAL, scaling) as they happen, as text
+    /// or JSON lines, until the instance stops or Ctrl-C.
+    Events {
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// The live console: the pool, one row per slot, events; keys r/s/+/-/q act through the
     /// watchdog (the plain `watch` table when stdout is not a terminal).
     Top {
@@ -118,6 +124,7 @@ impl Command {
             | Command::Check { .. }
             | Command::Top { .. }
             | Command::Metrics
+            | Command::Events { .. }
             | Command::Completions { .. }
             | Command::Man { .. } => None,
         }

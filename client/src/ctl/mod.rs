@@ -13,6 +13,7 @@
 pub mod check;
 pub mod cli;
 pub mod docs;
+pub mod events;
 pub mod status;
 pub mod top;
 pub mod verbs;
@@ -76,6 +77,7 @@ pub fn main_with(args: Args) -> i32 {
         Command::Check { ready: true, .. } => check::ready(&inspector, s.format),
         Command::Check { live: true, .. } => check::live(&inspector, s.format),
         Command::Check { .. } => check::run(&inspector, s.format),
+        Command::Events { follow } => events::run(&inspector, follow, s.format),
         Command::Metrics => {
             let snap = inspector.segment.snapshot();
             print!(

@@ -8,7 +8,7 @@
 //! | `model` | the snapshot, CPU %, the events seen between refreshes |
 //! | `view` | the drawing |
 
-mod model;
+pub(crate) mod model;
 mod view;
 
 use std::io::IsTerminal;

@@ -149,7 +149,7 @@ impl Model {
 }
 
 /// What changed in one record between two snapshots, in words.
-fn differences(old: &RecordView, new: &RecordView) -> Vec<String> {
+pub(crate) fn differences(old: &RecordView, new: &RecordView) -> Vec<String> {
     let mut out = Vec::new();
     if new.restarts > old.restarts {
         let exit = new.last_exit_text().unwrap_or_else(|| "?".into());
@@ -172,7 +172,7 @@ fn differences(old: &RecordView, new: &RecordView) -> Vec<String> {
 }
 
 /// Wall-clock `HH:MM:SS` (UTC) without a date crate: the events' time stamps.
-fn chrono_free_clock() -> String {
+pub(crate) fn chrono_free_clock() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -1,0 +1,68 @@
+//! `kennelctl events [--follow]`: state changes as they happen — a child started, stopped,
+//! restarted (with how its last process ended), FATAL, in backoff, draining, vacant; the pool
+//! growing or shrinking — as text or JSON lines. kennelctl reads the segment, not the
+//! watchdog's log, so the events are what two successive snapshots (every 100 ms) differ by.
+
+use std::time::Duration;
+
+use kennel_common::options::Format;
+
+use super::top::model::{chrono_free_clock, differences};
+use crate::inspect::Inspector;
+
+/// Prints the events seen from now on; without `follow`, one look at the current state.
+pub fn run(inspector: &Inspector, follow: bool, format: Format) -> i32 {
+    let mut last = inspector.segment.snapshot();
+    if !follow {
+        let s = crate::status::table(&last, &inspector.context());
+        print!("{s}");
+        return 0;
+    }
+    // Said once the first snapshot is taken: what follows is relative to it.
+    print_event(format, "events", "following");
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        if inspector.watchdog_liveness() == crate::status::WatchdogLiveness::Gone {
+            print_event(
+                format,
+                "instance",
+                "the watchdog is gone: the instance stopped",
+            );
+            return 0;
+        }
+        let next = inspector.segment.snapshot();
+        for (old, new) in last.records.iter().zip(&next.records) {
+            for e in differences(old, new) {
+                print_event(format, &new.id.to_string(), &e);
+            }
+        }
+        if next.pool.scale_ups > last.pool.scale_ups {
+            print_event(
+                format,
+                "pool",
+                &format!("grew ({} scale-ups in all)", next.pool.scale_ups),
+            );
+        }
+        if next.pool.scale_downs > last.pool.scale_downs {
+            print_event(
+                format,
+                "pool",
+                &format!("shrank ({} scale-downs in all)", next.pool.scale_downs),
+            );
+        }
+        last = next;
+    }
+}
+
+fn print_event(format: Format, who: &str, what: &str) {
+    use std::io::Write;
+    let line = match format {
+        Format::Json => {
+            serde_json::json!({"time": chrono_free_clock(), "who": who, "event": what}).to_string()
+        }
+        Format::Text => format!("{} {who}: {what}", chrono_free_clock()),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
