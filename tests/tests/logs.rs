@@ -82,3 +82,36 @@ fn events_follow_prints_state_changes_as_they_happen() {
     expect("instance", "the watchdog is gone");
     assert!(kennel_tests::wait_with_timeout(&mut child, Duration::from_secs(10)).is_some());
 }
+
+#[test]
+fn log_file_gathers_every_process_in_a_private_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = kennel_tests::fresh_dir("logfile").with_extension("txt");
+    let p = path.to_str().unwrap().to_string();
+    let inst = Instance::start("logfile-inst", 1, &["--log-file", &p]);
+    wait_for(
+        "the worker's ready line in the file",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .contains("worker 0[")
+        },
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("watchdog[") && text.contains("dispatcher["),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(
+        inst.log_text().is_empty(),
+        "nothing left on stderr: {}",
+        inst.log_text()
+    );
+    drop(inst);
+    let _ = std::fs::remove_file(&path);
+}

@@ -34,6 +34,7 @@ pub mod supervisor;
 
 use std::io::Write;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,19 @@ pub fn main_with(args: Args) -> i32 {
         kennel_common::logging::ENV_LOG_FORMAT,
         args.log_format.name(),
     );
+    if let Some(path) = &args.log_file {
+        // The file becomes our stderr, which every child inherits: one log for the instance.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|f| nix::unistd::dup2_stderr(&f).map_err(std::io::Error::from));
+        if let Err(e) = file {
+            eprintln!("kennel-watchdog: --log-file {}: {e}", path.display());
+            return 2;
+        }
+    }
     kennel_common::logging::init("watchdog");
     let settings = match Settings::from_args(args) {
         Ok(s) => s,

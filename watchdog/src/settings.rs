@@ -83,6 +83,10 @@ pub struct Args {
     /// Serve the Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9187).
     #[arg(long)]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Write every process's log to this file (appended, 0600) instead of stderr. Rotate it
+    /// with logrotate's copytruncate (every process writes with O_APPEND).
+    #[arg(long)]
+    pub log_file: Option<PathBuf>,
     /// Log lines as text for people, or as one JSON object per line (the children too).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
