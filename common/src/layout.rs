@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// "KENNEL" + layout generation, little-endian, at offset 0.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KENNEL\x00\x01");
 /// Bumped whenever the meaning or position of a field changes.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 /// Upper bound on worker slots, so that a corrupted header cannot make us map gigabytes.
 pub const MAX_WORKERS: usize = 64;
 /// Size of the header in bytes.
@@ -61,12 +61,19 @@ pub struct Header {
     pub scale_downs: AtomicU64,
     /// Elastic pool: the pool's minimum and maximum (`min << 32 | max`), 0 before the start.
     pub pool_bounds: AtomicU64,
+    /// Requests workers answered, by `RequestType` code (index 0 unused).
+    pub served_by_type: [AtomicU64; TYPE_SLOTS],
+    /// Requests workers admitted but could not serve, by `RequestType` code.
+    pub failed_by_type: [AtomicU64; TYPE_SLOTS],
     pub reserved: [AtomicU64; 1],
     /// The dispatcher's own time per request, from the request line parsed to the port
     /// written, minus any wait for an idle worker: bucket k counts requests that took k µs
     /// (the last bucket, DISPATCH_BUCKETS - 1 µs or more).
     pub dispatch_hist: [AtomicU64; DISPATCH_BUCKETS],
 }
+
+/// Per-request-type counters in the header: one per `RequestType` code (1 to 7) and 0.
+pub const TYPE_SLOTS: usize = 8;
 
 /// Buckets of the dispatch-time histogram (1 µs each).
 pub const DISPATCH_BUCKETS: usize = 64;
@@ -322,7 +329,7 @@ mod tests {
     #[test]
     fn sizes_match_the_documented_layout() {
         // docs/ARCHITECTURE.md draws these sizes; change both together.
-        assert_eq!(HEADER_SIZE, 96 + 8 * DISPATCH_BUCKETS);
+        assert_eq!(HEADER_SIZE, 96 + 16 * TYPE_SLOTS + 8 * DISPATCH_BUCKETS);
         assert_eq!(RECORD_SIZE, 200);
     }
 

@@ -88,6 +88,17 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     } else {
         serve_service(worker, &mut stream, &mut buf, deadline, request, peer)
     };
+    let by_type = {
+        let h = seg.header();
+        if served {
+            &h.served_by_type
+        } else {
+            &h.failed_by_type
+        }
+    };
+    if let Some(c) = by_type.get(request.code() as usize) {
+        c.fetch_add(1, SeqCst);
+    }
     if served {
         record.served.fetch_add(1, SeqCst);
     } else {

@@ -244,6 +244,8 @@ impl Segment {
                     max: bounds as u32,
                     scale_ups: h.scale_ups.load(SeqCst),
                     scale_downs: h.scale_downs.load(SeqCst),
+                    served_by_type: std::array::from_fn(|k| h.served_by_type[k].load(SeqCst)),
+                    failed_by_type: std::array::from_fn(|k| h.failed_by_type[k].load(SeqCst)),
                 }
             },
         }

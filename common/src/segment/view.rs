@@ -160,13 +160,16 @@ pub struct Snapshot {
     pub pool: PoolView,
 }
 
-/// What the header says of the elastic pool.
+/// What the header says of the elastic pool (and of the requests by type).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolView {
     pub min: u32,
     pub max: u32,
     pub scale_ups: u64,
     pub scale_downs: u64,
+    /// Requests served and failed, by `RequestType` code.
+    pub served_by_type: [u64; crate::layout::TYPE_SLOTS],
+    pub failed_by_type: [u64; crate::layout::TYPE_SLOTS],
 }
 
 impl Snapshot {
