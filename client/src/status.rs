@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use kennel_common::invariants::{self, Violation};
-use kennel_common::layout::{ProcState, Role, Supervision};
+use kennel_common::layout::{ProcState, Role};
 use kennel_common::segment::{RecordId, RecordView, Snapshot};
 
 /// Whether the watchdog that created the segment is alive (it holds the segment's lock).
@@ -129,16 +129,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         let _ = writeln!(out, "languages by worker: {}", offers.join(" · "));
     }
     if s.pool.max > s.pool.min {
-        let active = s
-            .workers()
-            .iter()
-            .filter(|r| {
-                !matches!(
-                    r.supervision(),
-                    Some(Supervision::Vacant | Supervision::Stopped | Supervision::Draining)
-                )
-            })
-            .count();
+        let active = s.active_workers();
         let _ = writeln!(
             out,
             "pool: {active} workers (min {}, max {}); scaled up {} times, down {}",

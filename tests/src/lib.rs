@@ -338,3 +338,31 @@ pub fn recv_1024(s: &mut TcpStream) -> Vec<u8> {
     let n = s.read(&mut buf).expect("recv");
     buf[..n].to_vec()
 }
+
+/// Clients that send echo requests in a loop (each keeping its control connection, as
+/// kennel-client does, retries included) until `stop`; every answer checked. For the tests
+/// that must lose no request while something is restarted under them.
+pub fn echo_load(
+    addr: SocketAddr,
+    clients: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    served: &std::sync::atomic::AtomicU64,
+    failed: &std::sync::atomic::AtomicU64,
+) {
+    use std::sync::atomic::Ordering::SeqCst;
+    std::thread::scope(|s| {
+        for i in 0..clients {
+            s.spawn(move || {
+                let cfg = kennel_client::ClientConfig::new(addr);
+                let mut c = kennel_client::Client::connect(cfg).expect("connect");
+                while !stop.load(SeqCst) {
+                    let msg = format!("client {i}");
+                    match c.request("echo", msg.as_bytes()) {
+                        Ok(a) if a.body == msg.as_bytes() => served.fetch_add(1, SeqCst),
+                        _ => failed.fetch_add(1, SeqCst),
+                    };
+                }
+            });
+        }
+    });
+}

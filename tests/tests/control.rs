@@ -79,19 +79,8 @@ fn restart_replaces_one_child_and_a_rolling_restart_under_load_loses_no_request(
     let (served, failed) = (AtomicU64::new(0), AtomicU64::new(0));
     let mid: Vec<i32> = (0..4).map(|k| inst.worker_pid(k)).collect();
     std::thread::scope(|s| {
-        for i in 0..8 {
-            let (stop, served, failed, addr) = (&stop, &served, &failed, inst.addr);
-            s.spawn(move || {
-                let mut c = Client::connect(ClientConfig::new(addr)).unwrap();
-                while !stop.load(SeqCst) {
-                    let msg = format!("client {i}");
-                    match c.request("echo", msg.as_bytes()) {
-                        Ok(a) if a.body == msg.as_bytes() => served.fetch_add(1, SeqCst),
-                        _ => failed.fetch_add(1, SeqCst),
-                    };
-                }
-            });
-        }
+        let (stop_r, served_r, failed_r, addr) = (&stop, &served, &failed, inst.addr);
+        s.spawn(move || kennel_tests::echo_load(addr, 8, stop_r, served_r, failed_r));
         wait_for("requests flowing", Duration::from_secs(10), || {
             served.load(SeqCst) > 50
         });

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
-use kennel_client::{Client, ClientConfig};
 use kennel_tests::{fresh_dir, signal, wait_for, Instance};
 
 #[test]
@@ -22,19 +21,8 @@ fn a_reload_under_load_applies_restarts_and_reports_and_loses_no_request() {
     let stop = AtomicBool::new(false);
     let (served, failed) = (AtomicU64::new(0), AtomicU64::new(0));
     std::thread::scope(|s| {
-        for i in 0..8 {
-            let (stop, served, failed, addr) = (&stop, &served, &failed, inst.addr);
-            s.spawn(move || {
-                let mut c = Client::connect(ClientConfig::new(addr)).unwrap();
-                while !stop.load(SeqCst) {
-                    let msg = format!("client {i}");
-                    match c.request("echo", msg.as_bytes()) {
-                        Ok(a) if a.body == msg.as_bytes() => served.fetch_add(1, SeqCst),
-                        _ => failed.fetch_add(1, SeqCst),
-                    };
-                }
-            });
-        }
+        let (stop_r, served_r, failed_r, addr) = (&stop, &served, &failed, inst.addr);
+        s.spawn(move || kennel_tests::echo_load(addr, 8, stop_r, served_r, failed_r));
         wait_for("requests flowing", Duration::from_secs(10), || {
             served.load(SeqCst) > 50
         });

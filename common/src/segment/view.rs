@@ -181,6 +181,20 @@ impl Snapshot {
         &self.records[1..]
     }
 
+    /// Workers in the pool now: every slot but the vacant, stopped and draining ones.
+    pub fn active_workers(&self) -> usize {
+        use crate::layout::Supervision;
+        self.workers()
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.supervision(),
+                    Some(Supervision::Vacant | Supervision::Stopped | Supervision::Draining)
+                )
+            })
+            .count()
+    }
+
     /// Milliseconds since `stamp`, saturating (a corrupted future stamp reads as 0).
     pub fn age_ms(&self, stamp: u64) -> u64 {
         self.now_ms.saturating_sub(stamp)

@@ -135,16 +135,7 @@ impl Model {
 
     /// Workers in the pool now (not vacant, not stopped, not draining).
     pub fn active_workers(&self) -> usize {
-        self.snap
-            .workers()
-            .iter()
-            .filter(|r| {
-                !matches!(
-                    r.supervision(),
-                    Some(Supervision::Vacant | Supervision::Stopped | Supervision::Draining)
-                )
-            })
-            .count()
+        self.snap.active_workers()
     }
 }
 
