@@ -15,6 +15,7 @@
 mod endpoint;
 mod guard;
 mod lifecycle;
+mod repair;
 mod restore;
 mod transitions;
 mod view;
