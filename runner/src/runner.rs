@@ -31,9 +31,11 @@ pub struct Runner {
     bwrap: Option<PathBuf>,
     helper: PathBuf,
     cache: Option<CompileCache>,
-    cgroups: Option<Cgroups>,
+    /// Set up on first use (after the worker is ready: a restart is not slowed by it).
+    cgroups: std::sync::OnceLock<Option<Cgroups>>,
+    root: bool,
     drop_to: Option<(u32, u32)>,
-    etc: Vec<String>,
+    etc: std::sync::OnceLock<Vec<String>>,
     runs: AtomicU64,
 }
 
@@ -56,9 +58,10 @@ impl Runner {
             tools: Toolchains::discover(),
             bwrap,
             cache,
-            cgroups: if root { Cgroups::setup() } else { None },
+            cgroups: std::sync::OnceLock::new(),
+            root,
             drop_to: root.then_some((opts.sandbox_user, opts.sandbox_user)),
-            etc: etc_paths(),
+            etc: std::sync::OnceLock::new(),
             runs: AtomicU64::new(0),
             helper,
             opts,
@@ -69,9 +72,16 @@ impl Runner {
         self.bwrap.is_some() && self.helper.is_file() && self.tools.offers(lang)
     }
 
+    /// This worker's cgroups, set up at the first call (as root, where v1 controllers are).
+    fn cgroups(&self) -> Option<&Cgroups> {
+        self.cgroups
+            .get_or_init(|| if self.root { Cgroups::setup() } else { None })
+            .as_ref()
+    }
+
     /// Cgroups of runs that exist now (between runs: none).
     pub fn cgroup_runs(&self) -> Vec<PathBuf> {
-        self.cgroups.as_ref().map(Cgroups::runs).unwrap_or_default()
+        self.cgroups().map(Cgroups::runs).unwrap_or_default()
     }
 
     /// The `languages` word for the slot.
@@ -98,7 +108,7 @@ impl Runner {
             } else {
                 "MISSING (install bubblewrap)"
             },
-            if self.cgroups.is_some() {
+            if self.cgroups().is_some() {
                 "v1 memory+pids (+cpu under --cpu-max)"
             } else {
                 "none (rlimits only)"
@@ -154,7 +164,7 @@ impl Runner {
         let step = StepSpec {
             command,
             limits,
-            address_space: self.cgroups.is_none() && lang != Language::Java,
+            address_space: self.cgroups().is_none() && lang != Language::Java,
             pack_out: false,
             runtime_room: if lang == Language::Java { JVM_ROOM } else { 0 },
         };
@@ -228,7 +238,7 @@ impl Runner {
         let step = StepSpec {
             command,
             limits: limits.for_compile(),
-            address_space: self.cgroups.is_none() && lang != Language::Java,
+            address_space: self.cgroups().is_none() && lang != Language::Java,
             pack_out: true,
             runtime_room: 0,
         };
@@ -300,7 +310,7 @@ impl Runner {
     ) -> Result<(StepOutput, u64), String> {
         let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
         let n = self.runs.fetch_add(1, Relaxed);
-        let cgroup: Option<RunCgroup> = match &self.cgroups {
+        let cgroup: Option<RunCgroup> = match self.cgroups() {
             Some(c) => {
                 let l = &step.limits;
                 // Java's heap is bounded by -Xmx; its cgroup leaves room for the JVM itself.
@@ -316,7 +326,7 @@ impl Runner {
             Some(c) => c.procs_files().map_err(|e| format!("cgroup: {e}"))?,
             None => Vec::new(),
         };
-        let args = bwrap_args(step, &self.etc);
+        let args = bwrap_args(step, self.etc.get_or_init(etc_paths));
         let out = run_step(
             &args,
             StepIo {

@@ -48,10 +48,12 @@ impl Scaler {
 
     /// One look at the load; at most one decision.
     pub fn tick(&mut self, sup: &mut Supervisor, now: Instant) {
-        self.observe(sup, now);
-        if sup.settings.min_workers == sup.settings.workers {
-            return; // a fixed pool
+        if sup.settings.min_workers == sup.settings.workers
+            && sup.pool_floor == sup.settings.workers
+        {
+            return; // a fixed pool: nothing to watch
         }
+        self.observe(sup, now);
         if let Some(why) = self.wants_more(sup, now) {
             if let Some(id) = workers(sup).find(|id| vacant(sup, *id)) {
                 grow(sup, id, &why, now);

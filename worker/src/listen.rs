@@ -45,10 +45,9 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
     .map_err(|e| Error::nix("setting the accept timeout", e))?;
     worker.send_pong(0);
     log::info!(
-        "ready on {local}{}, up to {} tasks at once; {}",
+        "ready on {local}{}, up to {} tasks at once",
         reach(local),
-        worker.settings.max_tasks,
-        worker.runner.describe()
+        worker.settings.max_tasks
     );
     let stop = AtomicBool::new(false);
     std::thread::scope(|pool| {
@@ -60,6 +59,8 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
                 log::error!("serving thread {k} not started: {e}");
             }
         }
+        // Once serving: the runner's cgroups are set up here, off the path to readiness.
+        log::info!("{}", worker.runner.describe());
         let result = supervise_self(worker, shutdown, local);
         stop.store(true, SeqCst);
         result
