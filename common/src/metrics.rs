@@ -31,6 +31,23 @@ impl Out {
     }
 }
 
+impl Out {
+    /// One family with one sample per record of `records`, labelled by child.
+    fn per_child<T: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        records: &[RecordView],
+        value: impl Fn(&RecordView) -> T,
+    ) {
+        self.family(name, kind, help);
+        for r in records {
+            self.sample(name, &child(r), value(r));
+        }
+    }
+}
+
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -50,38 +67,34 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
     let workers = s.workers();
     let d = s.dispatcher();
 
-    o.family(
+    o.per_child(
         "kennel_worker_served_total",
         "counter",
         "Requests a worker answered.",
+        workers,
+        |r| r.served,
     );
-    for r in workers {
-        o.sample("kennel_worker_served_total", &child(r), r.served);
-    }
-    o.family(
+    o.per_child(
         "kennel_worker_failed_total",
         "counter",
         "Requests a worker could not serve (refused, expired, protocol errors).",
+        workers,
+        |r| r.failed,
     );
-    for r in workers {
-        o.sample("kennel_worker_failed_total", &child(r), r.failed);
-    }
-    o.family(
+    o.per_child(
         "kennel_worker_tasks",
         "gauge",
         "Clients a worker serves now.",
+        workers,
+        |r| r.tasks,
     );
-    for r in workers {
-        o.sample("kennel_worker_tasks", &child(r), r.tasks);
-    }
-    o.family(
+    o.per_child(
         "kennel_worker_capacity",
         "gauge",
         "Clients a worker serves at once at most (--max-tasks).",
+        workers,
+        |r| r.capacity,
     );
-    for r in workers {
-        o.sample("kennel_worker_capacity", &child(r), r.capacity);
-    }
     o.family(
         "kennel_dispatcher_dispatched_total",
         "counter",
@@ -113,26 +126,20 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
     );
     o.sample("kennel_dispatcher_connections", &[], d.connections);
 
-    o.family(
+    o.per_child(
         "kennel_child_up",
         "gauge",
         "1 if the child's process is ready and supervised.",
+        &s.records,
+        |r| u8::from(r.supervision() == Some(Supervision::Running)),
     );
-    for r in &s.records {
-        o.sample(
-            "kennel_child_up",
-            &child(r),
-            u8::from(r.supervision() == Some(Supervision::Running)),
-        );
-    }
-    o.family(
+    o.per_child(
         "kennel_child_restarts_total",
         "counter",
         "Starts of the child after its first.",
+        &s.records,
+        |r| r.restarts,
     );
-    for r in &s.records {
-        o.sample("kennel_child_restarts_total", &child(r), r.restarts);
-    }
     o.family(
         "kennel_child_last_exit",
         "gauge",

@@ -366,3 +366,10 @@ pub fn echo_load(
         }
     });
 }
+
+/// Workers whose supervision is `running` in a `kennelctl status --json` document.
+pub fn running_workers(status: &Value) -> usize {
+    status["workers"].as_array().map_or(0, |w| {
+        w.iter().filter(|w| w["supervision"] == "running").count()
+    })
+}

@@ -108,13 +108,7 @@ fn scale_sets_the_pool_and_a_stopped_worker_is_left_alone() {
     let out = inst.kennelctl(&["scale", "3"]);
     assert!(out.status.success(), "{out:?}");
     inst.wait_status("3 workers running", Duration::from_secs(10), |s| {
-        s["workers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|w| w["supervision"] == "running")
-            .count()
-            == 3
+        kennel_tests::running_workers(s) == 3
     });
     // The operator's size is the floor: past --idle-stop the pool stays at 3.
     let polls = inst.log_text().matches("poll:").count();
@@ -143,13 +137,7 @@ fn scale_sets_the_pool_and_a_stopped_worker_is_left_alone() {
     assert_eq!(inst.status()["workers"][2]["state"], "stopped");
     assert!(inst.kennelctl(&["scale", "1"]).status.success());
     inst.wait_status("the pool at 1", Duration::from_secs(10), |s| {
-        s["workers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|w| w["supervision"] == "running")
-            .count()
-            == 1
+        kennel_tests::running_workers(s) == 1
     });
     inst.assert_check_ok();
 }

@@ -6,7 +6,6 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kennel_tests::{bin, wait_for, Instance};
-use serde_json::Value;
 
 /// A tmux session, killed when dropped (even if the test fails).
 struct Tmux(String);
@@ -69,15 +68,6 @@ impl Drop for Tmux {
     }
 }
 
-fn running(s: &Value) -> usize {
-    s["workers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|w| w["supervision"] == "running")
-        .count()
-}
-
 #[test]
 fn tmux_top_shows_the_pool_and_its_keys_act_through_the_watchdog() {
     let inst = Instance::start_flags("top", &["--min-workers", "1", "--max-workers", "3"]);
@@ -109,7 +99,7 @@ fn tmux_top_shows_the_pool_and_its_keys_act_through_the_watchdog() {
     // `+`: the pool grows by one, through `kennelctl scale`.
     tmux.keys(&["+"]);
     inst.wait_status("the pool at 2", Duration::from_secs(10), |s| {
-        running(s) == 2
+        kennel_tests::running_workers(s) == 2
     });
     tmux.wait_screen("the verb's answer", "scale 2: pool: 2 workers");
     // Select worker 1 (rows: dispatcher, w0, w1; w0 is selected first) and stop it.
