@@ -32,7 +32,7 @@ pub(crate) fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String 
         return "frozen".into();
     }
     match (r.id.role(), r.state()) {
-        (Role::Dispatcher, Some(ProcState::Idle)) if !r.torn => "ready".into(),
+        (Role::Dispatcher | Role::Gateway, Some(ProcState::Idle)) if !r.torn => "ready".into(),
         _ => r.display_state(),
     }
 }
@@ -90,9 +90,10 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         fmt_age(age(s, s.watchdog_heartbeat_ms)),
         "-"
     );
-    for r in &s.records {
+    for r in s.present() {
         let (role, slot) = match r.id {
             RecordId::Dispatcher => ("dispatcher", "-".to_string()),
+            RecordId::Gateway => ("gateway", "-".to_string()),
             RecordId::Worker(k) => ("worker", k.to_string()),
         };
         let mut state = state_word(s, ctx, r);
@@ -117,12 +118,12 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         );
     }
     let offers: Vec<String> = s
-        .records
+        .workers()
         .iter()
-        .filter(|r| r.id != RecordId::Dispatcher && r.capacity > 0)
-        .map(|r| match r.id {
-            RecordId::Worker(k) => format!("{k}: {}", languages(r)),
-            RecordId::Dispatcher => String::new(),
+        .filter(|r| r.capacity > 0)
+        .filter_map(|r| match r.id {
+            RecordId::Worker(k) => Some(format!("{k}: {}", languages(r))),
+            _ => None,
         })
         .collect();
     if !offers.is_empty() {

@@ -24,6 +24,9 @@ pub struct StatusDoc {
     pub watchdog: WatchdogDoc,
     pub dispatcher: RecordDoc,
     pub workers: Vec<RecordDoc>,
+    /// The HTTP gateway; absent when the instance runs none (no `--http`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<RecordDoc>,
     pub pool: PoolDoc,
 }
 
@@ -82,13 +85,17 @@ pub enum RoleDoc {
         waiting: u64,
         dispatch_ns_total: u64,
     },
+    Gateway {
+        /// Where the HTTP API listens.
+        address: Option<String>,
+    },
 }
 
 fn record(s: &Snapshot, ctx: &Context, r: &RecordView) -> RecordDoc {
     RecordDoc {
         slot: match r.id {
             RecordId::Worker(k) => Some(k),
-            RecordId::Dispatcher => None,
+            RecordId::Dispatcher | RecordId::Gateway => None,
         },
         pid: r.pid(),
         state: state_word(s, ctx, r),
@@ -118,6 +125,9 @@ fn record(s: &Snapshot, ctx: &Context, r: &RecordView) -> RecordDoc {
                 client: r.client.map(|c| c.to_string()),
                 request_type: RequestType::from_code(r.request_type).map(|t| t.name()),
             },
+            RecordId::Gateway => RoleDoc::Gateway {
+                address: r.endpoint.map(|e| e.to_string()),
+            },
             RecordId::Dispatcher => RoleDoc::Dispatcher {
                 busy: r.busy,
                 waiting: r.waiting,
@@ -144,6 +154,10 @@ pub fn status(s: &Snapshot, ctx: &Context) -> String {
         },
         dispatcher: record(s, ctx, s.dispatcher()),
         workers: s.workers().iter().map(|r| record(s, ctx, r)).collect(),
+        gateway: s
+            .present()
+            .find(|r| r.id == RecordId::Gateway)
+            .map(|r| record(s, ctx, r)),
         pool: PoolDoc {
             min: s.pool.min,
             max: s.pool.max,

@@ -182,6 +182,7 @@ impl ChildContext {
         drop(guard);
         let slot = match self.id {
             crate::segment::RecordId::Dispatcher => crate::notice::DISPATCHER_SLOT,
+            crate::segment::RecordId::Gateway => crate::notice::GATEWAY_SLOT,
             crate::segment::RecordId::Worker(k) => k as u32,
         };
         self.watchdog_fifo

@@ -23,6 +23,8 @@ pub const MAX_REQUEST: usize = 256;
 pub enum Child {
     Dispatcher,
     Worker(usize),
+    /// The HTTP gateway (when the instance runs one).
+    Gateway,
 }
 
 /// One verb.
@@ -56,16 +58,20 @@ pub const SIGNALS: [Signal; 8] = [
 
 const USAGE: &str =
     "verbs: restart worker K | restart dispatcher | restart workers | stop worker K | \
-                     start worker K | signal worker K SIG | signal dispatcher SIG | scale N | reload | shutdown";
+                     start worker K | signal worker K SIG | signal dispatcher SIG | restart|stop|start gateway | \
+                     scale N | reload | shutdown";
 
 fn child(words: &[&str]) -> Result<Child, String> {
     match words {
         ["dispatcher"] => Ok(Child::Dispatcher),
+        ["gateway"] => Ok(Child::Gateway),
         ["worker", k] => k
             .parse::<usize>()
             .map(Child::Worker)
             .map_err(|_| format!("{k:?} is not a worker number")),
-        _ => Err(format!("expected `worker K` or `dispatcher`; {USAGE}")),
+        _ => Err(format!(
+            "expected `worker K`, `dispatcher` or `gateway`; {USAGE}"
+        )),
     }
 }
 
@@ -118,6 +124,7 @@ impl Verb {
     pub fn line(&self) -> String {
         let c = |c: &Child| match c {
             Child::Dispatcher => "dispatcher".to_string(),
+            Child::Gateway => "gateway".to_string(),
             Child::Worker(k) => format!("worker {k}"),
         };
         match self {
@@ -168,6 +175,8 @@ mod tests {
             Verb::Start(Child::Worker(12)),
             Verb::Signal(Child::Worker(1), Signal::SIGHUP),
             Verb::Signal(Child::Dispatcher, Signal::SIGUSR1),
+            Verb::Restart(Child::Gateway),
+            Verb::Stop(Child::Gateway),
             Verb::Scale(3),
             Verb::Reload,
             Verb::Shutdown,

@@ -200,7 +200,7 @@ mod tests {
             last_exit: 0,
             fatal_reason: 0,
             kill_reason: 0,
-            endpoint: Some(format!("127.0.0.1:{}", 3000 + id.index()).parse().unwrap()),
+            endpoint: Some(format!("127.0.0.1:{}", 3000 + id.index(8)).parse().unwrap()),
             client: None,
             request_type: 0,
             ping: 4,

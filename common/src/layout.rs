@@ -1,13 +1,16 @@
 //! The byte layout of the shared-memory segment, and the codes stored in it.
 //!
 //! ```text
-//! offset 0                 HEADER_SIZE          + RECORD_SIZE        + RECORD_SIZE ...
-//! +------------------------+--------------------+--------------------+-----
-//! | Header                 | Record 0           | Record 1           | Record 2 ...
-//! | magic, version, sizes, | the dispatcher     | worker slot 0      | worker slot 1
-//! | semid, watchdog pid... |                    |                    |
-//! +------------------------+--------------------+--------------------+-----
+//! offset 0                 HEADER_SIZE          + RECORD_SIZE        + RECORD_SIZE ...           last
+//! +------------------------+--------------------+--------------------+-----   +----------------+
+//! | Header                 | Record 0           | Record 1           | ...    | Record 1 + N   |
+//! | magic, version, sizes, | the dispatcher     | worker slot 0      |        | the HTTP       |
+//! | semid, watchdog pid... |                    |                    |        | gateway        |
+//! +------------------------+--------------------+--------------------+-----   +----------------+
 //! ```
+//!
+//! The gateway's record is always there, after the N worker slots (so a worker's position
+//! does not depend on whether HTTP is on); it shows `vacant` when `--http` is not given.
 //!
 //! Every field is an atomic, so any process may read any field at any time without undefined
 //! behaviour, and `kennelctl` can read a live segment without taking part in the protocol.
@@ -20,7 +23,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// "KENNEL" + layout generation, little-endian, at offset 0.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"KENNEL\x00\x01");
 /// Bumped whenever the meaning or position of a field changes.
-pub const LAYOUT_VERSION: u32 = 5;
+pub const LAYOUT_VERSION: u32 = 6;
 /// Upper bound on worker slots, so that a corrupted header cannot make us map gigabytes.
 pub const MAX_WORKERS: usize = 64;
 /// Size of the header in bytes.
@@ -30,9 +33,10 @@ pub const RECORD_SIZE: usize = std::mem::size_of::<Record>();
 
 const _: () = assert!(HEADER_SIZE % 8 == 0 && RECORD_SIZE % 8 == 0);
 
-/// Total segment size for `workers` worker slots (plus the dispatcher's record).
+/// Total segment size for `workers` worker slots (plus the dispatcher's and the gateway's
+/// records).
 pub const fn segment_size(workers: usize) -> usize {
-    HEADER_SIZE + (workers + 1) * RECORD_SIZE
+    HEADER_SIZE + (workers + 2) * RECORD_SIZE
 }
 
 /// The segment header, written once by the watchdog at creation (plus its heartbeat).
@@ -88,7 +92,8 @@ pub struct EndpointCell {
     pub reserved: AtomicU32,
 }
 
-/// One process's record: the dispatcher's (index 0) or a worker slot's (index 1 + slot).
+/// One process's record: the dispatcher's (index 0), a worker slot's (index 1 + slot) or the
+/// gateway's (the last).
 #[repr(C)]
 pub struct Record {
     /// Seqlock word: odd while a multi-field write is in progress.
@@ -188,6 +193,7 @@ segment_code! {
     pub enum Role, text name {
         Dispatcher = 1 => "dispatcher",
         Worker = 2 => "worker",
+        Gateway = 3 => "gateway",
     }
 }
 
@@ -336,6 +342,10 @@ mod tests {
     #[test]
     fn segment_size_grows_by_one_record_per_worker() {
         assert_eq!(segment_size(2) - segment_size(1), RECORD_SIZE);
-        assert_eq!(segment_size(0), HEADER_SIZE + RECORD_SIZE);
+        assert_eq!(
+            segment_size(0),
+            HEADER_SIZE + 2 * RECORD_SIZE,
+            "dispatcher and gateway"
+        );
     }
 }

@@ -58,6 +58,7 @@ fn child(r: &RecordView) -> Vec<(&'static str, String)> {
     match r.id {
         RecordId::Dispatcher => vec![("child", "dispatcher".into())],
         RecordId::Worker(k) => vec![("child", format!("worker-{k}"))],
+        RecordId::Gateway => vec![("child", "gateway".into())],
     }
 }
 
@@ -66,6 +67,8 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
     let mut o = Out(String::new());
     let workers = s.workers();
     let d = s.dispatcher();
+    // Every child that exists: the gateway only when HTTP is on.
+    let children: Vec<RecordView> = s.present().cloned().collect();
 
     o.per_child(
         "kennel_worker_served_total",
@@ -130,14 +133,14 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
         "kennel_child_up",
         "gauge",
         "1 if the child's process is ready and supervised.",
-        &s.records,
+        &children,
         |r| u8::from(r.supervision() == Some(Supervision::Running)),
     );
     o.per_child(
         "kennel_child_restarts_total",
         "counter",
         "Starts of the child after its first.",
-        &s.records,
+        &children,
         |r| r.restarts,
     );
     o.family(
@@ -145,7 +148,7 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
         "gauge",
         "How the child's last process ended: its exit code, or its signal (label how).",
     );
-    for r in &s.records {
+    for r in &children {
         if let Some(e) = r.last_exit() {
             let (how, v) = match e {
                 ExitCode::Exited(c) => ("exit", c),
@@ -161,7 +164,7 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
         "gauge",
         "Seconds since the child's last sign of life.",
     );
-    for r in &s.records {
+    for r in &children {
         if r.pid().is_some() && r.supervision() == Some(Supervision::Running) {
             o.sample(
                 "kennel_child_heartbeat_age_seconds",

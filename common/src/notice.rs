@@ -28,6 +28,8 @@ const MAGIC: [u8; 2] = *b"KN";
 const VERSION: u8 = 1;
 /// The `slot` value that designates the dispatcher.
 pub const DISPATCHER_SLOT: u32 = u32::MAX;
+/// The `slot` of the gateway's notices.
+pub const GATEWAY_SLOT: u32 = u32::MAX - 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoticeKind {

@@ -133,3 +133,98 @@ mod tests {
         }
     }
 }
+
+/// The HTTP gateway's options (`kennel-gateway`, issue 12): the watchdog takes them all,
+/// binds `--http` itself, and hands the rest to the gateway with `to_args`. Defined here,
+/// beside the other shared groups, so the watchdog needs no HTTP stack to parse them.
+#[derive(Debug, Clone, Args)]
+pub struct GatewayOptions {
+    /// Serve the HTTP API and the browser playground at this address (off unless given;
+    /// e.g. 127.0.0.1:8080 — keep it on loopback unless a token file is set).
+    #[arg(long)]
+    pub http: Option<std::net::SocketAddr>,
+    /// Require `Authorization: Bearer <token>` on the API, the token being this file's first
+    /// line (the file must not be readable by others).
+    #[arg(long)]
+    pub http_token_file: Option<PathBuf>,
+    /// Allow this origin to call the API from another site's pages (CORS; repeatable). Off
+    /// unless given.
+    #[arg(long = "http-cors-origin")]
+    pub http_cors_origins: Vec<String>,
+    /// Submissions one client address may make per second, sustained (a burst of twice
+    /// that is allowed); more answer 429 with Retry-After.
+    #[arg(long, default_value_t = 20)]
+    pub http_rate: u32,
+    /// Runs the gateway holds at once, running or waiting (the global queue); more answer
+    /// 503 with Retry-After.
+    #[arg(long, default_value_t = 64)]
+    pub http_queue: usize,
+    /// Open HTTP connections at most (checked against the descriptor limit at start).
+    #[arg(long, default_value_t = 12_000)]
+    pub http_max_connections: usize,
+    /// Largest request body, in bytes.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub http_max_body: usize,
+    /// Finished runs kept for `GET /api/v1/runs/{id}`: at most this many…
+    #[arg(long, default_value_t = 1000)]
+    pub http_results: usize,
+    /// …for at most this long.
+    #[arg(long, default_value = "10m", value_parser = crate::duration::parse_duration)]
+    pub http_result_ttl: std::time::Duration,
+}
+
+impl GatewayOptions {
+    /// Checks the values that are not checked by their type.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.http_rate == 0 || self.http_queue == 0 || self.http_results == 0 {
+            return Err("--http-rate, --http-queue and --http-results must be at least 1".into());
+        }
+        if !(64..=1_000_000).contains(&self.http_max_connections) {
+            return Err("--http-max-connections must be between 64 and 1000000".into());
+        }
+        if !(1024..=(256 << 20)).contains(&self.http_max_body) {
+            return Err("--http-max-body must be between 1 KiB and 256 MiB".into());
+        }
+        if self.http_result_ttl < std::time::Duration::from_secs(1) {
+            return Err("--http-result-ttl must be at least 1s".into());
+        }
+        for o in &self.http_cors_origins {
+            if !(o.starts_with("http://") || o.starts_with("https://"))
+                || o.contains(char::is_whitespace)
+            {
+                return Err(format!(
+                    "--http-cors-origin {o:?} is not an origin (http://host[:port])"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The flags that hand these options to the gateway (`--http` itself is the listener the
+    /// gateway inherits).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut v = vec![
+            "--http-rate".into(),
+            self.http_rate.to_string(),
+            "--http-queue".into(),
+            self.http_queue.to_string(),
+            "--http-max-connections".into(),
+            self.http_max_connections.to_string(),
+            "--http-max-body".into(),
+            self.http_max_body.to_string(),
+            "--http-results".into(),
+            self.http_results.to_string(),
+            "--http-result-ttl".into(),
+            duration_arg(self.http_result_ttl),
+        ];
+        if let Some(p) = &self.http_token_file {
+            v.push("--http-token-file".into());
+            v.push(p.display().to_string());
+        }
+        for o in &self.http_cors_origins {
+            v.push("--http-cors-origin".into());
+            v.push(o.clone());
+        }
+        v
+    }
+}

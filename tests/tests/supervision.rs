@@ -81,7 +81,7 @@ fn sigterm_stops_everything_and_leaves_no_process_or_ipc_object() {
     let seg = Segment::attach(&inst.runtime(), Access::ReadOnly).unwrap();
     let (shm_name, semid) = (seg.name().to_string(), seg.semid());
     drop(seg);
-    let pids: Vec<i32> = snap.records.iter().map(|r| r.pid as i32).collect();
+    let pids: Vec<i32> = snap.present().map(|r| r.pid as i32).collect();
     assert!(pids.iter().all(|p| alive(*p)));
     let dir = inst.dir.clone();
     assert!(inst.stop().success(), "watchdog exits 0 after SIGTERM");
@@ -109,7 +109,7 @@ fn sigterm_stops_everything_and_leaves_no_process_or_ipc_object() {
 fn children_of_a_killed_watchdog_exit_and_the_next_start_cleans_up() {
     let inst = Instance::start("killwatchdog", 2, &[]);
     let snap = inst.snapshot();
-    let children: Vec<i32> = snap.records.iter().map(|r| r.pid as i32).collect();
+    let children: Vec<i32> = snap.present().map(|r| r.pid as i32).collect();
     let old_shm = Segment::attach(&inst.runtime(), Access::ReadOnly)
         .unwrap()
         .name()

@@ -350,13 +350,15 @@ fn reap(sup: &mut Supervisor) {
     }
 }
 
-/// Stops the dispatcher first (no new assignments), then the workers (each finishes the client
-/// it is serving): each group is sent `Stop` (SIGTERM); the machine sends SIGKILL to whoever is
-/// still alive after the grace period; every child is reaped.
+/// Stops the gateway first (no new runs from HTTP), then the dispatcher (no new
+/// assignments), then the workers (each finishes the client it is serving): each group is sent
+/// `Stop` (SIGTERM); the machine sends SIGKILL to whoever is still alive after the grace
+/// period; every child is reaped.
 fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
     sup.segment.header().stopping.store(1, SeqCst);
+    stop_group(sup, signals, |id| id == RecordId::Gateway);
     stop_group(sup, signals, |id| id == RecordId::Dispatcher);
-    stop_group(sup, signals, |id| id != RecordId::Dispatcher);
+    stop_group(sup, signals, |id| matches!(id, RecordId::Worker(_)));
     // Children that were never alive (Down, Backoff, Fatal) are wanted down too.
     let now = Instant::now();
     for id in sup.ids().collect::<Vec<_>>() {

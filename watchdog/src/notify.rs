@@ -109,7 +109,7 @@ pub fn summary(sup: &Supervisor) -> String {
     }
     let workers: Vec<_> = sup
         .ids()
-        .filter(|id| *id != kennel_common::segment::RecordId::Dispatcher)
+        .filter(|id| matches!(id, kennel_common::segment::RecordId::Worker(_)))
         .collect();
     let wanted = workers.iter().filter(|id| sup.life(**id).want_up).count();
     let ready = workers

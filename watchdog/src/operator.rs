@@ -98,6 +98,10 @@ impl Operator {
             sup.handle(RecordId::Dispatcher, Event::Stop, now);
             sup.handle(RecordId::Dispatcher, Event::Start, now);
         }
+        if report.restart_gateway {
+            sup.handle(RecordId::Gateway, Event::Stop, now);
+            sup.handle(RecordId::Gateway, Event::Start, now);
+        }
         if report.restart_workers {
             self.start_rolling(sup, None, now);
         }
@@ -182,7 +186,9 @@ impl Operator {
             if let Some((id, before, until)) = r.current {
                 let life = sup.life(id);
                 if matches!(life.phase, Phase::Running { .. }) && life.restarts > before {
-                    r.done.push(id.index() - 1);
+                    if let RecordId::Worker(k) = id {
+                        r.done.push(k);
+                    }
                     r.current = None;
                 } else if now > until {
                     let answer = Err(format!(
@@ -229,6 +235,8 @@ fn until_budget(sup: &Supervisor) -> Duration {
 fn resolve(sup: &Supervisor, c: Child) -> Result<RecordId, String> {
     match c {
         Child::Dispatcher => Ok(RecordId::Dispatcher),
+        Child::Gateway if sup.settings.gateway.http.is_some() => Ok(RecordId::Gateway),
+        Child::Gateway => Err("this instance has no HTTP gateway (start it with --http)".into()),
         Child::Worker(k) if k < sup.settings.workers => Ok(RecordId::Worker(k)),
         Child::Worker(k) => Err(format!(
             "there is no worker {k}: this instance has workers 0 to {}",

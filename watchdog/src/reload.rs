@@ -16,6 +16,8 @@ pub struct Report {
     pub applied: Vec<&'static str>,
     pub restart_dispatcher: bool,
     pub restart_workers: bool,
+    /// The gateway's flags (or the runner limits it checks) changed.
+    pub restart_gateway: bool,
     /// Changes that need a new instance, kept as they were.
     pub kept: Vec<&'static str>,
 }
@@ -35,6 +37,9 @@ impl Report {
         }
         if self.restart_workers {
             restarting.push("the workers, one at a time");
+        }
+        if self.restart_gateway {
+            restarting.push("the gateway");
         }
         format!(
             "reloaded: applied {}; restarting {}; needs a new instance (kept): {}",
@@ -73,6 +78,10 @@ pub fn apply(sup: &mut Supervisor, mut new: Settings) -> Report {
     keep!(workers, "max-workers");
     keep!(bin_dir, "bin-dir");
     keep!(metrics_addr, "metrics-addr");
+    if new.gateway.http != old.gateway.http {
+        r.kept.push("http");
+        new.gateway.http = old.gateway.http;
+    }
     if new.shared.to_args() != old.shared.to_args() {
         r.kept.push("bind / require-token");
         new.shared = old.shared.clone();
@@ -95,6 +104,8 @@ pub fn apply(sup: &mut Supervisor, mut new: Settings) -> Report {
     live!(grace, "grace");
     r.restart_dispatcher = new.dispatcher.to_args() != old.dispatcher.to_args();
     r.restart_workers = new.worker.to_args() != old.worker.to_args();
+    r.restart_gateway = new.gateway.http.is_some()
+        && (r.restart_workers || new.gateway.to_args() != old.gateway.to_args());
     if new.min_workers != old.min_workers {
         sup.pool_floor = new.min_workers;
         let bounds = (new.min_workers as u64) << 32 | new.workers as u64;

@@ -64,8 +64,7 @@ impl Scaler {
             let idle = workers(sup).rev().find(|id| {
                 sup.life(*id).want_up
                     && matches!(sup.life(*id).phase, Phase::Running { .. })
-                    && now.duration_since(self.last_active[id.index() - 1])
-                        >= sup.settings.idle_stop
+                    && now.duration_since(self.last_active[slot(*id)]) >= sup.settings.idle_stop
             });
             if let Some(id) = idle {
                 let why = format!("{id} idle for {} s", sup.settings.idle_stop.as_secs_f64());
@@ -78,7 +77,7 @@ impl Scaler {
     fn observe(&mut self, sup: &Supervisor, now: Instant) {
         for id in workers(sup) {
             let r = sup.segment.read(id);
-            let k = id.index() - 1;
+            let k = slot(id);
             let counters = (r.served, r.failed);
             let busy = r.tasks > 0 || r.state() != Some(ProcState::Idle);
             if busy
@@ -196,4 +195,12 @@ pub fn scale_to(sup: &mut Supervisor, n: usize, now: Instant) -> Result<String, 
     Ok(format!(
         "pool: {n} workers (was {before}; between {min} and {max})"
     ))
+}
+
+/// A worker's slot number (the scaler only ever looks at workers).
+fn slot(id: RecordId) -> usize {
+    match id {
+        RecordId::Worker(k) => k,
+        _ => unreachable!("the scaler only looks at workers"),
+    }
 }

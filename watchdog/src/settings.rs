@@ -10,7 +10,7 @@ use clap::Parser;
 use kennel_common::child::TICK;
 use kennel_common::duration::parse_duration;
 use kennel_common::layout::MAX_WORKERS;
-use kennel_common::options::{RuntimeOption, SharedOptions};
+use kennel_common::options::{GatewayOptions, RuntimeOption, SharedOptions};
 use kennel_common::runtime::RuntimeDir;
 use kennel_dispatcher::settings::DispatcherOptions;
 use kennel_worker::settings::WorkerOptions;
@@ -80,6 +80,8 @@ pub struct Args {
     pub dispatcher: DispatcherOptions,
     #[command(flatten)]
     pub worker: WorkerOptions,
+    #[command(flatten)]
+    pub gateway: GatewayOptions,
     /// Serve the Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9187).
     #[arg(long)]
     pub metrics_addr: Option<std::net::SocketAddr>,
@@ -138,6 +140,8 @@ pub struct Settings {
     pub dispatcher: DispatcherOptions,
     /// Handed to every worker as they are (validated by its crate).
     pub worker: WorkerOptions,
+    /// The HTTP gateway's, handed to it as they are; `gateway.http` says whether it runs.
+    pub gateway: GatewayOptions,
     pub bin_dir: PathBuf,
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -203,6 +207,7 @@ impl Settings {
         }
         a.dispatcher.validate()?;
         a.worker.validate()?;
+        a.gateway.validate()?;
         let bin_dir = match a.bin_dir {
             Some(d) => d,
             None => std::env::current_exe()
@@ -233,6 +238,7 @@ impl Settings {
             metrics_addr: a.metrics_addr,
             dispatcher: a.dispatcher,
             worker: a.worker,
+            gateway: a.gateway,
             bin_dir,
         })
     }

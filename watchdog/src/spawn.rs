@@ -16,7 +16,16 @@ use crate::settings::Settings;
 /// watchdog, which then stops them in order (dispatcher first). Their stderr is the watchdog's,
 /// so all logs land in one place; stdin and stdout are closed (stdout carries the watchdog's
 /// readiness line, which children must not mix into).
-pub fn command(s: &Settings, id: RecordId, listen_fd: i32, port: u16) -> Command {
+///
+/// The gateway is a client of the dispatcher at `dispatcher` (the workers' runner limits are
+/// its maxima too, so it refuses what a worker would).
+pub fn command(
+    s: &Settings,
+    id: RecordId,
+    listen_fd: i32,
+    port: u16,
+    dispatcher: std::net::SocketAddr,
+) -> Command {
     let mut cmd = match id {
         RecordId::Dispatcher => {
             let mut c = Command::new(s.bin_dir.join(DISPATCHER_BIN));
@@ -26,6 +35,13 @@ pub fn command(s: &Settings, id: RecordId, listen_fd: i32, port: u16) -> Command
         RecordId::Worker(k) => {
             let mut c = Command::new(s.bin_dir.join(WORKER_BIN));
             c.args(["--slot", &k.to_string()]).args(s.worker.to_args());
+            c
+        }
+        RecordId::Gateway => {
+            let mut c = Command::new(s.bin_dir.join(GATEWAY_BIN));
+            c.args(["--dispatcher", &dispatcher.to_string()])
+                .args(s.gateway.to_args())
+                .args(s.worker.to_args());
             c
         }
     };
@@ -43,12 +59,16 @@ pub fn command(s: &Settings, id: RecordId, listen_fd: i32, port: u16) -> Command
 pub const DISPATCHER_BIN: &str = "kennel-dispatcher";
 /// The workers' binary, in `--bin-dir`.
 pub const WORKER_BIN: &str = "kennel-worker";
+/// The HTTP gateway's binary, in `--bin-dir` (needed only with `--http`).
+pub const GATEWAY_BIN: &str = "kennel-gateway";
 
-/// Checks, before anything is created, that both child binaries are there and executable:
-/// a missing one is one clear error naming its path, not a crash loop.
+/// Checks, before anything is created, that the child binaries are there and executable
+/// (the gateway's only with `--http`): a missing one is one clear error naming its path, not
+/// a crash loop.
 pub fn check_binaries(s: &Settings) -> kennel_common::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    for name in [DISPATCHER_BIN, WORKER_BIN] {
+    let gateway = s.gateway.http.map(|_| GATEWAY_BIN);
+    for name in [DISPATCHER_BIN, WORKER_BIN].into_iter().chain(gateway) {
         let path = s.bin_dir.join(name);
         let ok = std::fs::metadata(&path)
             .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use kennel_common::clock;
 use kennel_common::layout::{ExitCode, KillReason};
-use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT};
+use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT, GATEWAY_SLOT};
 use kennel_common::segment::{RecordId, Segment, WatchdogFields};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
@@ -34,7 +34,7 @@ pub struct Supervisor<'a> {
     pub settings: Settings,
     pub segment: &'a Segment,
     pub policy: Policy,
-    /// Indexed by `RecordId::index()`: the dispatcher first, then each worker slot.
+    /// Indexed by `Segment::index`: the dispatcher, each worker slot, the gateway.
     lives: Vec<Life>,
     /// Every child's listening socket, held for the instance's whole life.
     listeners: &'a Listeners,
@@ -66,6 +66,12 @@ impl<'a> Supervisor<'a> {
                         vacant: true,
                         ..Life::default()
                     },
+                    // Without --http the gateway's record stays vacant for good.
+                    RecordId::Gateway if settings.gateway.http.is_none() => Life {
+                        want_up: false,
+                        vacant: true,
+                        ..Life::default()
+                    },
                     _ => Life::default(),
                 })
                 .collect(),
@@ -80,7 +86,7 @@ impl<'a> Supervisor<'a> {
     }
 
     pub fn life(&self, id: RecordId) -> &Life {
-        &self.lives[id.index()]
+        &self.lives[self.segment.index(id)]
     }
 
     /// Feeds `event` to `id`'s machine and performs what it asks, including the events the
@@ -88,9 +94,14 @@ impl<'a> Supervisor<'a> {
     pub fn handle(&mut self, id: RecordId, event: Event, now: Instant) {
         let mut pending = Some(event);
         while let Some(event) = pending.take() {
-            let before = self.lives[id.index()].phase;
-            let (life, effects) = machine::step(&self.lives[id.index()], event, now, &self.policy);
-            self.lives[id.index()] = life;
+            let before = self.lives[self.segment.index(id)].phase;
+            let (life, effects) = machine::step(
+                &self.lives[self.segment.index(id)],
+                event,
+                now,
+                &self.policy,
+            );
+            self.lives[self.segment.index(id)] = life;
             // Acts first (a death is recorded before the state derived from it is published),
             // then the published state, then what is said about it: whoever reads a log line
             // finds the segment already saying the same.
@@ -102,14 +113,14 @@ impl<'a> Supervisor<'a> {
                     pending = Some(follow_up);
                 }
             }
-            if self.lives[id.index()].phase != before {
+            if self.lives[self.segment.index(id)].phase != before {
                 self.publish(id);
             }
             for effect in said {
                 self.perform(id, effect);
             }
             if let (Phase::Starting { .. }, Phase::Running { pid, since, .. }) =
-                (before, self.lives[id.index()].phase)
+                (before, self.lives[self.segment.index(id)].phase)
             {
                 self.on_ready(id, pid, since);
             }
@@ -148,7 +159,7 @@ impl<'a> Supervisor<'a> {
         let spawned = self
             .listeners
             .inheritable(id, |fd| {
-                spawn::command(&self.settings, id, fd, port).spawn()
+                spawn::command(&self.settings, id, fd, port, self.dispatcher_addr()).spawn()
             })
             .and_then(|r| r.map_err(|e| kennel_common::Error::io("spawn", e)));
         match spawned {
@@ -167,6 +178,19 @@ impl<'a> Supervisor<'a> {
                 Event::SpawnFailed
             }
         }
+    }
+
+    /// Where the gateway reaches the dispatcher: its socket's address, loopback when it is
+    /// bound to every address.
+    fn dispatcher_addr(&self) -> std::net::SocketAddr {
+        let mut a = self.listeners.addr(RecordId::Dispatcher);
+        if a.ip().is_unspecified() {
+            a.set_ip(match a.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        a
     }
 
     fn mark_dead(&self, id: RecordId, exit: ExitCode, killed_for: KillReason) {
@@ -209,10 +233,10 @@ impl<'a> Supervisor<'a> {
 
     /// A ready notice arrived on the watchdog FIFO.
     pub fn on_notice(&mut self, n: &Notice) {
-        let id = if n.slot == DISPATCHER_SLOT {
-            Some(RecordId::Dispatcher)
-        } else {
-            self.segment.worker_id(u64::from(n.slot))
+        let id = match n.slot {
+            DISPATCHER_SLOT => Some(RecordId::Dispatcher),
+            GATEWAY_SLOT => Some(RecordId::Gateway),
+            k => self.segment.worker_id(u64::from(k)),
         };
         let (Some(id), NoticeKind::Ready) = (id, n.kind) else {
             kennel_common::logging::warn_limited(
@@ -329,7 +353,7 @@ impl<'a> Supervisor<'a> {
 
     /// A child's life, to change what it is wanted to be (the scaler's `vacant`).
     pub fn life_mut(&mut self, id: RecordId) -> &mut Life {
-        &mut self.lives[id.index()]
+        &mut self.lives[self.segment.index(id)]
     }
 
     /// One line with every PID and state, for the periodic report.

@@ -39,19 +39,22 @@ pub enum Access {
     ReadOnly,
 }
 
-/// Which record: the dispatcher's or a worker slot's.
+/// Which record: the dispatcher's, a worker slot's or the HTTP gateway's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordId {
     Dispatcher,
     Worker(usize),
+    Gateway,
 }
 
 impl RecordId {
-    /// Position of the record after the header.
-    pub fn index(self) -> usize {
+    /// Position of the record after the header, in a segment with `workers` worker slots:
+    /// the dispatcher first, then each slot, then the gateway.
+    pub fn index(self, workers: usize) -> usize {
         match self {
             RecordId::Dispatcher => 0,
             RecordId::Worker(k) => k + 1,
+            RecordId::Gateway => workers + 1,
         }
     }
 
@@ -59,6 +62,7 @@ impl RecordId {
         match self {
             RecordId::Dispatcher => Role::Dispatcher,
             RecordId::Worker(_) => Role::Worker,
+            RecordId::Gateway => Role::Gateway,
         }
     }
 }
@@ -68,6 +72,7 @@ impl std::fmt::Display for RecordId {
         match self {
             RecordId::Dispatcher => write!(f, "dispatcher"),
             RecordId::Worker(k) => write!(f, "worker {k}"),
+            RecordId::Gateway => write!(f, "gateway"),
         }
     }
 }
@@ -111,9 +116,16 @@ impl Segment {
         self.workers
     }
 
-    /// Every record id: the dispatcher, then each worker slot.
+    /// Every record id, in the segment's order: the dispatcher, each worker slot, the gateway.
     pub fn ids(&self) -> impl Iterator<Item = RecordId> {
-        std::iter::once(RecordId::Dispatcher).chain((0..self.workers).map(RecordId::Worker))
+        std::iter::once(RecordId::Dispatcher)
+            .chain((0..self.workers).map(RecordId::Worker))
+            .chain(std::iter::once(RecordId::Gateway))
+    }
+
+    /// Position of `id`'s record (its index in `ids()` and in a snapshot's records).
+    pub fn index(&self, id: RecordId) -> usize {
+        id.index(self.workers)
     }
 
     pub fn header(&self) -> &Header {
@@ -129,7 +141,7 @@ impl Segment {
             assert!(k < self.workers, "worker slot {k} out of range");
         }
         self.map
-            .get::<Record>(HEADER_SIZE + id.index() * RECORD_SIZE)
+            .get::<Record>(HEADER_SIZE + id.index(self.workers) * RECORD_SIZE)
             .expect("segment size validated at attach")
     }
 

@@ -105,7 +105,7 @@ fn a_worker_with_capacity_takes_clients_until_full_and_the_least_loaded_is_chose
     for id in [w0, w1] {
         g.reset_for_spawn(id, crate::clock::monotonic_ms(), 0);
         g.set_offer(id, 2, 0);
-        g.publish_ready(id, addr(3000 + id.index() as u16));
+        g.publish_ready(id, addr(3000 + id.index(8) as u16));
         g.set_supervision(id, Supervision::Running, FatalReason::None);
     }
     let now = crate::clock::monotonic_ms();
@@ -295,7 +295,7 @@ fn damaged_records_are_found_and_repaired() {
     let mut repaired: Vec<usize> = g
         .repair_damaged()
         .into_iter()
-        .map(|(id, _)| id.index() - 1)
+        .map(|(id, _)| id.index(8) - 1)
         .collect();
     repaired.sort();
     assert_eq!(repaired, vec![0, 1, 2]);

@@ -154,7 +154,7 @@ pub struct Snapshot {
     pub stopping: bool,
     /// Monotonic ms when the snapshot was taken (to compute heartbeat ages).
     pub now_ms: u64,
-    /// The dispatcher's record first, then each worker slot.
+    /// The dispatcher's record first, then each worker slot, then the gateway's.
     pub records: Vec<RecordView>,
     /// The elastic pool: (min, max) workers, and its scaling decisions so far.
     pub pool: PoolView,
@@ -178,7 +178,21 @@ impl Snapshot {
     }
 
     pub fn workers(&self) -> &[RecordView] {
-        &self.records[1..]
+        &self.records[1..self.records.len().saturating_sub(1).max(1)]
+    }
+
+    /// The HTTP gateway's record.
+    pub fn gateway(&self) -> &RecordView {
+        &self.records[self.records.len() - 1]
+    }
+
+    /// The records of the processes that exist in this instance: every one but the gateway's
+    /// when HTTP is off (vacant).
+    pub fn present(&self) -> impl Iterator<Item = &RecordView> {
+        self.records.iter().filter(|r| {
+            r.id != crate::segment::RecordId::Gateway
+                || r.supervision() != Some(crate::layout::Supervision::Vacant)
+        })
     }
 
     /// Workers in the pool now: every slot but the vacant, stopped and draining ones.

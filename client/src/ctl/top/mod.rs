@@ -102,6 +102,7 @@ fn serve(
 fn child(id: RecordId) -> Child {
     match id {
         RecordId::Dispatcher => Child::Dispatcher,
+        RecordId::Gateway => Child::Gateway,
         RecordId::Worker(k) => Child::Worker(k),
     }
 }

@@ -87,6 +87,7 @@ fn rows(m: &Model) -> Table<'static> {
             let name = match r.id {
                 kennel_common::segment::RecordId::Dispatcher => "disp".to_string(),
                 kennel_common::segment::RecordId::Worker(w) => format!("w{w}"),
+                kennel_common::segment::RecordId::Gateway => "http".to_string(),
             };
             let pid = r.pid().map_or("-".into(), |p| p.to_string());
             let rss = r.pid().and_then(kennel_common::procfs::rss_kib);
