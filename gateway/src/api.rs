@@ -1,0 +1,254 @@
+//! The HTTP surface: the routes under `/api/v1` (docs/openapi.yaml), the playground's static
+//! files at `/`, and the layers every request goes through — body size and time limits, the
+//! token check, CORS when configured, and a panic guard that answers a JSON 500 (a bug of
+//! ours, never a client's fault).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use governor::DefaultKeyedRateLimiter;
+use kennel_common::child::ChildContext;
+use kennel_common::layout::{ProcState, Supervision};
+use kennel_runner::Language;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::error::{self, ApiError};
+use crate::executor::Executor;
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::{guard, playground, runs};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    /// The instance: the segment to read the pool from.
+    pub ctx: Arc<ChildContext>,
+    pub store: Arc<Store>,
+    pub executor: Arc<Executor>,
+    /// The global bound on runs held at once (`--http-queue`).
+    pub queue: Arc<Semaphore>,
+    pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, ctx: ChildContext) -> AppState {
+        let g = &settings.gateway;
+        let deadline = settings.run_deadline(settings.worker.runner.wall_limit_max.as_millis() as u64);
+        AppState {
+            store: Arc::new(Store::new(g.http_results, g.http_result_ttl)),
+            executor: Arc::new(Executor::new(settings.dispatcher, deadline, g.http_queue)),
+            queue: Arc::new(Semaphore::new(g.http_queue)),
+            limiter: Arc::new(guard::limiter(g.http_rate)),
+            ctx: Arc::new(ctx),
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let s = state.settings.clone();
+    let api = Router::new()
+        .route("/api/v1/runs", post(runs::create))
+        .route("/api/v1/runs/{id}", get(runs::fetch))
+        .route("/api/v1/languages", get(languages))
+        .route("/api/v1/pool", get(pool))
+        .route("/api/v1/healthz", get(healthz))
+        .route("/api/v1/openapi.yaml", get(openapi))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::authenticate,
+        ));
+    let mut app = Router::new()
+        .merge(api)
+        .merge(playground::routes())
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(DefaultBodyLimit::max(s.gateway.http_max_body))
+        .layer(RequestBodyTimeoutLayer::new(s.body_timeout))
+        .layer(CatchPanicLayer::custom(error::panicked))
+        .with_state(state);
+    if !s.gateway.http_cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = s
+            .gateway
+            .http_cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]),
+        );
+    }
+    app
+}
+
+#[derive(Serialize)]
+struct LanguagesDoc {
+    languages: Vec<LanguageDoc>,
+    limits: LimitsDoc,
+}
+
+#[derive(Serialize)]
+struct LanguageDoc {
+    name: &'static str,
+    /// A running worker offers it now.
+    available: bool,
+    compiled: bool,
+    extensions: &'static [&'static str],
+}
+
+#[derive(Serialize)]
+struct Bound {
+    default: u64,
+    max: u64,
+}
+
+#[derive(Serialize)]
+struct LimitsDoc {
+    time_limit_ms: Bound,
+    wall_limit_ms: Bound,
+    memory_limit_kib: Bound,
+    compile_time_limit_ms: u64,
+    max_processes: u64,
+    max_output_bytes: u64,
+    max_submission_bytes: usize,
+    max_args: usize,
+    cpu_percent: u32,
+}
+
+fn extensions(l: Language) -> &'static [&'static str] {
+    match l {
+        Language::Python => &[".py"],
+        Language::C => &[".c"],
+        Language::Cpp => &[".cpp", ".cc", ".cxx"],
+        Language::Java => &[".java"],
+    }
+}
+
+/// `GET /api/v1/languages`: what can be run, and within which limits.
+async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
+    let snap = app.ctx.segment.snapshot();
+    let r = &app.settings.worker.runner;
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    Json(LanguagesDoc {
+        languages: Language::ALL
+            .into_iter()
+            .map(|l| LanguageDoc {
+                name: l.name(),
+                available: crate::submit::offered(&snap, l),
+                compiled: l.compiled(),
+                extensions: extensions(l),
+            })
+            .collect(),
+        limits: LimitsDoc {
+            time_limit_ms: Bound {
+                default: ms(r.time_limit),
+                max: ms(r.time_limit_max),
+            },
+            wall_limit_ms: Bound {
+                default: ms(r.wall_limit),
+                max: ms(r.wall_limit_max),
+            },
+            memory_limit_kib: Bound {
+                default: r.memory_limit / 1024,
+                max: r.memory_limit_max / 1024,
+            },
+            compile_time_limit_ms: ms(r.compile_time_limit),
+            max_processes: r.max_processes,
+            max_output_bytes: r.max_output,
+            max_submission_bytes: app.settings.worker.max_payload,
+            max_args: kennel_runner::submission::MAX_ARGS,
+            cpu_percent: r.cpu_max,
+        },
+    })
+}
+
+/// `GET /api/v1/pool`: the same document as `kennelctl status --json`.
+async fn pool(State(app): State<AppState>) -> Response {
+    let seg = &app.ctx.segment;
+    let ctx = kennel_client::status::Context {
+        runtime_dir: app.ctx.runtime.path().display().to_string(),
+        segment_name: seg.name().to_string(),
+        watchdog: if seg.owner_alive() {
+            kennel_client::status::WatchdogLiveness::Alive
+        } else {
+            kennel_client::status::WatchdogLiveness::Gone
+        },
+    };
+    let body = kennel_client::status_json::status(&seg.snapshot(), &ctx);
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+#[derive(Serialize)]
+struct Health {
+    ready: bool,
+    dispatcher: bool,
+    workers_ready: usize,
+    /// Why not ready, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// `GET /api/v1/healthz`: 200 when a request can be served now (the dispatcher and at least
+/// one worker ready, the watchdog alive), else 503 with the reason.
+async fn healthz(State(app): State<AppState>) -> Response {
+    let seg = &app.ctx.segment;
+    let snap = seg.snapshot();
+    let up = |r: &kennel_common::segment::RecordView| {
+        r.supervision() == Some(Supervision::Running)
+            && matches!(
+                r.state(),
+                Some(ProcState::Idle | ProcState::Assigned | ProcState::Busy)
+            )
+    };
+    let dispatcher = up(snap.dispatcher());
+    let workers_ready = snap.workers().iter().filter(|r| up(r)).count();
+    let reason = if !seg.owner_alive() {
+        Some("the watchdog is gone".to_string())
+    } else if snap.stopping {
+        Some("the instance is stopping".into())
+    } else if !dispatcher {
+        Some("the dispatcher is not ready".into())
+    } else if workers_ready == 0 {
+        Some("no worker is ready".into())
+    } else {
+        None
+    };
+    let status = if reason.is_none() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let doc = Health {
+        ready: reason.is_none(),
+        dispatcher,
+        workers_ready,
+        reason,
+    };
+    (status, Json(doc)).into_response()
+}
+
+/// The API's description, shipped in the repository and served as it is.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response()
+}
+
+/// Turns an `ApiError` result into a response (handlers return either).
+pub fn answer(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}

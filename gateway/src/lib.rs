@@ -1,0 +1,135 @@
+//! Kennel's HTTP gateway: a JSON API (`/api/v1`, docs/openapi.yaml) and a browser playground
+//! for the program runner. One more supervised child of the watchdog: it inherits its
+//! listening socket, publishes itself in its own record of the segment, beats its heartbeat,
+//! and is restarted like any other child. It speaks to the dispatcher and the workers exactly
+//! as `kennel-client` does (the same library), so nothing else in Kennel knows HTTP exists.
+//!
+//! | module | what |
+//! |---|---|
+//! | `settings` | flags → validated settings (the token read, its file's mode checked) |
+//! | `api` | the router, its layers, `languages`, `pool`, `healthz`, the OpenAPI file |
+//! | `runs` | `POST /runs` and `GET /runs/{id}`: admission in order, then the runner |
+//! | `submit` | the JSON submission and every check before a worker sees it |
+//! | `executor` | one run through the dispatcher and a worker (kennel-client's library) |
+//! | `store` | finished runs, bounded in count and time |
+//! | `guard` | bearer token, per-client rate limit |
+//! | `serve` | accept loop, per-connection limits, heartbeat |
+//! | `playground` | the embedded page |
+//! | `error` | the one JSON error shape |
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod error;
+pub mod executor;
+pub mod guard;
+pub mod playground;
+pub mod runs;
+pub mod serve;
+pub mod settings;
+pub mod store;
+pub mod submit;
+
+use std::net::TcpListener;
+
+use kennel_common::child::{self, ChildContext, Placement};
+use kennel_common::segment::RecordId;
+use kennel_common::shutdown::Shutdown;
+use kennel_common::{Error, Result};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+use crate::api::AppState;
+use crate::settings::{Args, Settings};
+
+/// Descriptors kept for everything but connections (segment, FIFOs, control connections to
+/// the dispatcher, the blocking pool's sockets).
+const RESERVED_FDS: u64 = 256;
+
+/// The binary's body: returns the process exit status.
+pub fn main_with(args: Args) -> i32 {
+    child::main_with(
+        "kennel-gateway",
+        Settings::from_args(args),
+        |s| Placement {
+            name: "gateway".into(),
+            runtime: s.runtime.clone(),
+            id: RecordId::Gateway,
+            bind: s.bind,
+            port: s.port,
+            listen_fd: s.listen_fd,
+        },
+        |ctx: ChildContext, settings| Ok(AppState::new(settings, ctx)),
+        |listener, state, shutdown| run(listener, state, shutdown),
+    )
+}
+
+/// Serves `listener` until `shutdown` fires (mini-redis's `run`: the caller binds and stops).
+pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result<()> {
+    let max_connections = connection_budget(state.settings.gateway.http_max_connections);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gateway")
+        // Runs block a thread each (kennel-client's library); the queue bounds them.
+        .max_blocking_threads(state.settings.gateway.http_queue + 4)
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let endpoint = state.ctx.go_live(&listener)?;
+    log::info!(
+        "serving the API and the playground on http://{endpoint}/ (dispatcher {}, at most {max_connections} connections{})",
+        state.settings.dispatcher,
+        if state.settings.token.is_some() { ", token required" } else { "" }
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The termination signals arrive on a descriptor: one plain thread waits on it.
+    let watcher = std::thread::Builder::new()
+        .name("gateway-stop".into())
+        .spawn(move || {
+            loop {
+                let fd = shutdown.as_fd();
+                let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE);
+                if let Some(why) = shutdown.requested() {
+                    log::info!("received {why}: stopping");
+                    break;
+                }
+            }
+            let _ = stop_tx.send(true);
+        })
+        .map_err(|e| Error::io("starting the stop watcher", e))?;
+    let app = api::router(state.clone());
+    let result = runtime.block_on(async {
+        let beat = tokio::spawn(serve::heartbeat(state.clone(), endpoint, stop_rx.clone()));
+        let served = serve::accept_loop(listener, app, state.clone(), max_connections, stop_rx).await;
+        let _ = beat.await;
+        served
+    });
+    state.ctx.mark_stopping();
+    drop(watcher);
+    // Runs still on the blocking pool end on their own deadlines; we do not wait for them.
+    runtime.shutdown_background();
+    result.map_err(|e| Error::io("serving HTTP", e))
+}
+
+/// The connections we can hold: `wanted`, unless the descriptor limit (raised to its hard
+/// maximum first) leaves fewer; said in the log when it does.
+fn connection_budget(wanted: usize) -> usize {
+    let need = wanted as u64 + RESERVED_FDS;
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return wanted;
+    };
+    let mut have = soft;
+    if soft < need {
+        let target = need.min(hard);
+        if setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_ok() {
+            have = target;
+        }
+    }
+    if have >= need {
+        return wanted;
+    }
+    let fit = have.saturating_sub(RESERVED_FDS).max(16) as usize;
+    log::warn!(
+        "--http-max-connections {wanted} does not fit the descriptor limit ({have}): holding at most {fit}"
+    );
+    fit
+}

@@ -1,0 +1,11 @@
+//! `kennel-gateway`: started by the watchdog when it runs with `--http`. Thin: parse flags,
+//! then `kennel_gateway::main_with`.
+
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+
+fn main() {
+    let args = kennel_gateway::settings::Args::parse();
+    std::process::exit(kennel_gateway::main_with(args));
+}

@@ -1,0 +1,154 @@
+//! The gateway's command line, turned into validated settings in one place. Its own flags
+//! (`GatewayOptions`) and the runner's limits (`WorkerOptions`, the same group the workers
+//! take) come from the watchdog, which defines them once; `--dispatcher` says where the
+//! dispatcher listens.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Parser;
+use kennel_common::options::{ChildOptions, GatewayOptions};
+use kennel_common::runtime::RuntimeDir;
+use kennel_worker::settings::WorkerOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kennel-gateway",
+    version,
+    about = "Kennel's HTTP API and browser playground (started by kennel-watchdog --http)"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub child: ChildOptions,
+    #[command(flatten)]
+    pub gateway: GatewayOptions,
+    /// The runner's limits: what a submission may ask for is checked here first.
+    #[command(flatten)]
+    pub worker: WorkerOptions,
+    /// The dispatcher's address (the watchdog passes its own socket's).
+    #[arg(long, default_value = "127.0.0.1:2222")]
+    pub dispatcher: SocketAddr,
+    /// Port to bind when run by hand (the watchdog passes --listen-fd instead).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub runtime: RuntimeDir,
+    pub bind: std::net::IpAddr,
+    pub port: u16,
+    pub listen_fd: Option<i32>,
+    pub dispatcher: SocketAddr,
+    pub gateway: GatewayOptions,
+    pub worker: WorkerOptions,
+    /// The bearer token, read from `--http-token-file`.
+    pub token: Option<String>,
+    /// How long a client gets to send a request's headers, and then its body.
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+}
+
+impl Settings {
+    pub fn from_args(a: Args) -> Result<Settings, String> {
+        a.gateway.validate()?;
+        a.worker.validate()?;
+        if a.gateway.http_results < a.gateway.http_queue {
+            return Err("--http-results must be at least --http-queue (every run keeps a place)".into());
+        }
+        let token = a
+            .gateway
+            .http_token_file
+            .as_deref()
+            .map(read_token)
+            .transpose()?;
+        Ok(Settings {
+            runtime: a.child.runtime.resolve(),
+            bind: a.child.shared.bind,
+            port: a.port,
+            listen_fd: a.child.listen.listen_fd,
+            dispatcher: a.dispatcher,
+            gateway: a.gateway,
+            worker: a.worker,
+            token,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// How long one run may take from the gateway's side: its wall limit, a compile, and the
+    /// wait for a worker.
+    pub fn run_deadline(&self, wall_ms: u64) -> Duration {
+        Duration::from_millis(wall_ms)
+            + self.worker.runner.compile_time_limit
+            + Duration::from_secs(30)
+    }
+}
+
+/// Reads the token: the file's first line, at least 16 characters, from a file nobody else
+/// may read (a token others can read is no secret).
+fn read_token(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{}: readable by others (mode {:o}); chmod 600 it",
+            path.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{}: the token must be at least 16 printable characters on the first line",
+            path.display()
+        ));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Settings, String> {
+        let mut argv = vec!["kennel-gateway"];
+        argv.extend_from_slice(extra);
+        Settings::from_args(Args::try_parse_from(argv).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.gateway.http_queue, 64);
+        assert!(s.token.is_none());
+        assert!(parse(&["--http-queue", "0"]).is_err());
+        assert!(parse(&["--http-queue", "50", "--http-results", "10"]).is_err());
+        assert!(parse(&["--http-max-body", "10"]).is_err());
+        assert!(parse(&["--http-cors-origin", "evil"]).is_err());
+        assert!(parse(&["--http-token-file", "/nonexistent/token"]).is_err());
+    }
+
+    #[test]
+    fn a_token_file_must_be_private_and_long_enough() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("kennel-gw-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("token");
+        std::fs::write(&f, "0123456789abcdef0123\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let arg = f.display().to_string();
+        assert!(parse(&["--http-token-file", &arg]).unwrap_err().contains("readable by others"));
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            parse(&["--http-token-file", &arg]).unwrap().token.as_deref(),
+            Some("0123456789abcdef0123")
+        );
+        std::fs::write(&f, "short\n").unwrap();
+        assert!(parse(&["--http-token-file", &arg]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,185 @@
+//! A submission as the API takes it (`POST /api/v1/runs`'s JSON body), and the checks it
+//! passes before anything reaches a worker: the language is one Kennel runs and a running
+//! worker offers, the limits are within the server's maxima (the runner's own
+//! `limits_for`), the encoded submission fits a worker's `--max-payload`, the arguments are
+//! few and NUL-free. A request that fails any of them gets a 4xx naming the problem.
+
+use std::path::Path;
+
+use kennel_common::segment::Snapshot;
+use kennel_runner::submission::MAX_ARGS;
+use kennel_runner::{Language, Submission};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::settings::Settings;
+
+/// The JSON body of `POST /api/v1/runs` (docs/openapi.yaml, `RunRequest`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    /// python, c, cpp or java; may be left out when `files` names the file.
+    pub language: Option<String>,
+    /// The program's source.
+    pub source: Option<String>,
+    /// The program as files: one file (the runner compiles single-file programs).
+    pub files: Option<Vec<SourceFile>>,
+    #[serde(default)]
+    pub stdin: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// A different stdout is a wrong answer.
+    pub expected_output: Option<String>,
+    pub time_limit_ms: Option<u64>,
+    pub wall_limit_ms: Option<u64>,
+    pub memory_limit_kib: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    pub name: String,
+    pub content: String,
+}
+
+/// A checked submission, ready for a worker.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub language: Language,
+    pub submission: Submission,
+    /// Its encoding on Kennel's framed wire (what the worker gets).
+    pub wire: Vec<u8>,
+    /// The wall limit it runs under (for the gateway's own deadline).
+    pub wall_ms: u64,
+}
+
+/// Every check, in order; the first that fails is the answer.
+pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, ApiError> {
+    let (source, file_lang) = match (req.source, req.files) {
+        (Some(src), None) => (src, None),
+        (None, Some(mut files)) => {
+            if files.len() != 1 {
+                return Err(ApiError::unprocessable(
+                    "unsupported",
+                    format!(
+                        "{} files given: the runner compiles single-file programs, send one",
+                        files.len()
+                    ),
+                ));
+            }
+            let f = files.remove(0);
+            if !kennel_runner::archive::valid_name(&f.name) {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "a file name is letters, digits, '.', '_', '-' (no path, not hidden)",
+                ));
+            }
+            let lang = Language::from_path(Path::new(&f.name));
+            (f.content, lang)
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::unprocessable(
+                "invalid_request",
+                "give either source or files, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "invalid_request",
+                "no program: give source (or files)",
+            ))
+        }
+    };
+    let language = match (req.language.as_deref(), file_lang) {
+        (Some(name), _) => Language::from_name(name).ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_language",
+                format!(
+                    "unknown language {:?}: Kennel runs python, c, cpp, java",
+                    printable(name)
+                ),
+            )
+        })?,
+        (None, Some(l)) => l,
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "unknown_language",
+                "no language: give language, or a file name with a known extension",
+            ))
+        }
+    };
+    if source.is_empty() {
+        return Err(ApiError::unprocessable("invalid_request", "the source is empty"));
+    }
+    if req.args.len() > MAX_ARGS {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            format!("{} arguments: at most {MAX_ARGS}", req.args.len()),
+        ));
+    }
+    if req.args.iter().any(|a| a.contains('\0')) {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "an argument holds a NUL character",
+        ));
+    }
+    let submission = Submission {
+        source: source.into_bytes(),
+        stdin: req.stdin.into_bytes(),
+        args: req.args.into_iter().map(String::into_bytes).collect(),
+        expected: req.expected_output.map(String::into_bytes),
+        time_limit_ms: req.time_limit_ms,
+        wall_limit_ms: req.wall_limit_ms,
+        memory_limit_kib: req.memory_limit_kib,
+        language: Some(language),
+    };
+    let limits = s
+        .worker
+        .runner
+        .limits_for(&submission)
+        .map_err(|e| ApiError::unprocessable("over_limit", e))?;
+    let wire = submission.encode();
+    if wire.len() > s.worker.max_payload {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the submission is {} bytes: a worker takes at most {} (--max-payload)",
+                wire.len(),
+                s.worker.max_payload
+            ),
+        ));
+    }
+    if !offered(snap, language) {
+        return Err(ApiError {
+            retry_after: Some(2),
+            ..ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "language_unavailable",
+                format!(
+                    "no running worker offers {} now (see GET /api/v1/languages)",
+                    language.name()
+                ),
+            )
+        });
+    }
+    Ok(Checked {
+        language,
+        submission,
+        wire,
+        wall_ms: limits.wall_ms,
+    })
+}
+
+/// Whether a running worker offers `lang` (the bit it published before it was ready).
+pub fn offered(snap: &Snapshot, lang: Language) -> bool {
+    use kennel_common::layout::Supervision;
+    snap.workers()
+        .iter()
+        .any(|r| r.supervision() == Some(Supervision::Running) && r.languages & lang.bit() != 0)
+}
+
+/// At most 40 characters of `s`, for an error message.
+fn printable(s: &str) -> String {
+    s.chars().take(40).collect()
+}
