@@ -162,6 +162,10 @@ pub struct GatewayOptions {
     /// Open HTTP connections at most (checked against the descriptor limit at start).
     #[arg(long, default_value_t = 12_000)]
     pub http_max_connections: usize,
+    /// Time a client gets to send a request's head, and a keep-alive connection may stay
+    /// idle (slow or silent clients are closed after it).
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse_duration)]
+    pub http_header_timeout: std::time::Duration,
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = 4 << 20)]
     pub http_max_body: usize,
@@ -184,6 +188,11 @@ impl GatewayOptions {
         }
         if !(1024..=(256 << 20)).contains(&self.http_max_body) {
             return Err("--http-max-body must be between 1 KiB and 256 MiB".into());
+        }
+        if self.http_header_timeout < std::time::Duration::from_millis(100)
+            || self.http_header_timeout > std::time::Duration::from_secs(300)
+        {
+            return Err("--http-header-timeout must be between 100ms and 300s".into());
         }
         if self.http_result_ttl < std::time::Duration::from_secs(1) {
             return Err("--http-result-ttl must be at least 1s".into());
@@ -210,6 +219,8 @@ impl GatewayOptions {
             self.http_queue.to_string(),
             "--http-max-connections".into(),
             self.http_max_connections.to_string(),
+            "--http-header-timeout".into(),
+            duration_arg(self.http_header_timeout),
             "--http-max-body".into(),
             self.http_max_body.to_string(),
             "--http-results".into(),

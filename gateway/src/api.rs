@@ -43,7 +43,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings, ctx: ChildContext) -> AppState {
         let g = &settings.gateway;
-        let deadline = settings.run_deadline(settings.worker.runner.wall_limit_max.as_millis() as u64);
+        let deadline =
+            settings.run_deadline(settings.worker.runner.wall_limit_max.as_millis() as u64);
         AppState {
             store: Arc::new(Store::new(g.http_results, g.http_result_ttl)),
             executor: Arc::new(Executor::new(settings.dispatcher, deadline, g.http_queue)),
@@ -51,6 +52,20 @@ impl AppState {
             limiter: Arc::new(guard::limiter(g.http_rate)),
             ctx: Arc::new(ctx),
             settings: Arc::new(settings),
+        }
+    }
+}
+
+impl AppState {
+    /// Counts a submission in our record: `served` when it got a result, else `failed`
+    /// (refused at admission, or no result could be had). One word each, no guard needed.
+    pub fn count(&self, served: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let r = self.ctx.segment.record(self.ctx.id);
+        if served {
+            r.served.fetch_add(1, SeqCst);
+        } else {
+            r.failed.fetch_add(1, SeqCst);
         }
     }
 }

@@ -59,7 +59,7 @@ pub fn main_with(args: Args) -> i32 {
             listen_fd: s.listen_fd,
         },
         |ctx: ChildContext, settings| Ok(AppState::new(settings, ctx)),
-        |listener, state, shutdown| run(listener, state, shutdown),
+        run,
     )
 }
 
@@ -73,6 +73,12 @@ pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result
         .max_blocking_threads(state.settings.gateway.http_queue + 4)
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
+    // The watchdog bound it with std's backlog of 128: a burst of connections (thousands of
+    // clients at once) would overflow it and wait out SYN retransmits. listen(2) again on a
+    // listening socket only changes its backlog.
+    if let Err(e) = nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::MAXCONN) {
+        log::warn!("cannot raise the listen backlog: {e}");
+    }
     let endpoint = state.ctx.go_live(&listener)?;
     log::info!(
         "serving the API and the playground on http://{endpoint}/ (dispatcher {}, at most {max_connections} connections{})",
@@ -99,7 +105,8 @@ pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result
     let app = api::router(state.clone());
     let result = runtime.block_on(async {
         let beat = tokio::spawn(serve::heartbeat(state.clone(), endpoint, stop_rx.clone()));
-        let served = serve::accept_loop(listener, app, state.clone(), max_connections, stop_rx).await;
+        let served =
+            serve::accept_loop(listener, app, state.clone(), max_connections, stop_rx).await;
         let _ = beat.await;
         served
     });

@@ -35,7 +35,12 @@ pub async fn create(
     query: Result<Query<RunQuery>, QueryRejection>,
     body: Result<Json<RunRequest>, JsonRejection>,
 ) -> Response {
-    answer(admit(app, peer, query, body).await)
+    let counters = app.clone();
+    let r = admit(app, peer, query, body).await;
+    if r.is_err() {
+        counters.count(false);
+    }
+    answer(r)
 }
 
 async fn admit(
@@ -96,6 +101,7 @@ fn execute(app: &AppState, id: &str, c: &Checked) -> RunState {
         Ok(r) => RunState::Done(std::sync::Arc::new(r)),
         Err(e) => RunState::Failed(e),
     };
+    app.count(matches!(state, RunState::Done(_)));
     app.store.set(id, state.clone(), Instant::now());
     state
 }

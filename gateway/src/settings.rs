@@ -46,7 +46,8 @@ pub struct Settings {
     pub worker: WorkerOptions,
     /// The bearer token, read from `--http-token-file`.
     pub token: Option<String>,
-    /// How long a client gets to send a request's headers, and then its body.
+    /// How long a client gets to send a request's head, and then its body
+    /// (`--http-header-timeout`, both).
     pub header_timeout: Duration,
     pub body_timeout: Duration,
 }
@@ -56,7 +57,9 @@ impl Settings {
         a.gateway.validate()?;
         a.worker.validate()?;
         if a.gateway.http_results < a.gateway.http_queue {
-            return Err("--http-results must be at least --http-queue (every run keeps a place)".into());
+            return Err(
+                "--http-results must be at least --http-queue (every run keeps a place)".into(),
+            );
         }
         let token = a
             .gateway
@@ -64,6 +67,7 @@ impl Settings {
             .as_deref()
             .map(read_token)
             .transpose()?;
+        let header_timeout = a.gateway.http_header_timeout;
         Ok(Settings {
             runtime: a.child.runtime.resolve(),
             bind: a.child.shared.bind,
@@ -73,8 +77,8 @@ impl Settings {
             gateway: a.gateway,
             worker: a.worker,
             token,
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(10),
+            header_timeout,
+            body_timeout: header_timeout,
         })
     }
 
@@ -141,10 +145,15 @@ mod tests {
         std::fs::write(&f, "0123456789abcdef0123\n").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let arg = f.display().to_string();
-        assert!(parse(&["--http-token-file", &arg]).unwrap_err().contains("readable by others"));
+        assert!(parse(&["--http-token-file", &arg])
+            .unwrap_err()
+            .contains("readable by others"));
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
-            parse(&["--http-token-file", &arg]).unwrap().token.as_deref(),
+            parse(&["--http-token-file", &arg])
+                .unwrap()
+                .token
+                .as_deref(),
             Some("0123456789abcdef0123")
         );
         std::fs::write(&f, "short\n").unwrap();

@@ -109,7 +109,10 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
         }
     };
     if source.is_empty() {
-        return Err(ApiError::unprocessable("invalid_request", "the source is empty"));
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "the source is empty",
+        ));
     }
     if req.args.len() > MAX_ARGS {
         return Err(ApiError::unprocessable(

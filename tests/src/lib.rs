@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod http;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -137,6 +139,14 @@ impl Instance {
         Segment::attach(&self.runtime(), Access::ReadOnly)
             .expect("attach")
             .snapshot()
+    }
+
+    /// Where the HTTP gateway listens (the instance was started with `--http`).
+    pub fn http_addr(&self) -> SocketAddr {
+        let snap = self.snapshot();
+        snap.gateway()
+            .endpoint
+            .expect("the gateway published its address (start the instance with --http)")
     }
 
     /// `kennelctl status --json`, parsed.

@@ -1,0 +1,502 @@
+//! The HTTP gateway end to end: a real instance started with `--http 127.0.0.1:0`, requests
+//! over real sockets. Tests that run programs are named `sandbox_*` (scripts/test.sh skips
+//! and counts them without bubblewrap and the toolchains).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use kennel_tests::http::{get, post_json, raw, request};
+use kennel_tests::{alive, signal, wait_for, Instance};
+use serde_json::{json, Value};
+
+const HTTP: [&str; 2] = ["--http", "127.0.0.1:0"];
+
+fn start(tag: &str, extra: &[&str]) -> (Instance, SocketAddr) {
+    let mut flags = vec!["--workers", "2"];
+    flags.extend_from_slice(&HTTP);
+    flags.extend_from_slice(extra);
+    let inst = Instance::start_flags(tag, &flags);
+    let addr = inst.http_addr();
+    (inst, addr)
+}
+
+fn run(addr: SocketAddr, body: Value) -> Value {
+    let r = post_json(addr, "/api/v1/runs?wait=true", &body);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let doc = r.json();
+    assert_eq!(doc["status"], "done", "{doc}");
+    doc["result"].clone()
+}
+
+#[test]
+fn sandbox_http_runs_python_and_c_synchronously_and_in_the_background() {
+    let (inst, addr) = start("http-runs", &[]);
+    let py = run(
+        addr,
+        json!({"language": "python", "source": "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n", "stdin": "3 4\n"}),
+    );
+    assert_eq!(py["verdict"], "accepted");
+    assert_eq!(py["stdout"], "7\n");
+    assert!(py["wall_ms"].as_u64().unwrap() > 0 && py["memory_kib"].as_u64().unwrap() > 0);
+
+    // A C program given as a file: its extension names the language.
+    let c = run(
+        addr,
+        json!({"files": [{"name": "hello.c", "content": "#include <stdio.h>\nint main(void){puts(\"hi\");return 3;}\n"}]}),
+    );
+    assert_eq!(c["verdict"], "runtime_error", "{c}");
+    assert_eq!(c["exit_code"], 3);
+    assert_eq!(c["stdout"], "hi\n");
+    let broken = run(addr, json!({"language": "c", "source": "int main( {"}));
+    assert_eq!(broken["verdict"], "compile_error");
+    assert!(!broken["compile_output"].as_str().unwrap().is_empty());
+    let wrong = run(
+        addr,
+        json!({"language": "python", "source": "print(1)", "expected_output": "2\n"}),
+    );
+    assert_eq!(wrong["verdict"], "wrong_answer");
+
+    // In the background: 202, an id, a Location; the result read later.
+    let r = post_json(
+        addr,
+        "/api/v1/runs",
+        &json!({"language": "python", "source": "print('later')"}),
+    );
+    assert_eq!(r.status, 202);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/v1/runs/{id}").as_str())
+    );
+    let done = || get(addr, &format!("/api/v1/runs/{id}")).json()["status"] == "done";
+    wait_for(
+        "the background run to finish",
+        Duration::from_secs(30),
+        done,
+    );
+    let doc = get(addr, &format!("/api/v1/runs/{id}")).json();
+    assert_eq!(doc["result"]["stdout"], "later\n");
+
+    // The gateway counts what it served, and kennelctl shows it.
+    let status = inst.status();
+    assert_eq!(status["gateway"]["state"], "ready");
+    assert_eq!(status["gateway"]["served"], 5);
+    inst.assert_check_ok();
+}
+
+#[test]
+fn http_languages_pool_and_health_tell_the_truth() {
+    let (inst, addr) = start("http-info", &["--time-limit-max", "7s"]);
+    let langs = get(addr, "/api/v1/languages").json();
+    let names: Vec<&str> = langs["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["python", "c", "cpp", "java"]);
+    assert_eq!(langs["limits"]["time_limit_ms"]["max"], 7000);
+
+    let pool = get(addr, "/api/v1/pool");
+    assert_eq!(pool.header("content-type"), Some("application/json"));
+    let pool = pool.json();
+    let status = inst.status();
+    assert_eq!(pool["schema"], "kennel-status/1");
+    assert_eq!(pool["workers"].as_array().unwrap().len(), 2);
+    assert_eq!(pool["watchdog"]["pid"], status["watchdog"]["pid"]);
+    assert_eq!(pool["gateway"]["address"], addr.to_string());
+
+    let health = get(addr, "/api/v1/healthz");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["workers_ready"], 2);
+    // With every worker stopped, not ready (503) and why.
+    for k in ["0", "1"] {
+        assert!(inst.kennelctl(&["stop", "worker", k]).status.success());
+    }
+    wait_for("healthz to say not ready", Duration::from_secs(10), || {
+        get(addr, "/api/v1/healthz").status == 503
+    });
+    assert_eq!(
+        get(addr, "/api/v1/healthz").json()["reason"],
+        "no worker is ready"
+    );
+    let spec = get(addr, "/api/v1/openapi.yaml");
+    assert_eq!(spec.status, 200);
+    assert!(String::from_utf8_lossy(&spec.body).starts_with("openapi: 3."));
+}
+
+#[test]
+fn http_bad_requests_get_json_errors_and_never_a_server_error() {
+    let (inst, addr) = start("http-errors", &["--http-max-body", "65536"]);
+    let post = |body: &[u8], ctype: &str| {
+        request(
+            addr,
+            "POST",
+            "/api/v1/runs?wait=true",
+            Some(body),
+            &[("Content-Type", ctype)],
+        )
+    };
+    let json_type = "application/json";
+    let nested = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+    let deep_in_field = format!(
+        "{{\"language\":\"python\",\"source\":\"x\",\"args\":{}",
+        "[".repeat(50_000)
+    );
+    let cases: Vec<(Vec<u8>, &str, u16, &str)> = vec![
+        (b"{".to_vec(), json_type, 400, "malformed_json"),
+        (b"\xff\xfe{}".to_vec(), json_type, 400, "malformed_json"),
+        (
+            b"{\"language\":\"python\",\"source\":\"\xff\"}".to_vec(),
+            json_type,
+            400,
+            "malformed_json",
+        ),
+        (nested.into_bytes(), json_type, 422, "invalid_request"),
+        // Typed fields: serde refuses the first `[` where a string belongs, never descending.
+        (
+            deep_in_field.into_bytes(),
+            json_type,
+            422,
+            "invalid_request",
+        ),
+        (b"{}".to_vec(), "text/plain", 415, "unsupported_media_type"),
+        (b"{}".to_vec(), json_type, 422, "invalid_request"),
+        (
+            br#"{"language":"cobol","source":"x"}"#.to_vec(),
+            json_type,
+            422,
+            "unknown_language",
+        ),
+        (
+            br#"{"language":"python","source":"x","time_limit_ms":99999999}"#.to_vec(),
+            json_type,
+            422,
+            "over_limit",
+        ),
+        (
+            br#"{"language":"python","source":"x","memory_limit_kib":0}"#.to_vec(),
+            json_type,
+            422,
+            "over_limit",
+        ),
+        (
+            br#"{"language":"python","source":"x","surprise":true}"#.to_vec(),
+            json_type,
+            422,
+            "invalid_request",
+        ),
+        (
+            br#"{"files":[{"name":"../etc/passwd","content":"x"}]}"#.to_vec(),
+            json_type,
+            422,
+            "invalid_request",
+        ),
+        (
+            br#"{"files":[{"name":"a.py","content":"x"},{"name":"b.py","content":"y"}]}"#.to_vec(),
+            json_type,
+            422,
+            "unsupported",
+        ),
+        (
+            format!(
+                "{{\"language\":\"python\",\"source\":\"{}\"}}",
+                "x".repeat(70_000)
+            )
+            .into_bytes(),
+            json_type,
+            413,
+            "body_too_large",
+        ),
+    ];
+    for (body, ctype, status, code) in cases {
+        let r = post(&body, ctype);
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+        assert_eq!(
+            r.status,
+            status,
+            "{shown}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(r.error_code(), code, "{shown}");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let r = request(
+        addr,
+        "POST",
+        "/api/v1/runs?wait=perhaps",
+        Some(b"{}"),
+        &[("Content-Type", json_type)],
+    );
+    assert_eq!((r.status, r.error_code().as_str()), (400, "invalid_query"));
+    assert_eq!(get(addr, "/api/v1/runs/0123").status, 404);
+    assert_eq!(
+        get(addr, "/api/v1/runs/0123456789abcdef0123456789abcdef").error_code(),
+        "not_found"
+    );
+    assert_eq!(get(addr, "/api/v1/nothing").error_code(), "not_found");
+    let r = request(addr, "DELETE", "/api/v1/pool", None, &[]);
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (405, "method_not_allowed")
+    );
+    // Garbage that is not HTTP: a 400 from hyper, or the connection closed; the gateway lives.
+    let _ = raw(
+        addr,
+        b"\x00\x01\x02 garbage\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let huge_head = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(100_000));
+    if let Ok(r) = raw(addr, huge_head.as_bytes(), Duration::from_secs(5)) {
+        assert_eq!(r.status, 431, "an oversized head");
+    }
+    assert_eq!(get(addr, "/api/v1/healthz").status, 200);
+    let status = inst.status();
+    assert_eq!(status["gateway"]["restarts"], 0, "the gateway never died");
+    assert!(status["gateway"]["failed"].as_u64().unwrap() >= 14);
+    assert_eq!(status["gateway"]["served"], 0, "nothing reached a worker");
+    assert_eq!(status["workers"][0]["served"], 0);
+    assert_eq!(status["workers"][1]["served"], 0);
+}
+
+#[test]
+fn http_gateway_is_supervised_killed_it_comes_back_on_the_same_port() {
+    let (inst, addr) = start("http-kill", &[]);
+    let pid = inst.status()["gateway"]["pid"].as_i64().unwrap() as i32;
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
+    wait_for(
+        "the gateway to be restarted",
+        Duration::from_secs(10),
+        || {
+            let s = inst.status();
+            s["gateway"]["restarts"] == 1 && s["gateway"]["state"] == "ready"
+        },
+    );
+    assert!(!alive(pid));
+    assert_eq!(
+        inst.http_addr(),
+        addr,
+        "same address: the watchdog holds the socket"
+    );
+    assert_eq!(get(addr, "/api/v1/healthz").status, 200);
+    let out = inst.kennelctl(&["restart", "gateway"]);
+    assert!(out.status.success(), "{out:?}");
+    wait_for(
+        "the gateway to be restarted again",
+        Duration::from_secs(10),
+        || {
+            let s = inst.status();
+            s["gateway"]["restarts"] == 2 && s["gateway"]["state"] == "ready"
+        },
+    );
+    assert_eq!(get(addr, "/api/v1/healthz").status, 200);
+    let log = inst.log_text();
+    assert!(log.contains("gateway ready"), "{log}");
+}
+
+#[test]
+fn http_off_unless_asked_and_verbs_say_so() {
+    let inst = Instance::start("http-off", 1, &[]);
+    let status = inst.status();
+    assert!(status.get("gateway").is_none(), "{status}");
+    let out = inst.kennelctl(&["restart", "gateway"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no HTTP gateway")
+            || String::from_utf8_lossy(&out.stderr).contains("no HTTP gateway")
+    );
+}
+
+#[test]
+fn http_token_when_configured_guards_everything_but_the_probe() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = kennel_tests::fresh_dir("http-token-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("token");
+    let token = "s3cret-token-for-the-test-0123456789";
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (inst, addr) = start("http-token", &["--http-token-file", file.to_str().unwrap()]);
+    let r = get(addr, "/api/v1/pool");
+    assert_eq!((r.status, r.error_code().as_str()), (401, "unauthorized"));
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let wrong = request(
+        addr,
+        "GET",
+        "/api/v1/pool",
+        None,
+        &[("Authorization", "Bearer nope")],
+    );
+    assert_eq!(wrong.status, 401);
+    let bearer = format!("Bearer {token}");
+    let ok = request(
+        addr,
+        "GET",
+        "/api/v1/pool",
+        None,
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(ok.status, 200);
+    assert_eq!(
+        get(addr, "/api/v1/healthz").status,
+        200,
+        "probes need no token"
+    );
+    assert_eq!(
+        get(addr, "/").status,
+        200,
+        "the page itself is public; the API is not"
+    );
+    drop(inst);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn http_cors_is_off_unless_an_origin_is_configured() {
+    let (_plain, addr) = start("http-cors-off", &[]);
+    let pre = |addr| {
+        request(
+            addr,
+            "OPTIONS",
+            "/api/v1/runs",
+            None,
+            &[
+                ("Origin", "http://example.org"),
+                ("Access-Control-Request-Method", "POST"),
+            ],
+        )
+    };
+    assert!(pre(addr).header("access-control-allow-origin").is_none());
+    let (_cors, addr) = start(
+        "http-cors-on",
+        &["--http-cors-origin", "http://example.org"],
+    );
+    assert_eq!(
+        pre(addr).header("access-control-allow-origin"),
+        Some("http://example.org")
+    );
+}
+
+#[test]
+fn http_slow_and_silent_clients_are_cut_off_and_real_users_still_served() {
+    let (inst, addr) = start("http-slow", &["--http-header-timeout", "1s"]);
+    use std::io::{Read, Write};
+    // Silent: connected, nothing sent. Slowloris: a header line, then nothing more.
+    let mut silent = std::net::TcpStream::connect(addr).unwrap();
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // A body promised but trickled: the head arrives, the body never completes.
+    let mut trickle = std::net::TcpStream::connect(addr).unwrap();
+    trickle
+        .write_all(b"POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"lang")
+        .unwrap();
+    // Meanwhile a real user is answered.
+    assert_eq!(get(addr, "/api/v1/healthz").status, 200);
+    let started = Instant::now();
+    for s in [&mut silent, &mut slow, &mut trickle] {
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut buf = Vec::new();
+        // Closed by the gateway (EOF), perhaps after an error answer: never left open.
+        s.read_to_end(&mut buf)
+            .expect("the gateway closes the connection");
+    }
+    assert!(started.elapsed() < Duration::from_secs(14));
+    assert_eq!(inst.status()["gateway"]["restarts"], 0);
+}
+
+/// Raises this process's descriptor limit to at least `n` (root may raise the hard limit).
+fn allow_fds(n: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft >= n {
+        return;
+    }
+    let hard = hard.max(n);
+    setrlimit(Resource::RLIMIT_NOFILE, n, hard).unwrap_or_else(|e| {
+        panic!("this test holds {n} connections: raise the descriptor limit (ulimit -n): {e}")
+    });
+}
+
+#[test]
+fn http_ten_thousand_idle_connections_and_real_users_still_served() {
+    const IDLE: usize = 10_000;
+    allow_fds(IDLE as u64 + 2_000);
+    let (inst, addr) = start("http-10k", &["--http-header-timeout", "60s"]);
+    let gateway = inst.status()["gateway"]["pid"].as_i64().unwrap() as i32;
+    let before = kennel_common::procfs::rss_kib(gateway as u32).unwrap_or(0);
+    let mut idle = Vec::with_capacity(IDLE);
+    let t0 = Instant::now();
+    for _ in 0..IDLE {
+        idle.push(std::net::TcpStream::connect(addr).expect("connect an idle client"));
+    }
+    eprintln!("connected {IDLE} in {:?}", t0.elapsed());
+    // Every one accepted: the gateway's connection count is what the kernel says it holds.
+    wait_for(
+        "the gateway to accept them all",
+        Duration::from_secs(30),
+        || {
+            let n = std::fs::read_dir(format!("/proc/{gateway}/fd")).map_or(0, |d| d.count());
+            n >= IDLE
+        },
+    );
+    eprintln!("accepted {IDLE} in {:?}", t0.elapsed());
+    let started = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(get(addr, "/api/v1/healthz").status, 200);
+    }
+    let per_request = started.elapsed() / 20;
+    let rss = kennel_common::procfs::rss_kib(gateway as u32).unwrap_or(0);
+    eprintln!(
+        "gateway with {IDLE} idle connections: RSS {} KiB (was {before} KiB), a real request took {:.2} ms",
+        rss,
+        per_request.as_secs_f64() * 1000.0
+    );
+    assert!(
+        rss < 256 * 1024,
+        "RSS {rss} KiB with {IDLE} idle connections"
+    );
+    drop(idle);
+    assert_eq!(inst.status()["gateway"]["restarts"], 0);
+}
+
+#[test]
+fn sandbox_http_a_flood_of_submissions_meets_the_queue_bound_and_the_rate_limit() {
+    let (inst, addr) = start("http-flood", &["--http-queue", "2", "--http-rate", "4"]);
+    let sleeper = json!({"language": "python", "source": "import time\ntime.sleep(4)\n"});
+    // Two runs hold the queue's two places…
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = post_json(addr, "/api/v1/runs", &sleeper);
+        assert_eq!(r.status, 202, "{}", String::from_utf8_lossy(&r.body));
+        ids.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    // …so the third is told to come back, and nothing more reaches a worker.
+    let r = post_json(addr, "/api/v1/runs", &sleeper);
+    assert_eq!((r.status, r.error_code().as_str()), (503, "no_capacity"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // The same client keeps going: past its burst (8), 429 with Retry-After.
+    let mut limited = None;
+    for _ in 0..12 {
+        let r = post_json(addr, "/api/v1/runs", &sleeper);
+        if r.status == 429 {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 503);
+    }
+    let limited = limited.expect("the rate limit answered 429 within the burst");
+    assert_eq!(limited.error_code(), "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    // The admitted runs finish; the others never reached a worker.
+    for id in &ids {
+        wait_for("an admitted run to finish", Duration::from_secs(30), || {
+            get(addr, &format!("/api/v1/runs/{id}")).json()["status"] == "done"
+        });
+    }
+    let status = inst.status();
+    let served: u64 = (0..2)
+        .map(|k| status["workers"][k]["served"].as_u64().unwrap())
+        .sum();
+    assert_eq!(served, 2, "only the two admitted runs reached the workers");
+    assert_eq!(get(addr, "/api/v1/healthz").status, 200);
+}
