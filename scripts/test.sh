@@ -8,12 +8,17 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/deps.sh
 . scripts/deps.sh
 kennel_ensure_packages
-# tmux drives kennelctl top in a real terminal in the tests.
-if ! command -v tmux >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "test.sh: installing tmux (the console test)" >&2
+# Tools only the tests use: tmux drives kennelctl top in a real terminal; Debian's headless
+# Chromium and chromedriver load the playground page. Installed as root when missing.
+test_tools=()
+command -v tmux >/dev/null 2>&1 || test_tools+=(tmux)
+[ -x /usr/bin/chromium ] || test_tools+=(chromium)
+[ -x /usr/bin/chromedriver ] || test_tools+=(chromium-driver)
+if [ "${#test_tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test.sh: installing ${test_tools[*]} (the console and browser tests)" >&2
   apt-get update -qq >/dev/null 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null \
-    || echo "test.sh: installing tmux failed" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${test_tools[@]}" >/dev/null \
+    || echo "test.sh: installing ${test_tools[*]} failed" >&2
 fi
 
 echo "== cargo fmt --check"
@@ -42,18 +47,35 @@ else
   echo "SKIPPED: $sandbox_skipped program-runner tests: missing $(kennel_missing_packages)"
   skip=(--skip sandbox_)
 fi
-# A real parser of the Prometheus format for the metrics tests: prometheus_client, in a
-# virtualenv of our own (nothing installed into the system's Python).
-if [ ! -x target/pyprom/bin/python ] || ! target/pyprom/bin/python -c "import prometheus_client" 2>/dev/null; then
-  python3 -m venv target/pyprom >/dev/null 2>&1 && target/pyprom/bin/pip install -q prometheus_client >/dev/null 2>&1 || true
+# Python tools from PyPI, in a virtualenv of our own (nothing installed into the system's
+# Python): prometheus_client, a real parser of the Prometheus format for the metrics tests;
+# schemathesis, which fuzzes the HTTP API against its OpenAPI file.
+venv=target/pytools
+if ! "$venv/bin/python" -c "import prometheus_client, schemathesis" 2>/dev/null; then
+  python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/pip" install -q prometheus_client schemathesis >/dev/null 2>&1 || true
 fi
-if target/pyprom/bin/python -c "import prometheus_client" 2>/dev/null; then
-  export KENNEL_PROM_PYTHON="$PWD/target/pyprom/bin/python"
+if "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
+  export KENNEL_PROM_PYTHON="$PWD/$venv/bin/python"
 else
   n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'promparser_.*: test$' || true)
   echo "SKIPPED: $n metrics tests: the prometheus_client parser could not be installed"
   sandbox_skipped=$((sandbox_skipped + n))
   skip+=(--skip promparser_)
+fi
+if [ -x "$venv/bin/schemathesis" ] && [ -z "$(kennel_missing_packages)" ]; then
+  export KENNEL_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
+else
+  n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'schemathesis_.*: test$' || true)
+  echo "SKIPPED: $n API fuzzing tests: schemathesis (or the sandbox) is not available"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip schemathesis_)
+fi
+# (Without the sandbox they are skipped already: they are sandbox_browser_*.)
+if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; } && [ -z "$(kennel_missing_packages)" ]; then
+  n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'browser_.*: test$' || true)
+  echo "SKIPPED: $n browser tests: chromium and chromedriver are not installed"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip browser_)
 fi
 if ! command -v tmux >/dev/null 2>&1; then
   n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'tmux_.*: test$' || true)

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(playground::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
+        .layer(middleware::from_fn(limit_head))
         .layer(DefaultBodyLimit::max(s.gateway.http_max_body))
         .layer(RequestBodyTimeoutLayer::new(s.body_timeout))
         .layer(CatchPanicLayer::custom(error::panicked))
@@ -108,6 +109,29 @@ pub fn router(state: AppState) -> Router {
         );
     }
     app
+}
+
+/// Largest request head (target and headers) the API takes. hyper bounds what it buffers
+/// (`serve::MAX_HEAD`), but a head that arrives whole in one read can be parsed past that
+/// bound; this makes the limit exact.
+pub const MAX_HEAD: usize = 64 << 10;
+
+async fn limit_head(req: axum::extract::Request, next: middleware::Next) -> Response {
+    let size = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum::<usize>();
+    if size > MAX_HEAD {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "head_too_large",
+            format!("the request's target and headers exceed {MAX_HEAD} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 #[derive(Serialize)]

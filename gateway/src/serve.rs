@@ -22,8 +22,8 @@ use tower::ServiceExt;
 
 use crate::api::AppState;
 
-/// Largest request head (request line and headers).
-const MAX_HEAD: usize = 64 << 10;
+/// What hyper buffers of a request head at most (the exact limit is `api::MAX_HEAD`).
+const MAX_HEAD: usize = crate::api::MAX_HEAD;
 
 /// Time in-flight requests get to finish once a stop is asked (the watchdog's grace is
 /// longer; SIGKILL follows it).

@@ -14,25 +14,43 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::settings::Settings;
 
-/// The JSON body of `POST /api/v1/runs` (docs/openapi.yaml, `RunRequest`).
+/// The JSON body of `POST /api/v1/runs` (docs/openapi.yaml, `RunRequest`). An optional field
+/// is absent to take the default; an explicit `null` is refused (one spelling for "not
+/// given", so the schema and the server cannot disagree on it).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
     /// python, c, cpp or java; may be left out when `files` names the file.
+    #[serde(default, deserialize_with = "present")]
     pub language: Option<String>,
     /// The program's source.
+    #[serde(default, deserialize_with = "present")]
     pub source: Option<String>,
     /// The program as files: one file (the runner compiles single-file programs).
+    #[serde(default, deserialize_with = "present")]
     pub files: Option<Vec<SourceFile>>,
     #[serde(default)]
     pub stdin: String,
     #[serde(default)]
     pub args: Vec<String>,
     /// A different stdout is a wrong answer.
+    #[serde(default, deserialize_with = "present")]
     pub expected_output: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     pub time_limit_ms: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     pub wall_limit_ms: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     pub memory_limit_kib: Option<u64>,
+}
+
+/// A field that, when present, holds a `T` (not `null`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize)]

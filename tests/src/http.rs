@@ -57,8 +57,32 @@ pub fn raw(addr: SocketAddr, raw: &[u8], timeout: Duration) -> std::io::Result<R
     s.set_read_timeout(Some(timeout))?;
     s.write_all(raw)?;
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
+    let mut chunk = [0u8; 16 << 10];
+    // To the end of the connection, or of the body its Content-Length announces (some
+    // servers, chromedriver among them, keep the connection open despite `close`).
+    loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if complete(&buf) {
+            break;
+        }
+    }
     parse(&buf)
+}
+
+/// Whether `buf` holds a whole answer with a Content-Length.
+fn complete(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .is_some_and(|len| buf.len() >= end + 4 + len)
 }
 
 /// One request with an optional JSON body and extra headers.

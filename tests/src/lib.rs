@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod http;
 
 use std::io::{Read, Write};

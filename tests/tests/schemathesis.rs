@@ -1,0 +1,66 @@
+//! The API against its own OpenAPI file (docs/openapi.yaml), by schemathesis: generated
+//! valid and invalid requests for every operation, stateful sequences (a run created, then
+//! read), and every check it has — no server error, status codes, content types, headers
+//! and bodies as documented, invalid data refused, valid data accepted.
+//!
+//! Named `schemathesis_*`: scripts/test.sh installs schemathesis from PyPI into a virtualenv
+//! under target/ and passes its path in KENNEL_SCHEMATHESIS; without it the test is skipped
+//! and counted as skipped there. It runs programs, so it needs the sandbox too.
+
+use std::path::Path;
+use std::process::Command;
+
+use kennel_tests::Instance;
+
+#[test]
+fn schemathesis_the_api_conforms_to_its_openapi_file() {
+    let st = std::env::var("KENNEL_SCHEMATHESIS")
+        .expect("KENNEL_SCHEMATHESIS names the schemathesis binary (scripts/test.sh sets it)");
+    // The rate limit is tested on its own; here it would turn most cases into 429s.
+    let inst = Instance::start_flags(
+        "schemathesis",
+        &[
+            "--workers",
+            "2",
+            "--http",
+            "127.0.0.1:0",
+            "--http-rate",
+            "10000",
+        ],
+    );
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let url = format!("http://{}", inst.http_addr());
+    let report = kennel_tests::fresh_dir("schemathesis-report");
+    let out = Command::new(&st)
+        .args(["run", spec.to_str().unwrap(), "--url", &url])
+        .args([
+            "--checks",
+            "all",
+            "--max-examples",
+            "40",
+            "--seed",
+            "20261124",
+        ])
+        .args(["--no-color", "--request-timeout", "60"])
+        .arg("--report-dir")
+        .arg(&report)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run schemathesis");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("generated") || l.contains("issues") || l.contains("failures"))
+        .collect();
+    eprintln!("schemathesis: {}", summary.join(" | "));
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("No issues found"), "{text}");
+    let status = inst.status();
+    assert_eq!(status["gateway"]["restarts"], 0, "the gateway never died");
+    inst.assert_check_ok();
+    let _ = std::fs::remove_dir_all(&report);
+}
