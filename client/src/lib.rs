@@ -9,6 +9,7 @@ pub mod chaos;
 pub mod chaos_cli;
 pub mod client;
 pub mod ctl;
+pub mod http;
 pub mod inspect;
 pub mod launch;
 pub mod status;

@@ -8,7 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod browser;
-pub mod http;
+/// The minimal HTTP client lives in kennel-client (its benchmark uses it too).
+pub use kennel_client::http;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -60,6 +60,22 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The HTTP API's cost: a Python and a C hello world through the gateway against the
+    /// same runs through kennel-client, at 1 and 8 clients. Writes target/bench/api.json.
+    Api {
+        /// Runs per (program, clients) cell and round (at least one per client).
+        #[arg(long, default_value_t = 24)]
+        runs: usize,
+        /// Interleaved rounds.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// One run per cell (used by the test suite).
+        #[arg(long)]
+        tiny: bool,
+        /// Where to write the JSON report (default target/bench/api.json; none for --tiny).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// kill -9 of a worker -> replacement accepting connections.
     Restart {
         #[arg(long, default_value_t = 20)]

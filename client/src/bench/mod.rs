@@ -1,6 +1,7 @@
 //! Kennel's benchmarks: each measures Kennel next to a floor (or a competitor) in the same run,
 //! interleaved, and reports ratios, never absolute figures alone.
 
+pub mod api;
 pub mod baselines;
 pub mod cli;
 pub mod load;

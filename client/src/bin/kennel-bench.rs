@@ -73,19 +73,39 @@ fn main() {
             match bench_runner::run(cfg, |line| eprintln!("kennel-bench: {line}")) {
                 Ok(r) => {
                     let doc = serde_json::to_string(&r).unwrap_or_default();
-                    if let Some(p) = &out {
-                        let written = p
-                            .parent()
-                            .map_or(Ok(()), std::fs::create_dir_all)
-                            .and_then(|()| std::fs::write(p, format!("{doc}\n")));
-                        if let Err(e) = written {
-                            eprintln!("kennel-bench: writing {}: {e}", p.display());
-                        }
-                    }
+                    write_report(out.as_deref(), &doc);
                     if json {
                         println!("{doc}");
                     } else {
                         print!("{}", bench_runner::table(&r));
+                    }
+                    if r.errors > 0 {
+                        std::process::exit(1);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kennel-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Api {
+            runs,
+            rounds,
+            tiny,
+            out,
+        } => {
+            use kennel_client::bench::api;
+            let (runs, rounds) = if tiny { (1, 1) } else { (runs, rounds) };
+            let out = out.or((!tiny).then(|| PathBuf::from("target/bench/api.json")));
+            match api::run(runs, rounds, |line| eprintln!("kennel-bench: {line}")) {
+                Ok(r) => {
+                    let doc = serde_json::to_string(&r).unwrap_or_default();
+                    write_report(out.as_deref(), &doc);
+                    if json {
+                        println!("{doc}");
+                    } else {
+                        print!("{}", api::table(&r));
                     }
                     if r.errors > 0 {
                         std::process::exit(1);
@@ -111,6 +131,19 @@ fn main() {
                     std::process::exit(1);
                 }
             }
+        }
+    }
+}
+
+/// Writes a JSON report where asked (its directory made first); a failure is said, not fatal.
+fn write_report(out: Option<&std::path::Path>, doc: &str) {
+    if let Some(p) = out {
+        let written = p
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(p, format!("{doc}\n")));
+        if let Err(e) = written {
+            eprintln!("kennel-bench: writing {}: {e}", p.display());
         }
     }
 }

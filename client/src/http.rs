@@ -1,7 +1,8 @@
-//! A minimal HTTP/1.1 client for the gateway's tests and for driving chromedriver: one
-//! request per connection (`Connection: close`), the answer read to its end. Hand-written on
-//! purpose: the tests must send what a library would refuse to (garbage, trickles, lies in
-//! Content-Length), and see exactly what came back.
+//! A minimal HTTP/1.1 client for the gateway's benchmark and tests (and for driving
+//! chromedriver in the browser test): one request per connection (`Connection: close`), the
+//! answer read to its end or to its Content-Length. Hand-written on purpose: the tests must
+//! send what a library would refuse to (garbage, trickles, lies in Content-Length) and see
+//! exactly what came back, and the benchmark must measure the gateway, not a client stack.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -85,7 +86,7 @@ fn complete(buf: &[u8]) -> bool {
         .is_some_and(|len| buf.len() >= end + 4 + len)
 }
 
-/// One request with an optional JSON body and extra headers.
+/// One request with an optional body and extra headers; panics if no answer came (tests).
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -93,6 +94,18 @@ pub fn request(
     body: Option<&[u8]>,
     headers: &[(&str, &str)],
 ) -> Reply {
+    send(addr, method, path, body, headers)
+        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
+}
+
+/// One request with an optional body and extra headers.
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Reply> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
@@ -105,17 +118,21 @@ pub fn request(
     let mut bytes = req.into_bytes();
     bytes.extend_from_slice(body);
     raw(addr, &bytes, Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{method} {path} on {addr}: {e}"))
 }
 
 pub fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, None, &[])
 }
 
-/// POST of a JSON value.
+/// POST of a JSON value; panics if no answer came (tests).
 pub fn post_json(addr: SocketAddr, path: &str, body: &Value) -> Reply {
-    let b = serde_json::to_vec(body).expect("serialise");
-    request(
+    try_post_json(addr, path, body).unwrap_or_else(|e| panic!("POST {path} on {addr}: {e}"))
+}
+
+/// POST of a JSON value.
+pub fn try_post_json(addr: SocketAddr, path: &str, body: &Value) -> std::io::Result<Reply> {
+    let b = serde_json::to_vec(body).map_err(std::io::Error::other)?;
+    send(
         addr,
         "POST",
         path,
