@@ -85,6 +85,12 @@ pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result
         state.settings.dispatcher,
         if state.settings.token.is_some() { ", token required" } else { "" }
     );
+    if !endpoint.ip().is_loopback() && state.settings.token.is_none() {
+        log::warn!(
+            "the API listens on {endpoint}, beyond loopback, with no token: anyone who reaches \
+             it can run programs (set --http-token-file)"
+        );
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // The termination signals arrive on a descriptor: one plain thread waits on it.
     let watcher = std::thread::Builder::new()
