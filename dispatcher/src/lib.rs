@@ -2,19 +2,20 @@
 //! claims an idle worker slot in shared memory (ping), notices the worker through its FIFO and
 //! answers the worker's port. The control connection stays open for the next request.
 //!
-//! Threads: the main thread polls the listener, the pong FIFO and its shutdown; each control
-//! connection gets a small thread of its own, so a slow or silent client only ever occupies
-//! its own thread. A request that finds no idle worker joins a first-come-first-served queue,
-//! served by whichever thread learns of a free slot (see `assign`): no thread sleeps on it.
+//! One thread, one event loop (epoll through `mio`): the listener, every control connection,
+//! the pong FIFO and the shutdown descriptor. A slow or silent client costs a few hundred
+//! bytes and nothing else; a request that finds no idle worker joins a first-come-first-served
+//! queue, served the moment a worker frees up (see `queue`).
 //!
 //! | module | what |
 //! |---|---|
 //! | `settings` | flags → validated settings; `DispatcherOptions`, which the watchdog flattens |
-//! | `state` | `Dispatcher`: context, FIFOs, queue, connection caps, tokens |
-//! | `listen` | `run(listener, dispatcher, shutdown)`: the main thread |
+//! | `state` | `Dispatcher`: context, FIFOs, connection caps, tokens |
+//! | `listen` | `run(listener, dispatcher, shutdown)`: the event loop |
 //! | `accept` | accepting within the caps; running out of descriptors gracefully |
-//! | `control` | one control connection: request lines in, answers out, in order |
-//! | `assign` | claiming an idle worker, or queueing for one |
+//! | `conn` | one control connection: request lines in, answers out, in order, deadlines |
+//! | `assign` | claiming an idle worker, the answer, the ping |
+//! | `queue` | the requests waiting for a worker |
 //! | `reservations` | the bound on workers one connection holds unused |
 
 #![forbid(unsafe_code)]
@@ -22,8 +23,9 @@
 pub mod accept;
 pub mod aliases;
 pub mod assign;
-pub mod control;
+pub mod conn;
 pub mod listen;
+pub mod queue;
 pub mod reservations;
 pub mod settings;
 pub mod state;

@@ -1,5 +1,5 @@
-//! The dispatcher's state, shared by its main thread and its connection threads: the instance
-//! context, the workers' FIFOs, the queue of waiting requests, the connection caps, tokens.
+//! The dispatcher's state besides its event loop's own: the instance context, the workers'
+//! FIFOs, the round-robin cursor, the connection caps, tokens.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,10 +12,10 @@ use kennel_common::runtime::FifoName;
 use kennel_common::segment::RecordId;
 use kennel_common::Result;
 
-use crate::assign::Queue;
 use crate::settings::Settings;
 
-/// State shared by the main thread and the connection threads.
+/// What the event loop and its helpers share (the loop's own state — connections, queue — is
+/// in `listen`).
 pub struct Dispatcher {
     pub ctx: ChildContext,
     pub settings: Settings,
@@ -23,8 +23,6 @@ pub struct Dispatcher {
     pub worker_fifos: Vec<Fifo>,
     /// Pong notices from the workers.
     pub pongs: Fifo,
-    /// Requests waiting for an idle worker.
-    pub queue: Queue,
     /// Where the next round-robin search starts.
     pub cursor: AtomicUsize,
     /// Open control connections.
@@ -47,7 +45,6 @@ impl Dispatcher {
             settings,
             worker_fifos,
             pongs,
-            queue: Queue::default(),
             cursor: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             per_source: Mutex::new(HashMap::new()),
