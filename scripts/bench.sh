@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The load benchmark: builds in release mode and runs kennel-bench load, which measures Kennel
 # against a one-hop floor, a two-hop floor with no IPC, and nginx as a TCP stream proxy, all
-# in the same run and interleaved; then dispatch overhead, memory, 1,000 idle control
-# connections and restart latency. Prints a table and writes target/bench/latest.json.
+# in the same run and interleaved; then dispatch overhead, memory, 10,000 idle control
+# connections (and a real client's p99 while they are open) and restart latency. Prints a table and writes target/bench/latest.json.
 #   scripts/bench.sh            full run (a few minutes)
 #   scripts/bench.sh --quick    the same grid with short runs (about a minute)
 #   scripts/bench.sh --no-nginx

@@ -83,7 +83,10 @@ pub fn main_with<S, T>(
             }
         },
         None => match std::net::TcpListener::bind((p.bind, p.port)) {
-            Ok(l) => l,
+            Ok(l) => {
+                crate::resources::widen_backlog(&l);
+                l
+            }
             Err(e) => {
                 log::error!("cannot listen on {}:{}: {e}", p.bind, p.port);
                 return EXIT_BIND;

@@ -20,6 +20,7 @@ pub mod options;
 pub mod owner;
 pub mod procfs;
 pub mod protocol;
+pub mod resources;
 pub mod runtime;
 pub mod segment;
 pub mod shutdown;

@@ -85,13 +85,19 @@ impl Conn {
         }
     }
 
-    /// Reads what the socket holds (edge-triggered: until it would block), within the
-    /// read-ahead while a request is queued; then answers what is complete.
-    pub fn read(&mut self, d: &Dispatcher, q: &mut Queue, buf: &mut [u8]) -> Fate {
+    /// Reads what the socket holds, within the read-ahead while a request is queued; then
+    /// answers what is complete.
+    ///
+    /// Edge-triggered readiness needs the socket drained, but a read that returned less than
+    /// the buffer did drain it: data arriving later raises a new edge. Only when the peer's
+    /// end-of-file was announced with the event (`closed`), or the buffer came back full, is
+    /// the next read made at once — one system call per request saved.
+    pub fn read(&mut self, d: &Dispatcher, q: &mut Queue, buf: &mut [u8], closed: bool) -> Fate {
         while !self.eof && !self.read_ahead_full() {
             match self.stream.read(buf) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
+                    let drained = n < buf.len() && !closed;
                     let had_partial = self.parser.has_partial();
                     self.parser.push(&buf[..n]);
                     // A fresh allowance, unless this continues a request begun earlier: that
@@ -101,6 +107,9 @@ impl Conn {
                     }
                     if let Fate::Close(why) = self.drive(d, q) {
                         return Fate::Close(why);
+                    }
+                    if drained {
+                        break;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,

@@ -125,7 +125,12 @@ pub fn run(listener: TcpListener, dispatcher: Arc<Dispatcher>, shutdown: &Shutdo
                     }
                 }
                 PONGS => l.drain_pongs(),
-                Token(key) => l.on_conn_event(key, ev.is_readable(), ev.is_writable()),
+                Token(key) => l.on_conn_event(
+                    key,
+                    ev.is_readable(),
+                    ev.is_writable(),
+                    ev.is_read_closed() || ev.is_error(),
+                ),
             }
         }
         if accept_now && l.paused_until.is_none_or(|t| Instant::now() >= t) {
@@ -176,7 +181,7 @@ impl Loop {
                     let conn = Conn::new(&self.d, stream, peer, (key, self.generation));
                     entry.insert(conn);
                     // Data may have arrived with the connection (edge-triggered: read now).
-                    self.on_conn_event(key, true, false);
+                    self.on_conn_event(key, true, false, true);
                 }
                 Accepted::Refused => {}
                 Accepted::Drained => return,
@@ -188,7 +193,7 @@ impl Loop {
         }
     }
 
-    fn on_conn_event(&mut self, key: usize, readable: bool, writable: bool) {
+    fn on_conn_event(&mut self, key: usize, readable: bool, writable: bool, closed: bool) {
         let Some(c) = self.conns.get_mut(key) else {
             return;
         };
@@ -197,7 +202,7 @@ impl Loop {
             fate = c.flush();
         }
         if readable && fate == Fate::Open {
-            fate = c.read(&self.d, &mut self.queue, &mut self.buf);
+            fate = c.read(&self.d, &mut self.queue, &mut self.buf, closed);
         }
         self.settle(key, fate);
     }
@@ -250,7 +255,8 @@ impl Loop {
                 Some(c) => {
                     c.deliver(&self.d, &s.answer, s.claim, s.started);
                     c.dequeued(&self.d);
-                    let fate = c.read(&self.d, &mut self.queue, &mut self.buf);
+                    // Not drained since it was queued: read until the socket would block.
+                    let fate = c.read(&self.d, &mut self.queue, &mut self.buf, true);
                     self.next_sweep = self.next_sweep.min(c.deadline.max(Instant::now()));
                     self.settle(key, fate);
                 }
@@ -280,7 +286,7 @@ impl Loop {
             );
             c.say(&busy_answer(w.style.framing));
             c.dequeued(&self.d);
-            let fate = c.read(&self.d, &mut self.queue, &mut self.buf);
+            let fate = c.read(&self.d, &mut self.queue, &mut self.buf, true);
             self.next_sweep = self.next_sweep.min(c.deadline.max(now));
             self.settle(key, fate);
         }

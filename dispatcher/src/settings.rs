@@ -22,12 +22,13 @@ pub struct DispatcherOptions {
     /// A control connection silent this long is closed.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
-    /// Most control connections open at once; more are refused with `ERR busy`.
-    #[arg(long, default_value_t = 1024)]
+    /// Most control connections open at once; more are refused with `ERR busy`. Checked
+    /// against the descriptor limit at start (raised to fit, or the cap lowered, logged).
+    #[arg(long, default_value_t = 16_384)]
     pub max_connections: usize,
     /// Most control connections open at once from one source address (on loopback every
     /// local client is 127.0.0.1, so the default equals --max-connections).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 16_384)]
     pub max_per_source: usize,
     /// Most workers one control connection may hold reserved and unused at once; a request
     /// beyond gets an error line (a client using its workers never has more than one).
@@ -38,6 +39,9 @@ pub struct DispatcherOptions {
     #[arg(long = "type-alias", value_parser = Alias::parse)]
     pub type_aliases: Vec<Alias>,
 }
+
+/// Upper bound on `--max-connections` (each costs a descriptor and a few hundred bytes).
+pub const MAX_CONNECTIONS: usize = 1_000_000;
 
 /// Upper bound on `--queue-timeout`: a request held longer than this is held by mistake.
 pub const MAX_QUEUE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -52,6 +56,11 @@ impl DispatcherOptions {
             return Err(format!(
                 "--queue-timeout must be at most {} s",
                 MAX_QUEUE_TIMEOUT.as_secs()
+            ));
+        }
+        if self.max_connections > MAX_CONNECTIONS || self.max_per_source > MAX_CONNECTIONS {
+            return Err(format!(
+                "--max-connections and --max-per-source must be at most {MAX_CONNECTIONS}"
             ));
         }
         if self.max_connections == 0 || self.max_per_source == 0 || self.max_reservations == 0 {

@@ -35,7 +35,15 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn open(ctx: ChildContext, settings: Settings) -> Result<Dispatcher> {
+    pub fn open(ctx: ChildContext, mut settings: Settings) -> Result<Dispatcher> {
+        // Every connection is a descriptor; besides them: the segment, the FIFOs, the
+        // listener, epoll, the signalfd, the reserve descriptor.
+        let reserved = 64 + ctx.segment.workers() as u64;
+        settings.max_connections = kennel_common::resources::fit_connections(
+            settings.max_connections,
+            reserved,
+            "--max-connections",
+        );
         let worker_fifos = (0..ctx.segment.workers())
             .map(|k| Fifo::open(&ctx.runtime.fifo_path(FifoName::Worker(k))))
             .collect::<Result<Vec<_>>>()?;

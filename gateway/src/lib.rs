@@ -36,7 +36,6 @@ use kennel_common::child::{self, ChildContext, Placement};
 use kennel_common::segment::RecordId;
 use kennel_common::shutdown::Shutdown;
 use kennel_common::{Error, Result};
-use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
 use crate::api::AppState;
 use crate::settings::{Args, Settings};
@@ -65,7 +64,11 @@ pub fn main_with(args: Args) -> i32 {
 
 /// Serves `listener` until `shutdown` fires (mini-redis's `run`: the caller binds and stops).
 pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result<()> {
-    let max_connections = connection_budget(state.settings.gateway.http_max_connections);
+    let max_connections = kennel_common::resources::fit_connections(
+        state.settings.gateway.http_max_connections,
+        RESERVED_FDS,
+        "--http-max-connections",
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gateway")
@@ -73,12 +76,6 @@ pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result
         .max_blocking_threads(state.settings.gateway.http_queue + 4)
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
-    // The watchdog bound it with std's backlog of 128: a burst of connections (thousands of
-    // clients at once) would overflow it and wait out SYN retransmits. listen(2) again on a
-    // listening socket only changes its backlog.
-    if let Err(e) = nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::MAXCONN) {
-        log::warn!("cannot raise the listen backlog: {e}");
-    }
     let endpoint = state.ctx.go_live(&listener)?;
     log::info!(
         "serving the API and the playground on http://{endpoint}/ (dispatcher {}, at most {max_connections} connections{})",
@@ -121,28 +118,4 @@ pub fn run(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result
     // Runs still on the blocking pool end on their own deadlines; we do not wait for them.
     runtime.shutdown_background();
     result.map_err(|e| Error::io("serving HTTP", e))
-}
-
-/// The connections we can hold: `wanted`, unless the descriptor limit (raised to its hard
-/// maximum first) leaves fewer; said in the log when it does.
-fn connection_budget(wanted: usize) -> usize {
-    let need = wanted as u64 + RESERVED_FDS;
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return wanted;
-    };
-    let mut have = soft;
-    if soft < need {
-        let target = need.min(hard);
-        if setrlimit(Resource::RLIMIT_NOFILE, target, hard).is_ok() {
-            have = target;
-        }
-    }
-    if have >= need {
-        return wanted;
-    }
-    let fit = have.saturating_sub(RESERVED_FDS).max(16) as usize;
-    log::warn!(
-        "--http-max-connections {wanted} does not fit the descriptor limit ({have}): holding at most {fit}"
-    );
-    fit
 }

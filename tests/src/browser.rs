@@ -35,8 +35,12 @@ impl Browser {
     /// Starts chromedriver and one headless Chromium session with an empty profile, no
     /// background networking (the machine's network is closed), a fixed window size.
     pub fn start(profile: PathBuf) -> Browser {
+        use std::os::unix::process::CommandExt;
+        // A process group of its own: chromedriver and every browser process it starts are
+        // killed together at the end, whatever state the session is in.
         let mut driver = Command::new(CHROMEDRIVER)
             .arg("--port=0")
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -64,6 +68,8 @@ impl Browser {
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update",
                     "--disable-sync", "--disable-quic", "--no-first-run",
+                    // No crash handler: it would leave its own process group behind.
+                    "--disable-crash-reporter", "--disable-breakpad",
                     "--window-size=1280,900",
                     format!("--user-data-dir={}", profile.display()),
                 ]
@@ -231,7 +237,8 @@ impl Drop for Browser {
                 Duration::from_secs(10),
             );
         }
-        let _ = self.driver.kill();
+        let group = nix::unistd::Pid::from_raw(self.driver.id() as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }

@@ -76,7 +76,11 @@ fn the_load_benchmark_runs_end_to_end() {
     }
     assert_eq!(report["idle_connections"], 50);
     assert_eq!(report["idle_connection_errors"], 0);
-    assert!(report["rss_dispatcher_1000_idle_kib"].as_u64().unwrap() > 0);
+    assert!(report["dispatcher_rss_10k_kib"].as_u64().unwrap() > 0);
+    assert!(
+        report["p99_us_under_10k"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
     assert!(report["rss_worker_kib"].as_u64().unwrap() > 0);
 }
 

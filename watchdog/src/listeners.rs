@@ -27,7 +27,10 @@ impl Listeners {
     /// error names the address that could not be bound and why.
     pub fn bind_all(s: &Settings) -> Result<Listeners> {
         let bind = |addr: SocketAddr| {
-            TcpListener::bind(addr).map_err(|e| Error::io(format!("cannot listen on {addr}"), e))
+            let l = TcpListener::bind(addr)
+                .map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?;
+            kennel_common::resources::widen_backlog(&l);
+            Ok::<_, Error>(l)
         };
         let mut by_record = Vec::with_capacity(s.workers + 2);
         let ports = std::iter::once(s.port).chain((0..s.workers).map(|k| s.worker_port(k)));

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod baselines;
 pub mod cli;
+pub mod idle;
 pub mod load;
 pub mod minimal;
 pub mod nginx;

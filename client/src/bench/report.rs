@@ -93,8 +93,13 @@ pub fn table(out: &Outcome) -> String {
     t += &format!("RSS idle: {}\n", list(&out.rss_idle_kib));
     t += &format!("RSS peak under load: {}\n", list(&out.rss_peak_kib));
     t += &format!(
-        "dispatcher RSS with {} idle control connections: {} KiB, {} errors\n",
-        out.idle_conn_opened, out.idle_conn_rss_kib, out.idle_conn_errors
+        "dispatcher RSS with {} idle control connections: {} KiB, {} errors; a real client meanwhile: p50 {:.0} µs, p99 {:.0} µs, {} errors\n",
+        out.idle_conn_opened,
+        out.idle_conn_rss_kib,
+        out.idle_conn_errors,
+        out.idle_real_p50_us,
+        out.idle_real_p99_us,
+        out.idle_real_errors
     );
     if let Some(r) = &out.restart {
         t += &r.text();
@@ -152,9 +157,11 @@ pub fn json(out: &Outcome) -> String {
         "rss_watchdog_kib": rss_of(&out.rss_idle_kib, "watchdog"),
         "rss_worker_peak_kib": rss_of(&out.rss_peak_kib, "worker"),
         "rss_dispatcher_peak_kib": rss_of(&out.rss_peak_kib, "dispatcher"),
-        "rss_dispatcher_1000_idle_kib": out.idle_conn_rss_kib,
+        "dispatcher_rss_10k_kib": out.idle_conn_rss_kib,
+        "p99_us_under_10k": round(out.idle_real_p99_us, 1),
+        "p50_us_under_10k": round(out.idle_real_p50_us, 1),
         "idle_connections": out.idle_conn_opened,
-        "idle_connection_errors": out.idle_conn_errors,
+        "idle_connection_errors": out.idle_conn_errors + out.idle_real_errors,
         "nginx_note": out.nginx_note,
     });
     if let (Some(r), Some(m)) = (&out.restart, doc.as_object_mut()) {

@@ -1,23 +1,20 @@
 //! The whole load benchmark: start the floors, nginx (when installed) and a real Kennel
 //! instance once, then for every (clients, payload) pair run each system in turn, several
 //! rounds interleaved (A B C D A B C D) so that machine drift cancels in the ratios; then the
-//! dispatcher's own timing, memory, 1,000 idle control connections, and restart latency.
+//! dispatcher's own timing, memory, 10,000 idle control connections, and restart latency.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kennel_common::layout::DISPATCH_BUCKETS;
 use kennel_common::procfs;
-use kennel_common::protocol::frame_request;
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::RecordId;
 
 use super::load::{self, Route, RunResult};
 use super::report::{human_bytes, write_json};
-use super::{minimal, nginx, restart};
+use super::{idle, minimal, nginx, restart};
 use crate::inspect::Inspector;
 use crate::launch::{bin_dir, fresh_runtime_dir, launch};
 
@@ -46,7 +43,7 @@ impl SuiteConfig {
             workers: 4,
             nginx: true,
             restart_samples: 20,
-            idle_connections: 1000,
+            idle_connections: 10_000,
             out: Some(PathBuf::from("target/bench/latest.json")),
         }
     }
@@ -147,6 +144,11 @@ pub struct Outcome {
     pub idle_conn_rss_kib: u64,
     pub idle_conn_errors: u64,
     pub idle_conn_opened: usize,
+    /// A real client's echo exchanges while the idle connections are open (and a few busy
+    /// clients run): p50 and p99 in µs, and its failures.
+    pub idle_real_p50_us: f64,
+    pub idle_real_p99_us: f64,
+    pub idle_real_errors: u64,
     pub restart: Option<restart::RestartReport>,
 }
 
@@ -205,7 +207,7 @@ fn processes(inspector: &Inspector, watchdog: u32) -> Vec<(String, u32)> {
 }
 
 /// Raises this process's open-file limit to its hard limit (the idle-connection test opens
-/// 1,000 sockets).
+/// 10,000 sockets).
 fn raise_nofile() {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
@@ -313,7 +315,7 @@ pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome,
         "{} idle control connections…",
         cfg.idle_connections
     ));
-    idle_connections(cfg.idle_connections, kennel.addr, &inspector, &mut out)?;
+    idle::measure(cfg.idle_connections, kennel.addr, &inspector, &mut out)?;
     drop(inspector);
     kennel
         .stop(Duration::from_secs(20))
@@ -329,64 +331,4 @@ pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome,
         write_json(path, &out)?;
     }
     Ok(out)
-}
-
-/// Opens `n` idle control connections, measures the dispatcher's RSS, then sends one full
-/// request over each to prove they all still work.
-fn idle_connections(
-    n: usize,
-    addr: SocketAddr,
-    inspector: &Inspector,
-    out: &mut Outcome,
-) -> Result<(), String> {
-    let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        match TcpStream::connect(addr) {
-            Ok(s) => conns.push(s),
-            Err(_) => out.idle_conn_errors += 1,
-        }
-    }
-    out.idle_conn_opened = conns.len();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while inspector.segment.read(RecordId::Dispatcher).connections < conns.len() as u64 {
-        if Instant::now() > deadline {
-            return Err("the dispatcher did not accept every idle connection within 20 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let pid = inspector
-        .segment
-        .read(RecordId::Dispatcher)
-        .pid()
-        .ok_or("no dispatcher pid")?;
-    out.idle_conn_rss_kib = procfs::rss_kib(pid).unwrap_or(0);
-    let request = frame_request(b"idle no more");
-    for s in conns {
-        if use_idle_connection(s, &request).is_err() {
-            out.idle_conn_errors += 1;
-        }
-    }
-    Ok(())
-}
-
-fn use_idle_connection(s: TcpStream, request: &[u8]) -> std::io::Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let ip = s.peer_addr()?.ip();
-    (&s).write_all(b"echo\n")?;
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line)?;
-    let port: u16 = line
-        .trim()
-        .parse()
-        .map_err(|_| std::io::Error::other(line.clone()))?;
-    let w = TcpStream::connect((ip, port))?;
-    w.set_read_timeout(Some(Duration::from_secs(10)))?;
-    (&w).write_all(request)?;
-    let mut reply = Vec::new();
-    (&w).read_to_end(&mut reply)?;
-    if reply != request {
-        return Err(std::io::Error::other("wrong echo"));
-    }
-    Ok(())
 }
