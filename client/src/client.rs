@@ -102,8 +102,9 @@ impl std::error::Error for ClientError {}
 
 /// What the dispatcher said to one request line.
 enum Reply {
-    /// A worker port, with the one-time token when the server requires one.
-    Port(u16, Option<u64>),
+    /// A worker (its host when the answer names one), with the one-time token when the
+    /// server requires one.
+    Port(kennel_common::protocol::PortAnswer),
     Busy,
     Err(String),
 }
@@ -170,7 +171,7 @@ impl Client {
             return Ok(Reply::Err(msg.to_string()));
         }
         match parse_port_answer(&line) {
-            Some((port, token)) => Ok(Reply::Port(port, token)),
+            Some(a) => Ok(Reply::Port(a)),
             None => Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("unexpected dispatcher answer {line:?}"),
@@ -191,8 +192,8 @@ impl Client {
             if attempt > 1 {
                 std::thread::sleep(self.backoff(attempt - 2));
             }
-            let (port, token) = match self.ask(request_type) {
-                Ok(Reply::Port(p, t)) => (p, t),
+            let (host, port, token) = match self.ask(request_type) {
+                Ok(Reply::Port(a)) => (a.addr.unwrap_or(self.cfg.addr.ip()), a.port, a.token),
                 Ok(Reply::Busy) => {
                     busy += 1;
                     last = "all workers busy (-1)".into();
@@ -206,7 +207,7 @@ impl Client {
                     continue;
                 }
             };
-            match self.talk_to_worker(port, token, payload) {
+            match self.talk_to_worker(SocketAddr::new(host, port), token, payload) {
                 Err(WorkerError::Refused(why)) => return Err(ClientError::Refused(why)),
                 Ok(body) => {
                     return Ok(Answer {
@@ -216,7 +217,7 @@ impl Client {
                     })
                 }
                 Err(WorkerError::Io(e)) => {
-                    last = format!("worker on port {port}: {e}");
+                    last = format!("worker at {host}:{port}: {e}");
                     if !repeatable {
                         return Err(ClientError::GaveUp {
                             attempts: attempt,
@@ -235,13 +236,13 @@ impl Client {
         })
     }
 
+    /// The exchange with the worker at `addr` (the host the dispatcher named, or its own).
     fn talk_to_worker(
         &self,
-        port: u16,
+        addr: SocketAddr,
         token: Option<u64>,
         payload: &[u8],
     ) -> Result<Vec<u8>, WorkerError> {
-        let addr = SocketAddr::new(self.cfg.addr.ip(), port);
         let mut s = TcpStream::connect_timeout(&addr, self.cfg.io_timeout)?;
         s.set_nodelay(true)?;
         s.set_read_timeout(Some(self.cfg.answer_timeout))?;

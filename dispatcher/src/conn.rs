@@ -16,7 +16,8 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use kennel_common::protocol::{
-    error_line, AnswerStyle, ControlParser, ControlRequest, LineTooLong, RequestType, MAX_LINE,
+    error_line, AnswerStyle, ControlParser, ControlRequest, LineTooLong, RequestType, Style,
+    MAX_LINE,
 };
 use kennel_common::segment::{Claim, RecordId};
 use mio::net::TcpStream;
@@ -38,10 +39,17 @@ const MAX_OWED: usize = 64 << 10;
 
 pub struct Conn {
     pub stream: TcpStream,
+    /// The socket's peer (counted against the per-source cap).
     pub peer: SocketAddr,
+    /// The client the requests are for: the peer, or the one a PROXY header names.
+    client: SocketAddr,
+    /// `--proxy-protocol`: the header not read yet (its bytes so far).
+    proxy_header: Option<Vec<u8>>,
     /// This connection's identity in the queue: its slab key and a generation.
     pub id: (usize, u64),
-    local_ip: Option<IpAddr>,
+    /// The host the answers name for the workers (`--advertise`, else the address reached).
+    advertise: Option<IpAddr>,
+    advertise_lines: bool,
     parser: ControlParser,
     /// Idle, or the first byte of an incomplete request plus the idle timeout.
     pub deadline: Instant,
@@ -72,8 +80,11 @@ impl Conn {
         Conn {
             stream,
             peer,
+            client: peer,
+            proxy_header: d.settings.proxy_protocol.then(Vec::new),
             id,
-            local_ip,
+            advertise: d.settings.advertise.or(local_ip),
+            advertise_lines: d.settings.advertise_lines,
             parser: ControlParser::new(),
             deadline: Instant::now() + d.settings.idle_timeout,
             queued: false,
@@ -98,8 +109,23 @@ impl Conn {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
                     let drained = n < buf.len() && !closed;
+                    let mut data = &buf[..n];
+                    if self.proxy_header.is_some() {
+                        match self.take_proxy_header(data) {
+                            Ok(Some(used)) => data = &data[used..],
+                            Ok(None) if drained => break,
+                            Ok(None) => continue,
+                            Err(why) => {
+                                failed(d);
+                                log::warn!("{}: {why}: closing", self.peer);
+                                self.say(&error_line(&format!("{why}, closing")));
+                                self.closing = true;
+                                return self.flush();
+                            }
+                        }
+                    }
                     let had_partial = self.parser.has_partial();
-                    self.parser.push(&buf[..n]);
+                    self.parser.push(data);
                     // A fresh allowance, unless this continues a request begun earlier: that
                     // one keeps the deadline of its first byte.
                     if !had_partial {
@@ -121,6 +147,37 @@ impl Conn {
             }
         }
         self.drive(d, q)
+    }
+
+    /// Accumulates the PROXY header; once whole, records the client it names and returns
+    /// how many bytes of `data` it used (the rest are requests).
+    fn take_proxy_header(&mut self, data: &[u8]) -> Result<Option<usize>, String> {
+        let Some(h) = self.proxy_header.as_mut() else {
+            return Ok(Some(0));
+        };
+        let before = h.len();
+        let take = data
+            .len()
+            .min(crate::proxy::MAX_HEADER - before.min(crate::proxy::MAX_HEADER));
+        h.extend_from_slice(&data[..take]);
+        match crate::proxy::parse_v1(h)? {
+            None if take < data.len() => Err("PROXY header longer than 107 bytes".into()),
+            None => Ok(None),
+            Some((client, len)) => {
+                if let Some(c) = client {
+                    self.client = c;
+                }
+                self.proxy_header = None;
+                Ok(Some(len - before))
+            }
+        }
+    }
+
+    /// The host a line-style answer names: this node's, when it advertises one.
+    fn lines_name_host(&self, framing: Style) -> Option<IpAddr> {
+        (framing == Style::Line && self.advertise_lines)
+            .then_some(self.advertise)
+            .flatten()
     }
 
     /// A request is queued and enough of what follows it is read.
@@ -159,13 +216,26 @@ impl Conn {
     /// One request: an error line, a port at once, or a place in the queue.
     fn answer(&mut self, d: &Dispatcher, q: &mut Queue, req: ControlRequest) {
         let (request, style) = match req {
-            ControlRequest::Known(t, style) => (t, style.into()),
+            // On a node that advertises its address (several nodes behind one front), a
+            // line-style request is answered `ADDR PORT`: the client connects to the node
+            // that holds the worker, whatever front it came through.
+            ControlRequest::Known(t, framing) => (
+                t,
+                AnswerStyle {
+                    framing,
+                    addr: self.lines_name_host(framing),
+                },
+            ),
             ControlRequest::Unknown(word, framing) => match find(&d.settings.type_aliases, &word) {
                 Some(a) => (
                     a.request,
                     AnswerStyle {
                         framing,
-                        addr: a.addr_port.then_some(self.local_ip).flatten(),
+                        addr: if a.addr_port {
+                            self.advertise
+                        } else {
+                            self.lines_name_host(framing)
+                        },
                     },
                 ),
                 None => {
@@ -213,7 +283,7 @@ impl Conn {
         };
         let record = d.ctx.segment.record(RecordId::Dispatcher);
         if q.is_empty() && record.waiting.load(SeqCst) == 0 {
-            if let Some(c) = try_claim(d, self.peer, request, token) {
+            if let Some(c) = try_claim(d, self.client, request, token) {
                 let bytes = answer_for(d, c, token, style);
                 self.deliver(d, &bytes, c, started);
                 return;
@@ -224,7 +294,7 @@ impl Conn {
             d,
             Waiter {
                 conn: self.id,
-                client: self.peer,
+                client: self.client,
                 request,
                 style,
                 token,

@@ -16,6 +16,7 @@
 //! | `conn` | one control connection: request lines in, answers out, in order, deadlines |
 //! | `assign` | claiming an idle worker, the answer, the ping |
 //! | `queue` | the requests waiting for a worker |
+//! | `proxy` | the PROXY protocol v1 header (`--proxy-protocol`, behind HAProxy) |
 //! | `reservations` | the bound on workers one connection holds unused |
 
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod aliases;
 pub mod assign;
 pub mod conn;
 pub mod listen;
+pub mod proxy;
 pub mod queue;
 pub mod reservations;
 pub mod settings;

@@ -34,6 +34,16 @@ pub struct DispatcherOptions {
     /// beyond gets an error line (a client using its workers never has more than one).
     #[arg(long, default_value_t = 2)]
     pub max_reservations: usize,
+    /// This node's address for clients (one node of several behind a load balancer): every
+    /// line-style answer then names it, `ADDR PORT`, and so do the types configured
+    /// `addr-port`. Without it, line answers stay a bare `PORT` (the assignment's clients
+    /// parse that) and `addr-port` types name --bind, or the address the client reached.
+    #[arg(long)]
+    pub advertise: Option<IpAddr>,
+    /// Control connections start with a PROXY protocol v1 header (HAProxy's `send-proxy`):
+    /// the client it names is the one a worker admits. Set it only behind such a proxy.
+    #[arg(long)]
+    pub proxy_protocol: bool,
     /// Another name for a request type, with its answer form: NAME=TYPE[/port|/addr-port]
     /// (repeatable), e.g. i_have_a_request_please=requetetype1/addr-port.
     #[arg(long = "type-alias", value_parser = Alias::parse)]
@@ -62,6 +72,11 @@ impl DispatcherOptions {
             return Err(format!(
                 "--max-connections and --max-per-source must be at most {MAX_CONNECTIONS}"
             ));
+        }
+        if self.advertise.is_some_and(|a| a.is_unspecified()) {
+            return Err(
+                "--advertise must name an address clients can reach, not 0.0.0.0 or ::".into(),
+            );
         }
         if self.max_connections == 0 || self.max_per_source == 0 || self.max_reservations == 0 {
             return Err(
@@ -92,6 +107,12 @@ impl DispatcherOptions {
                 .iter()
                 .flat_map(|a| ["--type-alias".to_string(), a.spec()]),
         )
+        .chain(
+            self.advertise
+                .iter()
+                .flat_map(|a| ["--advertise".to_string(), a.to_string()]),
+        )
+        .chain(self.proxy_protocol.then(|| "--proxy-protocol".to_string()))
         .collect()
     }
 }
@@ -127,6 +148,11 @@ pub struct Settings {
     pub max_reservations: usize,
     pub type_aliases: Vec<Alias>,
     pub require_token: bool,
+    /// What the answers name as the workers' host (`None`: the address the client reached).
+    pub advertise: Option<IpAddr>,
+    /// `--advertise` was given: line-style answers carry the address too.
+    pub advertise_lines: bool,
+    pub proxy_protocol: bool,
 }
 
 impl Settings {
@@ -145,6 +171,11 @@ impl Settings {
             max_reservations: o.max_reservations,
             type_aliases: o.type_aliases.clone(),
             require_token: args.child.shared.require_token,
+            advertise: o
+                .advertise
+                .or(Some(args.child.shared.bind).filter(|b| !b.is_unspecified())),
+            advertise_lines: o.advertise.is_some(),
+            proxy_protocol: o.proxy_protocol,
         })
     }
 }
@@ -176,6 +207,8 @@ mod tests {
             max_per_source: s.max_per_source,
             max_reservations: s.max_reservations,
             type_aliases: s.type_aliases.clone(),
+            advertise: Some("10.0.0.7".parse().unwrap()),
+            proxy_protocol: true,
         };
         let argv: Vec<String> = opts.to_args();
         let again = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
@@ -183,6 +216,9 @@ mod tests {
         assert_eq!(again.max_per_source, 7);
         assert_eq!(again.idle_timeout, Duration::from_secs(30));
         assert_eq!(again.type_aliases, s.type_aliases);
+        assert_eq!(again.advertise, Some("10.0.0.7".parse().unwrap()));
+        assert!(again.proxy_protocol);
+        assert!(parse(&["--advertise", "0.0.0.0"]).is_err());
     }
 
     #[test]

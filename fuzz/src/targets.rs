@@ -184,13 +184,19 @@ impl Target for Message {
             None => features.push(feature("token-wait", 0)),
         }
         let line = String::from_utf8_lossy(data);
-        if let Some((port, token)) = parse_port_answer(&line) {
-            let again = match token {
-                Some(t) => format!("{port} {t:016x}"),
-                None => port.to_string(),
-            };
-            assert_eq!(parse_port_answer(&again), Some((port, token)));
-            features.push(feature("port-answer", token.is_some() as u64));
+        if let Some(a) = parse_port_answer(&line) {
+            let mut again = a.port.to_string();
+            if let Some(ip) = a.addr {
+                again = format!("{ip} {again}");
+            }
+            if let Some(t) = a.token {
+                again = format!("{again} {t:016x}");
+            }
+            assert_eq!(parse_port_answer(&again), Some(a));
+            features.push(feature(
+                "port-answer",
+                a.token.is_some() as u64 + 2 * a.addr.is_some() as u64,
+            ));
         }
     }
 }

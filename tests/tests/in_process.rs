@@ -82,6 +82,9 @@ fn start_dispatcher(inst: &Instance, queue_timeout: Duration) -> Running {
         max_reservations: 2,
         type_aliases: Vec::new(),
         require_token: false,
+        advertise: None,
+        advertise_lines: false,
+        proxy_protocol: false,
     };
     let d = Arc::new(kennel_dispatcher::Dispatcher::open(ctx, settings).unwrap());
     let (shutdown, trigger) = Shutdown::manual().unwrap();

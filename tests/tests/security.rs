@@ -3,14 +3,12 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kennel_client::{Client, ClientConfig};
 use kennel_tests::*;
-use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
 
 fn read_all(s: &mut TcpStream) -> Vec<u8> {
     let mut v = Vec::new();
@@ -31,36 +29,6 @@ fn start_watchdog_in(dir: &std::path::Path) -> std::process::Output {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Connects to `to` from the loopback address `from` (e.g. 127.0.0.2).
-fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
-    let fd: OwnedFd = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::empty(),
-        None,
-    )
-    .unwrap();
-    let [a, b, c, d] = from;
-    bind(fd.as_raw_fd_for_test(), &SockaddrIn::new(a, b, c, d, 0)).unwrap();
-    let SocketAddr::V4(v4) = to else {
-        panic!("IPv4 expected")
-    };
-    connect(fd.as_raw_fd_for_test(), &SockaddrIn::from(v4)).unwrap();
-    let s = TcpStream::from(fd);
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
-}
-
-trait RawFdForTest {
-    fn as_raw_fd_for_test(&self) -> std::os::fd::RawFd;
-}
-
-impl RawFdForTest for OwnedFd {
-    fn as_raw_fd_for_test(&self) -> std::os::fd::RawFd {
-        std::os::fd::AsRawFd::as_raw_fd(self)
-    }
 }
 
 #[test]

@@ -253,9 +253,27 @@ pub fn parse_token_line(buf: &[u8]) -> Option<Result<(u64, usize), String>> {
     })
 }
 
-/// Splits a dispatcher answer line into a port and an optional token.
-pub fn parse_port_answer(line: &str) -> Option<(u16, Option<u64>)> {
-    let mut parts = line.split(' ');
+/// A dispatcher's answer naming a worker: where to connect, and the one-time token if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortAnswer {
+    /// The worker's host, when the answer names one (`ADDR PORT`); else the dispatcher's.
+    pub addr: Option<std::net::IpAddr>,
+    pub port: u16,
+    pub token: Option<u64>,
+}
+
+/// Reads a dispatcher answer line: `PORT`, `PORT TOKEN`, `ADDR PORT` or `ADDR PORT TOKEN`
+/// (an address holds a `.` or a `:`, a port never does).
+pub fn parse_port_answer(line: &str) -> Option<PortAnswer> {
+    let mut parts = line.split(' ').peekable();
+    let addr = match parts.peek() {
+        Some(first) if first.contains(['.', ':']) => {
+            let a = first.parse::<std::net::IpAddr>().ok()?;
+            parts.next();
+            Some(a)
+        }
+        _ => None,
+    };
     let port = parts.next()?.parse::<u16>().ok().filter(|p| *p != 0)?;
     let token = match parts.next() {
         None => None,
@@ -265,7 +283,7 @@ pub fn parse_port_answer(line: &str) -> Option<(u16, Option<u64>)> {
     if parts.next().is_some() {
         return None;
     }
-    Some((port, token))
+    Some(PortAnswer { addr, port, token })
 }
 
 /// How the dispatcher answers one request: in the request's framing, with the worker's port

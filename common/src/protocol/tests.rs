@@ -151,14 +151,31 @@ fn tokens_in_answers_and_lines() {
         port_token_answer(2223, 0xab, Style::Line),
         b"2223 00000000000000ab\n"
     );
-    assert_eq!(parse_port_answer("2223"), Some((2223, None)));
+    let pa = |addr: Option<&str>, port, token| {
+        Some(PortAnswer {
+            addr: addr.map(|a| a.parse().unwrap()),
+            port,
+            token,
+        })
+    };
+    assert_eq!(parse_port_answer("2223"), pa(None, 2223, None));
     assert_eq!(
         parse_port_answer("2223 00000000000000ab"),
-        Some((2223, Some(0xab)))
+        pa(None, 2223, Some(0xab))
+    );
+    assert_eq!(
+        parse_port_answer("10.0.0.7 2223"),
+        pa(Some("10.0.0.7"), 2223, None)
+    );
+    assert_eq!(
+        parse_port_answer("::1 2223 00000000000000ab"),
+        pa(Some("::1"), 2223, Some(0xab))
     );
     assert_eq!(parse_port_answer("0"), None);
     assert_eq!(parse_port_answer("2223 xyz"), None);
     assert_eq!(parse_port_answer("2223 00000000000000ab 1"), None);
+    assert_eq!(parse_port_answer("10.0.0.300 2223"), None);
+    assert_eq!(parse_port_answer("10.0.0.7"), None);
     let mut line = token_line(0xdead_beef);
     line.extend_from_slice(b"LEN 2\nhi");
     assert_eq!(parse_token_line(&line), Some(Ok((0xdead_beef, 23))));
