@@ -49,7 +49,8 @@ impl ClientConfig {
 /// A successful exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    /// The worker port the dispatcher gave.
+    /// The worker's host (the one the answer named, or the dispatcher's) and port.
+    pub host: std::net::IpAddr,
     pub port: u16,
     pub body: Vec<u8>,
     /// 1 if the first try succeeded.
@@ -211,6 +212,7 @@ impl Client {
                 Err(WorkerError::Refused(why)) => return Err(ClientError::Refused(why)),
                 Ok(body) => {
                     return Ok(Answer {
+                        host,
                         port,
                         body,
                         attempts: attempt,

@@ -11,6 +11,7 @@ pub mod client;
 pub mod ctl;
 pub mod http;
 pub mod inspect;
+pub mod lab;
 pub mod launch;
 pub mod status;
 pub mod status_json;

@@ -48,6 +48,12 @@ pub enum Command {
     },
     /// The instance's numbers in Prometheus's text format (what --metrics-addr serves).
     Metrics,
+    /// Serve HAProxy's agent check on this address: each connection gets `up` or `down`
+    /// (the dispatcher and at least one worker running, the watchdog alive), then is closed.
+    Agent {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
     /// State changes (started, stopped, restarted, FATAL, scaling) as they happen, as text
     /// or JSON lines, until the instance stops or Ctrl-C.
     Events {
@@ -124,6 +130,7 @@ impl Command {
             | Command::Check { .. }
             | Command::Top { .. }
             | Command::Metrics
+            | Command::Agent { .. }
             | Command::Events { .. }
             | Command::Completions { .. }
             | Command::Man { .. } => None,

@@ -10,6 +10,7 @@
 //! | `docs` | `completions`, `man`: generated from the clap definitions |
 //! | `verbs` | `restart`, `stop`, `start`, `signal`, `shutdown`: through the watchdog's control socket |
 
+pub mod agent;
 pub mod check;
 pub mod cli;
 pub mod docs;
@@ -44,6 +45,7 @@ pub fn main_with(args: Args) -> i32 {
                 }
             };
         }
+        Command::Agent { listen } => return agent::run(&s.runtime, *listen),
         Command::Man { out } => {
             return match docs::man(out) {
                 Ok(pages) => {
@@ -78,6 +80,7 @@ pub fn main_with(args: Args) -> i32 {
         Command::Check { live: true, .. } => check::live(&inspector, s.format),
         Command::Check { .. } => check::run(&inspector, s.format),
         Command::Events { follow } => events::run(&inspector, follow, s.format),
+        Command::Agent { .. } => unreachable!("answered before the instance is read"),
         Command::Metrics => {
             let snap = inspector.segment.snapshot();
             print!(
