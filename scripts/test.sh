@@ -9,11 +9,15 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 kennel_ensure_packages
 # Tools only the tests use: tmux drives kennelctl top in a real terminal; Debian's headless
-# Chromium and chromedriver load the playground page. Installed as root when missing.
+# Chromium and chromedriver load the playground page; HAProxy fronts the multi-host test.
+# Installed as root when missing.
 test_tools=()
 command -v tmux >/dev/null 2>&1 || test_tools+=(tmux)
 [ -x /usr/bin/chromium ] || test_tools+=(chromium)
 [ -x /usr/bin/chromedriver ] || test_tools+=(chromium-driver)
+# HAProxy and iproute2's `ip`: the multi-host test (network namespaces, as root).
+[ -x /usr/sbin/haproxy ] || test_tools+=(haproxy)
+command -v ip >/dev/null 2>&1 || test_tools+=(iproute2)
 if [ "${#test_tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test.sh: installing ${test_tools[*]} (the console and browser tests)" >&2
   apt-get update -qq >/dev/null 2>&1 || true
@@ -82,6 +86,12 @@ if ! command -v tmux >/dev/null 2>&1; then
   echo "SKIPPED: $n console tests: tmux is not installed"
   sandbox_skipped=$((sandbox_skipped + n))
   skip+=(--skip tmux_)
+fi
+if [ "$(id -u)" = 0 ] && ! { [ -x /usr/sbin/haproxy ] && command -v ip >/dev/null 2>&1; }; then
+  n=$(cargo test --workspace --locked -- --list --ignored 2>/dev/null | grep -c 'multihost_.*: test$' || true)
+  echo "SKIPPED: $n multi-host tests: haproxy or ip (iproute2) is not installed"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip multihost_)
 fi
 # Tests that need root are #[ignore]d with the reason; as root they run too, otherwise cargo
 # lists them as ignored (skipped), never as passed.

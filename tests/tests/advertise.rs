@@ -82,3 +82,36 @@ fn behind_a_proxy_the_worker_admits_the_client_the_header_names() {
     }
     inst.assert_check_ok();
 }
+
+#[test]
+fn the_haproxy_agent_says_up_and_down_with_the_reason() {
+    use std::process::{Command, Stdio};
+    let inst = Instance::start("agent", 1, &[]);
+    // A fixed port below the ephemeral range (the agent is given its address).
+    let addr: std::net::SocketAddr = "127.0.0.1:24299".parse().unwrap();
+    let mut agent = Command::new(kennel_tests::bin("kennelctl"))
+        .arg("--runtime-dir")
+        .arg(&inst.dir)
+        .args(["agent", "--listen", &addr.to_string()])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ask = || {
+        TcpStream::connect(addr).ok().map(|mut s| {
+            let mut line = String::new();
+            let _ = s.read_to_string(&mut line);
+            line
+        })
+    };
+    kennel_tests::wait_for("the agent to answer", Duration::from_secs(10), || {
+        ask().is_some()
+    });
+    assert_eq!(ask().unwrap(), "up\n");
+    assert!(inst.kennelctl(&["stop", "worker", "0"]).status.success());
+    kennel_tests::wait_for("the agent to say down", Duration::from_secs(10), || {
+        ask().is_some_and(|l| l.starts_with("down"))
+    });
+    assert_eq!(ask().unwrap(), "down #no worker runs\n");
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

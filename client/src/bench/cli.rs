@@ -76,6 +76,22 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Kennel across hosts (root: network namespaces, HAProxy): requests per second through
+    /// HAProxy with 1, 2 and 3 nodes, each held to the same CPU quota, and the time from a
+    /// node's death to HAProxy routing around it. Writes target/bench/multihost.json.
+    Multihost {
+        /// Each node's CPU quota, in percent of one CPU.
+        #[arg(long, default_value_t = 25)]
+        cpu_percent: u32,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// kill -9 of a worker -> replacement accepting connections.
     Restart {
         #[arg(long, default_value_t = 20)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod idle;
 pub mod load;
 pub mod minimal;
+pub mod multihost;
 pub mod nginx;
 pub mod report;
 pub mod restart;

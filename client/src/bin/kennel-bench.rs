@@ -117,6 +117,41 @@ fn main() {
                 }
             }
         }
+        Command::Multihost {
+            cpu_percent,
+            clients,
+            seconds,
+            rounds,
+            out,
+        } => {
+            use kennel_client::bench::multihost;
+            let out = out.unwrap_or_else(|| PathBuf::from("target/bench/multihost.json"));
+            let said = |line: &str| eprintln!("kennel-bench: {line}");
+            match multihost::run(
+                cpu_percent.clamp(1, 100),
+                clients.max(1),
+                seconds,
+                rounds.max(1),
+                said,
+            ) {
+                Ok(r) => {
+                    let doc = serde_json::to_string(&r).unwrap_or_default();
+                    write_report(Some(&out), &doc);
+                    if json {
+                        println!("{doc}");
+                    } else {
+                        print!("{}", multihost::table(&r));
+                    }
+                    if r.errors > 0 {
+                        std::process::exit(1);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("kennel-bench: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         Command::Restart { samples, workers } => {
             match bench_restart::measure(samples.max(1), workers.max(1)) {
                 Ok(r) => {
