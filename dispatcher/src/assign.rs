@@ -82,3 +82,19 @@ pub fn notify_worker(d: &Dispatcher, c: Claim) {
         log::debug!("ping notice to slot {} not sent: {e}", c.slot);
     }
 }
+
+/// Whether `request` can be served: built-in types always; a language unless every running
+/// worker has published what it offers and none offers it (while workers start, or when
+/// none runs, the request waits in the queue as any other).
+pub fn offered(d: &Dispatcher, request: RequestType) -> bool {
+    if !request.is_run() {
+        return true;
+    }
+    let seg = &d.ctx.segment;
+    let bit = kennel_common::segment::language_bit(request);
+    let mut running = (0..seg.workers())
+        .map(|k| seg.read(RecordId::Worker(k)))
+        .filter(|r| r.supervision() == Some(kennel_common::layout::Supervision::Running))
+        .peekable();
+    running.peek().is_none() || running.any(|r| r.capacity == 0 || r.languages & bit != 0)
+}

@@ -23,7 +23,7 @@ use kennel_common::segment::{Claim, RecordId};
 use mio::net::TcpStream;
 
 use crate::aliases::find;
-use crate::assign::{answer_for, notify_worker, try_claim};
+use crate::assign::{answer_for, notify_worker, offered, try_claim};
 use crate::queue::{Queue, Waiter};
 use crate::reservations::Reservations;
 use crate::Dispatcher;
@@ -44,7 +44,7 @@ pub struct Conn {
     /// The client the requests are for: the peer, or the one a PROXY header names.
     client: SocketAddr,
     /// `--proxy-protocol`: the header not read yet (its bytes so far).
-    proxy_header: Option<Vec<u8>>,
+    proxy_header: Option<crate::proxy::Header>,
     /// This connection's identity in the queue: its slab key and a generation.
     pub id: (usize, u64),
     /// The host the answers name for the workers (`--advertise`, else the address reached).
@@ -81,7 +81,7 @@ impl Conn {
             stream,
             peer,
             client: peer,
-            proxy_header: d.settings.proxy_protocol.then(Vec::new),
+            proxy_header: d.settings.proxy_protocol.then(Default::default),
             id,
             advertise: d.settings.advertise.or(local_ip),
             advertise_lines: d.settings.advertise_lines,
@@ -149,28 +149,19 @@ impl Conn {
         self.drive(d, q)
     }
 
-    /// Accumulates the PROXY header; once whole, records the client it names and returns
-    /// how many bytes of `data` it used (the rest are requests).
+    /// Feeds the PROXY header; once whole, records the client it names and returns how many
+    /// bytes of `data` it used (the rest are requests).
     fn take_proxy_header(&mut self, data: &[u8]) -> Result<Option<usize>, String> {
         let Some(h) = self.proxy_header.as_mut() else {
             return Ok(Some(0));
         };
-        let before = h.len();
-        let take = data
-            .len()
-            .min(crate::proxy::MAX_HEADER - before.min(crate::proxy::MAX_HEADER));
-        h.extend_from_slice(&data[..take]);
-        match crate::proxy::parse_v1(h)? {
-            None if take < data.len() => Err("PROXY header longer than 107 bytes".into()),
-            None => Ok(None),
-            Some((client, len)) => {
-                if let Some(c) = client {
-                    self.client = c;
-                }
-                self.proxy_header = None;
-                Ok(Some(len - before))
-            }
+        let done = h.feed(data)?;
+        if let Some((client, used)) = done {
+            self.client = client.unwrap_or(self.client);
+            self.proxy_header = None;
+            return Ok(Some(used));
         }
+        Ok(None)
     }
 
     /// The host a line-style answer names: this node's, when it advertises one.
@@ -388,22 +379,6 @@ fn failed(d: &Dispatcher) {
         .record(RecordId::Dispatcher)
         .failed
         .fetch_add(1, SeqCst);
-}
-
-/// Whether `request` can be served: built-in types always; a language unless every running
-/// worker has published what it offers and none offers it (while workers start, or when
-/// none runs, the request waits in the queue as any other).
-fn offered(d: &Dispatcher, request: RequestType) -> bool {
-    if !request.is_run() {
-        return true;
-    }
-    let seg = &d.ctx.segment;
-    let bit = kennel_common::segment::language_bit(request);
-    let mut running = (0..seg.workers())
-        .map(|k| seg.read(RecordId::Worker(k)))
-        .filter(|r| r.supervision() == Some(kennel_common::layout::Supervision::Running))
-        .peekable();
-    running.peek().is_none() || running.any(|r| r.capacity == 0 || r.languages & bit != 0)
 }
 
 /// The type names this dispatcher answers: the built-in ones, then its aliases.

@@ -42,6 +42,25 @@ pub fn parse_v1(buf: &[u8]) -> Result<Option<(Option<SocketAddr>, usize)>, Strin
     }
 }
 
+/// A header being received, byte by byte if the proxy sends it so.
+#[derive(Debug, Default)]
+pub struct Header(Vec<u8>);
+
+impl Header {
+    /// Adds received bytes; once the header is whole, the client it names and how many bytes
+    /// of `data` it took (the rest are requests).
+    pub fn feed(&mut self, data: &[u8]) -> Result<Option<(Option<SocketAddr>, usize)>, String> {
+        let before = self.0.len();
+        let take = data.len().min(MAX_HEADER.saturating_sub(before));
+        self.0.extend_from_slice(&data[..take]);
+        match parse_v1(&self.0)? {
+            None if take < data.len() => Err("PROXY header longer than 107 bytes".into()),
+            None => Ok(None),
+            Some((client, len)) => Ok(Some((client, len - before))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +87,15 @@ mod tests {
         assert!(parse_v1(b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n").is_err());
         assert!(parse_v1(&[b'P'; 200]).is_err(), "too long");
         assert!(parse_v1(b"PROXY TCP4 a b c d\r\n").is_err());
+    }
+
+    #[test]
+    fn a_header_fed_in_pieces_gives_back_what_follows_it() {
+        let mut h = Header::default();
+        assert_eq!(h.feed(b"PROXY TCP4 10.0.0.2 ").unwrap(), None);
+        let (client, used) = h.feed(b"10.0.0.1 5 6\r\necho\n").unwrap().unwrap();
+        assert_eq!(client, Some("10.0.0.2:5".parse().unwrap()));
+        assert_eq!(used, b"10.0.0.1 5 6\r\n".len());
+        assert!(Header::default().feed(&[b'P'; 200]).is_err());
     }
 }
