@@ -129,3 +129,18 @@ impl Drop for Launched {
         let _ = self.stop(Duration::from_secs(10));
     }
 }
+
+/// A watchdog for a benchmark: the binaries next to this one, a fresh runtime directory
+/// tagged `tag`, `--port 0` and `args`, its log discarded; ready when this returns.
+pub fn launch_for_bench(tag: &str, args: &[&str]) -> Result<Launched, String> {
+    let mut all = vec!["--port".to_string(), "0".to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    launch(
+        &bin_dir().map_err(|e| e.to_string())?,
+        &fresh_runtime_dir(tag),
+        &all,
+        std::process::Stdio::null(),
+        std::time::Duration::from_secs(30),
+    )
+    .map_err(|e| e.to_string())
+}

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod control;
 pub mod duration;
 pub mod error;
+pub mod health;
 pub mod invariants;
 pub mod layout;
 pub mod logging;

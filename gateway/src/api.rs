@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use governor::DefaultKeyedRateLimiter;
 use kennel_common::child::ChildContext;
-use kennel_common::layout::{ProcState, Supervision};
+use kennel_common::layout::Supervision;
 use kennel_runner::Language;
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -246,36 +246,17 @@ struct Health {
 async fn healthz(State(app): State<AppState>) -> Response {
     let seg = &app.ctx.segment;
     let snap = seg.snapshot();
-    let up = |r: &kennel_common::segment::RecordView| {
-        r.supervision() == Some(Supervision::Running)
-            && matches!(
-                r.state(),
-                Some(ProcState::Idle | ProcState::Assigned | ProcState::Busy)
-            )
+    let verdict = kennel_common::health::serving(&snap, seg.owner_alive());
+    let doc = Health {
+        ready: verdict.is_ok(),
+        dispatcher: snap.dispatcher().supervision() == Some(Supervision::Running),
+        workers_ready: verdict.unwrap_or(0),
+        reason: verdict.err().map(String::from),
     };
-    let dispatcher = up(snap.dispatcher());
-    let workers_ready = snap.workers().iter().filter(|r| up(r)).count();
-    let reason = if !seg.owner_alive() {
-        Some("the watchdog is gone".to_string())
-    } else if snap.stopping {
-        Some("the instance is stopping".into())
-    } else if !dispatcher {
-        Some("the dispatcher is not ready".into())
-    } else if workers_ready == 0 {
-        Some("no worker is ready".into())
-    } else {
-        None
-    };
-    let status = if reason.is_none() {
+    let status = if doc.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
-    };
-    let doc = Health {
-        ready: reason.is_none(),
-        dispatcher,
-        workers_ready,
-        reason,
     };
     (status, Json(doc)).into_response()
 }

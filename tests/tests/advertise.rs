@@ -111,7 +111,7 @@ fn the_haproxy_agent_says_up_and_down_with_the_reason() {
     kennel_tests::wait_for("the agent to say down", Duration::from_secs(10), || {
         ask().is_some_and(|l| l.starts_with("down"))
     });
-    assert_eq!(ask().unwrap(), "down #no worker runs\n");
+    assert_eq!(ask().unwrap(), "down #no worker is ready\n");
     let _ = agent.kill();
     let _ = agent.wait();
 }

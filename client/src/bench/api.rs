@@ -5,7 +5,6 @@
 //! is served from the cache. Target: the API costs at most 10 % more at C=8, 0 errors.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use kennel_common::runtime::RuntimeDir;
@@ -14,7 +13,7 @@ use kennel_runner::{RunResult, Submission, Verdict};
 use serde::Serialize;
 
 use super::runner::{timed, unique, Program, PROGRAMS};
-use crate::launch::{bin_dir, fresh_runtime_dir, launch};
+use crate::launch::launch_for_bench;
 use crate::{Client, ClientConfig};
 
 /// One (program, clients) row: mean milliseconds per run.
@@ -36,37 +35,29 @@ pub struct Report {
 
 /// Runs `rounds` interleaved rounds of `runs` runs per cell (at least one per client).
 pub fn run(runs: usize, rounds: usize, say: impl Fn(&str)) -> Result<Report, String> {
-    let dir = fresh_runtime_dir("bench-api");
-    let args: Vec<String> = [
-        "--port",
-        "0",
-        "--workers",
-        "2",
-        "--max-tasks",
-        "4",
-        "--http",
-        "127.0.0.1:0",
-        // One client address sends every request here: the per-client limit is not measured.
-        "--http-rate",
-        "100000",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let kennel = launch(
-        &bin_dir().map_err(|e| e.to_string())?,
-        &dir,
-        &args,
-        Stdio::null(),
-        Duration::from_secs(30),
+    // One client address sends every request here: the per-client limit is not measured.
+    let kennel = launch_for_bench(
+        "bench-api",
+        &[
+            "--workers",
+            "2",
+            "--max-tasks",
+            "4",
+            "--http",
+            "127.0.0.1:0",
+            "--http-rate",
+            "100000",
+        ],
+    )?;
+    let http = Segment::attach(
+        &RuntimeDir::resolve(Some(&kennel.runtime_dir)),
+        Access::ReadOnly,
     )
-    .map_err(|e| e.to_string())?;
-    let http = Segment::attach(&RuntimeDir::resolve(Some(&dir)), Access::ReadOnly)
-        .map_err(|e| e.to_string())?
-        .snapshot()
-        .gateway()
-        .endpoint
-        .ok_or("the gateway published no address")?;
+    .map_err(|e| e.to_string())?
+    .snapshot()
+    .gateway()
+    .endpoint
+    .ok_or("the gateway published no address")?;
     let mut rows = Vec::new();
     let mut errors = 0;
     let hellos = PROGRAMS

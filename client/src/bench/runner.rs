@@ -13,7 +13,6 @@
 //! flatters Kennel; the cache is measured apart: the same C hello world, first run against
 //! the next ones.
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ use kennel_runner::{Language, RunResult, Runner, RunnerOptions, Submission, Verd
 use serde::Serialize;
 
 use super::baselines::{bare_prepare, by_hand, layers};
-use crate::launch::{bin_dir, fresh_runtime_dir, launch};
+use crate::launch::{bin_dir, fresh_runtime_dir, launch_for_bench};
 use crate::{Client, ClientConfig};
 
 /// How long the benchmark runs.
@@ -132,30 +131,19 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
         &scratch.join("cache"),
     );
     say(&runner.describe());
-    let dir = fresh_runtime_dir("bench-runner");
-    let args: Vec<String> = [
-        "--port",
-        "0",
-        "--workers",
-        "2",
-        "--max-tasks",
-        "4",
-        "--time-limit",
-        "10s",
-        "--wall-limit",
-        "30s",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let kennel = launch(
-        &bin_dir().map_err(|e| e.to_string())?,
-        &dir,
-        &args,
-        Stdio::null(),
-        Duration::from_secs(30),
-    )
-    .map_err(|e| e.to_string())?;
+    let kennel = launch_for_bench(
+        "bench-runner",
+        &[
+            "--workers",
+            "2",
+            "--max-tasks",
+            "4",
+            "--time-limit",
+            "10s",
+            "--wall-limit",
+            "30s",
+        ],
+    )?;
     let mut rows = Vec::new();
     let mut errors = 0;
     let clients_grid: &[usize] = if cfg.smoke { &[1] } else { &[1, 8] };

@@ -70,24 +70,13 @@ fn main() {
                 RunnerBenchConfig::full()
             };
             let out = out.or((!tiny).then(|| PathBuf::from("target/bench/runner.json")));
-            match bench_runner::run(cfg, |line| eprintln!("kennel-bench: {line}")) {
-                Ok(r) => {
-                    let doc = serde_json::to_string(&r).unwrap_or_default();
-                    write_report(out.as_deref(), &doc);
-                    if json {
-                        println!("{doc}");
-                    } else {
-                        print!("{}", bench_runner::table(&r));
-                    }
-                    if r.errors > 0 {
-                        std::process::exit(1);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("kennel-bench: {e}");
-                    std::process::exit(1);
-                }
-            }
+            finish(
+                bench_runner::run(cfg, |line| eprintln!("kennel-bench: {line}")),
+                out.as_deref(),
+                json,
+                bench_runner::table,
+                |r| r.errors,
+            );
         }
         Command::Api {
             runs,
@@ -98,24 +87,13 @@ fn main() {
             use kennel_client::bench::api;
             let (runs, rounds) = if tiny { (1, 1) } else { (runs, rounds) };
             let out = out.or((!tiny).then(|| PathBuf::from("target/bench/api.json")));
-            match api::run(runs, rounds, |line| eprintln!("kennel-bench: {line}")) {
-                Ok(r) => {
-                    let doc = serde_json::to_string(&r).unwrap_or_default();
-                    write_report(out.as_deref(), &doc);
-                    if json {
-                        println!("{doc}");
-                    } else {
-                        print!("{}", api::table(&r));
-                    }
-                    if r.errors > 0 {
-                        std::process::exit(1);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("kennel-bench: {e}");
-                    std::process::exit(1);
-                }
-            }
+            finish(
+                api::run(runs, rounds, |line| eprintln!("kennel-bench: {line}")),
+                out.as_deref(),
+                json,
+                api::table,
+                |r| r.errors,
+            );
         }
         Command::Multihost {
             cpu_percent,
@@ -125,32 +103,21 @@ fn main() {
             out,
         } => {
             use kennel_client::bench::multihost;
-            let out = out.unwrap_or_else(|| PathBuf::from("target/bench/multihost.json"));
+            let out = Some(out.unwrap_or_else(|| PathBuf::from("target/bench/multihost.json")));
             let said = |line: &str| eprintln!("kennel-bench: {line}");
-            match multihost::run(
-                cpu_percent.clamp(1, 100),
-                clients.max(1),
-                seconds,
-                rounds.max(1),
-                said,
-            ) {
-                Ok(r) => {
-                    let doc = serde_json::to_string(&r).unwrap_or_default();
-                    write_report(Some(&out), &doc);
-                    if json {
-                        println!("{doc}");
-                    } else {
-                        print!("{}", multihost::table(&r));
-                    }
-                    if r.errors > 0 {
-                        std::process::exit(1);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("kennel-bench: {e}");
-                    std::process::exit(1);
-                }
-            }
+            finish(
+                multihost::run(
+                    cpu_percent.clamp(1, 100),
+                    clients.max(1),
+                    seconds,
+                    rounds.max(1),
+                    said,
+                ),
+                out.as_deref(),
+                json,
+                multihost::table,
+                |r| r.errors,
+            );
         }
         Command::Restart { samples, workers } => {
             match bench_restart::measure(samples.max(1), workers.max(1)) {
@@ -179,6 +146,35 @@ fn write_report(out: Option<&std::path::Path>, doc: &str) {
             .and_then(|()| std::fs::write(p, format!("{doc}\n")));
         if let Err(e) = written {
             eprintln!("kennel-bench: writing {}: {e}", p.display());
+        }
+    }
+}
+
+/// The end of a benchmark with a JSON report: written where asked, printed as JSON or as the
+/// table; exit 1 if it had errors or could not run.
+fn finish<R: serde::Serialize>(
+    result: Result<R, String>,
+    out: Option<&std::path::Path>,
+    json: bool,
+    table: impl Fn(&R) -> String,
+    errors: impl Fn(&R) -> u64,
+) {
+    match result {
+        Ok(r) => {
+            let doc = serde_json::to_string(&r).unwrap_or_default();
+            write_report(out, &doc);
+            if json {
+                println!("{doc}");
+            } else {
+                print!("{}", table(&r));
+            }
+            if errors(&r) > 0 {
+                std::process::exit(1);
+            }
+        }
+        Err(e) => {
+            eprintln!("kennel-bench: {e}");
+            std::process::exit(1);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `kennelctl agent --listen ADDR:PORT`: HAProxy's agent check for one node. HAProxy connects
 //! (`agent-check agent-port …` on a `server` line), reads one line and closes: `up` when the
 //! node can serve — the watchdog holds the instance, the dispatcher runs and beats, at least
-//! one worker runs — else `down`. Unlike `check --ready`, a node whose workers are all busy
+//! one worker runs (`common::health::serving`, what the gateway's /healthz says too) — else
+//! `down`. Unlike `check --ready`, a node whose workers are all busy
 //! stays `up`: busy is load, which HAProxy balances, not a failure to take out of rotation.
 //!
 //! Runs until killed; one connection at a time, each answered at once and closed (a silent or
@@ -11,9 +12,6 @@
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
-
-use kennel_common::layout::Supervision;
-use kennel_common::segment::STALE_HEARTBEAT_MS;
 
 use kennel_common::runtime::RuntimeDir;
 
@@ -43,28 +41,9 @@ pub fn run(runtime: &RuntimeDir, listen: SocketAddr) -> i32 {
 
 /// The agent's line: `up`, or `down` with the reason after `#` (shown in HAProxy's stats).
 pub fn answer(inspector: &Inspector) -> String {
-    match why_down(inspector) {
-        None => "up\n".into(),
-        Some(why) => format!("down #{why}\n"),
-    }
-}
-
-fn why_down(inspector: &Inspector) -> Option<&'static str> {
-    let s = inspector.segment.snapshot();
-    let d = s.dispatcher();
-    let running = |r: &kennel_common::segment::RecordView| {
-        r.supervision() == Some(Supervision::Running)
-            && s.age_ms(r.heartbeat_ms) <= STALE_HEARTBEAT_MS
-    };
-    if inspector.watchdog_liveness() != WatchdogLiveness::Alive {
-        Some("no watchdog holds the instance")
-    } else if s.stopping {
-        Some("the instance is stopping")
-    } else if !running(d) || d.endpoint.is_none() {
-        Some("the dispatcher is not ready")
-    } else if !s.workers().iter().any(running) {
-        Some("no worker runs")
-    } else {
-        None
+    let alive = inspector.watchdog_liveness() == WatchdogLiveness::Alive;
+    match kennel_common::health::serving(&inspector.segment.snapshot(), alive) {
+        Ok(_) => "up\n".into(),
+        Err(why) => format!("down #{why}\n"),
     }
 }
