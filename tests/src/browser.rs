@@ -91,6 +91,12 @@ impl Browser {
 
     /// One WebDriver command; returns its `value`, panicking on a WebDriver error.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
+    }
+
+    /// One WebDriver command; its `value`, or the error it answered.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let b = body.map(|v| serde_json::to_vec(&v).expect("json"));
         let r = request(
             self.addr,
@@ -100,12 +106,10 @@ impl Browser {
             &[("Content-Type", "application/json")],
         );
         let v = r.json();
-        assert!(
-            r.status == 200,
-            "WebDriver {method} {path}: HTTP {}: {v}",
-            r.status
-        );
-        v["value"].clone()
+        if r.status != 200 {
+            return Err(format!("HTTP {}: {v}", r.status));
+        }
+        Ok(v["value"].clone())
     }
 
     fn s(&self, rest: &str) -> String {
@@ -171,13 +175,19 @@ impl Browser {
         );
     }
 
-    /// The rendered text of the first element `css` selects.
+    /// The rendered text of the first element `css` selects. The page replaces some
+    /// elements as it refreshes (the pool table, every second): one found just before its
+    /// replacement is stale, and is looked up again.
     pub fn text(&self, css: &str) -> String {
-        let e = self.find(css, Duration::from_secs(10));
-        self.call("GET", &self.s(&format!("/element/{e}/text")), None)
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        for _ in 0..20 {
+            let e = self.find(css, Duration::from_secs(10));
+            match self.try_call("GET", &self.s(&format!("/element/{e}/text")), None) {
+                Ok(v) => return v.as_str().unwrap_or_default().to_string(),
+                Err(why) if why.contains("stale element reference") => continue,
+                Err(why) => panic!("WebDriver text of {css}: {why}"),
+            }
+        }
+        panic!("{css} went stale twenty times in a row")
     }
 
     /// The value of a form field (what the user typed, as the page sees it).
