@@ -20,4 +20,12 @@ cargo build --release --workspace --bins --locked --quiet
 bin="$PWD/target/release"
 echo "run.sh: starting $bin/kennel-watchdog $*" >&2
 echo "run.sh: in another terminal: $bin/kennel-client --count 3   and   $bin/kennelctl status" >&2
+# With --http ADDR:PORT (or --http=ADDR:PORT): where the playground is.
+prev=""
+for a in "$@"; do
+  case "$prev$a" in
+    --http*:*) echo "run.sh: the playground and the API: http://${a#--http=}/ (docs/HTTP.md)" >&2 ;;
+  esac
+  prev=""; [ "$a" = "--http" ] && prev="--http"
+done
 exec "$bin/kennel-watchdog" "$@"
