@@ -272,8 +272,7 @@ impl Conn {
         } else {
             0
         };
-        let record = d.ctx.segment.record(RecordId::Dispatcher);
-        if q.is_empty() && record.waiting.load(SeqCst) == 0 {
+        if q.is_empty() {
             if let Some(c) = try_claim(d, self.client, request, token) {
                 let bytes = answer_for(d, c, token, style);
                 self.deliver(d, &bytes, c, started);

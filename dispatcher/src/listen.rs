@@ -254,17 +254,25 @@ impl Loop {
             match self.conns.get_mut(key).filter(|c| c.id.1 == gen) {
                 Some(c) => {
                     c.deliver(&self.d, &s.answer, s.claim, s.started);
-                    c.dequeued(&self.d);
-                    // Not drained since it was queued: read until the socket would block.
-                    let fate = c.read(&self.d, &mut self.queue, &mut self.buf, true);
-                    self.next_sweep = self.next_sweep.min(c.deadline.max(Instant::now()));
-                    self.settle(key, fate);
+                    self.resume(key);
                 }
                 // Gone (closed without its waiter: cannot happen, `close` cancels): the
                 // reservation expires at the worker, as for any client that leaves.
                 None => log::debug!("a queued connection vanished before its answer"),
             }
         }
+    }
+
+    /// A connection whose queued request was just answered goes on with what it sent
+    /// meanwhile (not drained since it was queued: read until the socket would block).
+    fn resume(&mut self, key: usize) {
+        let Some(c) = self.conns.get_mut(key) else {
+            return;
+        };
+        c.dequeued(&self.d);
+        let fate = c.read(&self.d, &mut self.queue, &mut self.buf, true);
+        self.next_sweep = self.next_sweep.min(c.deadline.max(Instant::now()));
+        self.settle(key, fate);
     }
 
     /// The queue's `-1`s, and the silent connections' end.
@@ -285,10 +293,7 @@ impl Loop {
                 w.client
             );
             c.say(&busy_answer(w.style.framing));
-            c.dequeued(&self.d);
-            let fate = c.read(&self.d, &mut self.queue, &mut self.buf, true);
-            self.next_sweep = self.next_sweep.min(c.deadline.max(now));
-            self.settle(key, fate);
+            self.resume(key);
         }
         if now < self.next_sweep {
             return;

@@ -91,7 +91,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::wrong_method)
         .layer(middleware::from_fn(limit_head))
         .layer(DefaultBodyLimit::max(s.gateway.http_max_body))
-        .layer(RequestBodyTimeoutLayer::new(s.body_timeout))
+        .layer(RequestBodyTimeoutLayer::new(s.header_timeout))
         .layer(CatchPanicLayer::custom(error::panicked))
         .with_state(state);
     if !s.gateway.http_cors_origins.is_empty() {

@@ -4,7 +4,7 @@
 //! Limits per connection (hostile HTTP): at most `--http-max-connections` open (one more is
 //! closed at once, logged, rate-limited); headers must arrive within `header_timeout`
 //! (slowloris), and an idle keep-alive connection is closed after the same time; headers are
-//! at most 64 KiB; a body must arrive within `body_timeout` (layer in `api`). Each connection
+//! at most 64 KiB; a body must arrive within the same time (layer in `api`). Each connection
 //! is a tokio task of a few KiB, so ten thousand idle ones cost tens of MiB at most.
 
 use std::net::SocketAddr;

@@ -49,7 +49,6 @@ pub struct Settings {
     /// How long a client gets to send a request's head, and then its body
     /// (`--http-header-timeout`, both).
     pub header_timeout: Duration,
-    pub body_timeout: Duration,
 }
 
 impl Settings {
@@ -78,7 +77,6 @@ impl Settings {
             worker: a.worker,
             token,
             header_timeout,
-            body_timeout: header_timeout,
         })
     }
 

@@ -11,7 +11,7 @@ pub mod browser;
 mod sockets;
 /// The minimal HTTP client lives in kennel-client (its benchmark uses it too).
 pub use kennel_client::http;
-pub use sockets::connect_from;
+pub use sockets::{allow_fds, connect_from};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -143,6 +143,16 @@ impl Instance {
         Segment::attach(&self.runtime(), Access::ReadOnly)
             .expect("attach")
             .snapshot()
+    }
+
+    /// Two workers and the HTTP gateway on a port the kernel picks, plus `extra` flags;
+    /// returns the instance and the gateway's address.
+    pub fn start_http(tag: &str, extra: &[&str]) -> (Instance, SocketAddr) {
+        let mut flags = vec!["--workers", "2", "--http", "127.0.0.1:0"];
+        flags.extend_from_slice(extra);
+        let inst = Self::start_flags(tag, &flags);
+        let addr = inst.http_addr();
+        (inst, addr)
     }
 
     /// Where the HTTP gateway listens (the instance was started with `--http`).

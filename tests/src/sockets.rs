@@ -28,3 +28,15 @@ pub fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s
 }
+
+/// Raises this process's descriptor limit to at least `n` (root may raise the hard limit),
+/// for a test that holds that many sockets; panics naming the limit if it cannot.
+pub fn allow_fds(n: u64) {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    if soft < n {
+        setrlimit(Resource::RLIMIT_NOFILE, n, hard.max(n)).unwrap_or_else(|e| {
+            panic!("this test holds {n} sockets: raise the descriptor limit (ulimit -n): {e}")
+        });
+    }
+}

@@ -18,8 +18,8 @@ fn sandbox_browser_playground_runs_python_and_c_and_shows_the_pool() {
         browser::available(),
         "chromium and chromedriver are needed (scripts/test.sh installs them)"
     );
-    let inst = Instance::start_flags("browser", &["--workers", "2", "--http", "127.0.0.1:0"]);
-    let url = format!("http://{}/", inst.http_addr());
+    let (inst, http) = Instance::start_http("browser", &[]);
+    let url = format!("http://{http}/");
     let b = Browser::start(fresh_dir("browser-profile"));
     b.goto(&url);
     b.find("#language option[value=python]", Duration::from_secs(15));

@@ -9,17 +9,6 @@ use kennel_tests::http::{get, post_json, raw, request};
 use kennel_tests::{alive, signal, wait_for, Instance};
 use serde_json::{json, Value};
 
-const HTTP: [&str; 2] = ["--http", "127.0.0.1:0"];
-
-fn start(tag: &str, extra: &[&str]) -> (Instance, SocketAddr) {
-    let mut flags = vec!["--workers", "2"];
-    flags.extend_from_slice(&HTTP);
-    flags.extend_from_slice(extra);
-    let inst = Instance::start_flags(tag, &flags);
-    let addr = inst.http_addr();
-    (inst, addr)
-}
-
 fn run(addr: SocketAddr, body: Value) -> Value {
     let r = post_json(addr, "/api/v1/runs?wait=true", &body);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -30,7 +19,7 @@ fn run(addr: SocketAddr, body: Value) -> Value {
 
 #[test]
 fn sandbox_http_runs_python_and_c_synchronously_and_in_the_background() {
-    let (inst, addr) = start("http-runs", &[]);
+    let (inst, addr) = Instance::start_http("http-runs", &[]);
     let py = run(
         addr,
         json!({"language": "python", "source": "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n", "stdin": "3 4\n"}),
@@ -86,7 +75,7 @@ fn sandbox_http_runs_python_and_c_synchronously_and_in_the_background() {
 
 #[test]
 fn http_languages_pool_and_health_tell_the_truth() {
-    let (inst, addr) = start("http-info", &["--time-limit-max", "7s"]);
+    let (inst, addr) = Instance::start_http("http-info", &["--time-limit-max", "7s"]);
     let langs = get(addr, "/api/v1/languages").json();
     let names: Vec<&str> = langs["languages"]
         .as_array()
@@ -127,7 +116,7 @@ fn http_languages_pool_and_health_tell_the_truth() {
 
 #[test]
 fn http_bad_requests_get_json_errors_and_never_a_server_error() {
-    let (inst, addr) = start("http-errors", &["--http-max-body", "65536"]);
+    let (inst, addr) = Instance::start_http("http-errors", &["--http-max-body", "65536"]);
     let post = |body: &[u8], ctype: &str| {
         request(
             addr,
@@ -263,7 +252,7 @@ fn http_bad_requests_get_json_errors_and_never_a_server_error() {
 
 #[test]
 fn http_gateway_is_supervised_killed_it_comes_back_on_the_same_port() {
-    let (inst, addr) = start("http-kill", &[]);
+    let (inst, addr) = Instance::start_http("http-kill", &[]);
     let pid = inst.status()["gateway"]["pid"].as_i64().unwrap() as i32;
     signal(pid, nix::sys::signal::Signal::SIGKILL);
     wait_for(
@@ -318,7 +307,8 @@ fn http_token_when_configured_guards_everything_but_the_probe() {
     let token = "s3cret-token-for-the-test-0123456789";
     std::fs::write(&file, format!("{token}\n")).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let (inst, addr) = start("http-token", &["--http-token-file", file.to_str().unwrap()]);
+    let (inst, addr) =
+        Instance::start_http("http-token", &["--http-token-file", file.to_str().unwrap()]);
     let r = get(addr, "/api/v1/pool");
     assert_eq!((r.status, r.error_code().as_str()), (401, "unauthorized"));
     assert_eq!(r.header("www-authenticate"), Some("Bearer"));
@@ -355,7 +345,7 @@ fn http_token_when_configured_guards_everything_but_the_probe() {
 
 #[test]
 fn http_cors_is_off_unless_an_origin_is_configured() {
-    let (_plain, addr) = start("http-cors-off", &[]);
+    let (_plain, addr) = Instance::start_http("http-cors-off", &[]);
     let pre = |addr| {
         request(
             addr,
@@ -369,7 +359,7 @@ fn http_cors_is_off_unless_an_origin_is_configured() {
         )
     };
     assert!(pre(addr).header("access-control-allow-origin").is_none());
-    let (_cors, addr) = start(
+    let (_cors, addr) = Instance::start_http(
         "http-cors-on",
         &["--http-cors-origin", "http://example.org"],
     );

@@ -1,24 +1,15 @@
 //! The HTTP gateway against hostile clients: slow and silent ones, ten thousand idle
 //! connections, a flood of submissions. (Bad requests one by one are in `http.rs`.)
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kennel_tests::http::{get, post_json};
-use kennel_tests::{wait_for, Instance};
+use kennel_tests::{allow_fds, wait_for, Instance};
 use serde_json::json;
-
-fn start(tag: &str, extra: &[&str]) -> (Instance, SocketAddr) {
-    let mut flags = vec!["--workers", "2", "--http", "127.0.0.1:0"];
-    flags.extend_from_slice(extra);
-    let inst = Instance::start_flags(tag, &flags);
-    let addr = inst.http_addr();
-    (inst, addr)
-}
 
 #[test]
 fn http_slow_and_silent_clients_are_cut_off_and_real_users_still_served() {
-    let (inst, addr) = start("http-slow", &["--http-header-timeout", "1s"]);
+    let (inst, addr) = Instance::start_http("http-slow", &["--http-header-timeout", "1s"]);
     use std::io::{Read, Write};
     // Silent: connected, nothing sent. Slowloris: a header line, then nothing more.
     let mut silent = std::net::TcpStream::connect(addr).unwrap();
@@ -43,24 +34,11 @@ fn http_slow_and_silent_clients_are_cut_off_and_real_users_still_served() {
     assert_eq!(inst.status()["gateway"]["restarts"], 0);
 }
 
-/// Raises this process's descriptor limit to at least `n` (root may raise the hard limit).
-fn allow_fds(n: u64) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    if soft >= n {
-        return;
-    }
-    let hard = hard.max(n);
-    setrlimit(Resource::RLIMIT_NOFILE, n, hard).unwrap_or_else(|e| {
-        panic!("this test holds {n} connections: raise the descriptor limit (ulimit -n): {e}")
-    });
-}
-
 #[test]
 fn http_ten_thousand_idle_connections_and_real_users_still_served() {
     const IDLE: usize = 10_000;
     allow_fds(IDLE as u64 + 2_000);
-    let (inst, addr) = start("http-10k", &["--http-header-timeout", "60s"]);
+    let (inst, addr) = Instance::start_http("http-10k", &["--http-header-timeout", "60s"]);
     let gateway = inst.status()["gateway"]["pid"].as_i64().unwrap() as i32;
     let before = kennel_common::procfs::rss_kib(gateway as u32).unwrap_or(0);
     let mut idle = Vec::with_capacity(IDLE);
@@ -100,7 +78,8 @@ fn http_ten_thousand_idle_connections_and_real_users_still_served() {
 
 #[test]
 fn sandbox_http_a_flood_of_submissions_meets_the_queue_bound_and_the_rate_limit() {
-    let (inst, addr) = start("http-flood", &["--http-queue", "2", "--http-rate", "4"]);
+    let (inst, addr) =
+        Instance::start_http("http-flood", &["--http-queue", "2", "--http-rate", "4"]);
     let sleeper = json!({"language": "python", "source": "import time\ntime.sleep(4)\n"});
     // Two runs hold the queue's two places…
     let mut ids = Vec::new();

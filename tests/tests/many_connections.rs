@@ -6,18 +6,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use kennel_tests::{wait_for, Instance};
+use kennel_tests::{allow_fds, wait_for, Instance};
 
 const OPEN: usize = 4000;
-
-fn allow_fds(n: u64) {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    if soft < n {
-        setrlimit(Resource::RLIMIT_NOFILE, n, hard.max(n))
-            .unwrap_or_else(|e| panic!("this test holds {n} sockets: raise ulimit -n: {e}"));
-    }
-}
 
 #[test]
 fn thousands_of_open_connections_are_all_accepted_served_and_released() {
