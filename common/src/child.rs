@@ -62,6 +62,11 @@ pub fn main_with<S, T>(
     };
     let p = placement(&settings);
     crate::logging::init(&p.name);
+    // Only the listener was handed down on purpose: nothing else this process inherited may
+    // reach a process it starts (a worker's sandboxes above all).
+    if let Err(e) = crate::sys::cloexec_inherited(&p.listen_fd.into_iter().collect::<Vec<_>>()) {
+        log::warn!("cannot mark inherited descriptors close-on-exec: {e}");
+    }
     if let Err(e) = crate::sys::exit_on_mapping_fault(&p.name) {
         log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
     }

@@ -57,10 +57,9 @@ impl Cgroups {
             .collect()
     }
 
-    /// Cgroups for run `n`: memory (limit `memory_bytes`) and pids (`processes`), and cpu only
-    /// when `cpu_percent` caps it. Being in a cgroup has a price on this kernel (measured:
-    /// about 12 ms more for a memory-heavy step such as a compile, whichever the controller;
-    /// docs/PERFORMANCE.md), so no controller joins without a reason.
+    /// Cgroups for run `n`: memory (limit `memory_bytes`), pids (`processes`) and cpu (a quota
+    /// of `cpu_percent` of one CPU for the whole run: the default, 100, is one CPU, so a
+    /// many-threaded program does not take two).
     pub fn create_run(
         &self,
         n: u64,
@@ -68,11 +67,7 @@ impl Cgroups {
         processes: u64,
         cpu_percent: u32,
     ) -> io::Result<RunCgroup> {
-        let wanted: &[usize] = if cpu_percent < 100 {
-            &[0, 1, 2]
-        } else {
-            &[0, 1]
-        };
+        let wanted: &[usize] = &[0, 1, 2];
         let mut run = RunCgroup { dirs: Vec::new() };
         let made = (|| -> io::Result<()> {
             for &i in wanted {

@@ -47,6 +47,8 @@ pub struct StepIo<'a> {
     pub output_cap: u64,
     pub cgroup_procs: Vec<OwnedFd>,
     pub drop_to: Option<(u32, u32)>,
+    /// Hand the step the descriptor it packs `/work/out` into (a compile); a run gets none.
+    pub pack: bool,
 }
 
 fn memfd(name: &str, contents: &[u8]) -> std::io::Result<File> {
@@ -57,10 +59,20 @@ fn memfd(name: &str, contents: &[u8]) -> std::io::Result<File> {
     Ok(f)
 }
 
-/// Runs bwrap with `args` and collects the step's output.
+/// The memfd `f` again, open for reading only: what the program reads (its stdin) it cannot
+/// write. A memfd is a file of its own, so reopening it through `/proc` gives a new,
+/// read-only open file description.
+fn read_only(f: &File) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
+    File::open(format!("/proc/self/fd/{}", f.as_raw_fd()))
+}
+
+/// Runs bwrap with `args` and collects the step's output. The sandbox gets exactly its three
+/// standard streams (stdin read-only) and the descriptors below; everything else this
+/// process has is close-on-exec in the child (`prepare_child`).
 pub fn run_step(args: &[String], io: StepIo<'_>) -> std::io::Result<StepOutput> {
-    let stdin = memfd("kennel-stdin", io.stdin)?;
-    let archive = memfd("kennel-in", io.archive)?;
+    let stdin = read_only(&memfd("kennel-stdin", io.stdin)?)?;
+    let archive = read_only(&memfd("kennel-in", io.archive)?)?;
     let pack = memfd("kennel-out", b"")?;
     let facts = memfd("kennel-facts", b"")?;
     let helper = File::open(io.helper)?;
@@ -69,17 +81,21 @@ pub fn run_step(args: &[String], io: StepIo<'_>) -> std::io::Result<StepOutput> 
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let mut fds: Vec<(OwnedFd, i32)> = vec![
+        (archive.into(), FD_UNPACK),
+        (facts.try_clone()?.into(), FD_FACTS),
+        (helper.into(), FD_HELPER),
+    ];
+    if io.pack {
+        fds.push((pack.try_clone()?.into(), FD_PACK));
+    }
     kennel_common::sys::prepare_child(
         &mut cmd,
         kennel_common::sys::ChildSetup {
-            fds: vec![
-                (archive.try_clone()?.into(), FD_UNPACK),
-                (pack.try_clone()?.into(), FD_PACK),
-                (facts.try_clone()?.into(), FD_FACTS),
-                (helper.into(), FD_HELPER),
-            ],
+            fds,
             cgroup_procs: io.cgroup_procs,
             drop_to: io.drop_to,
+            parent_death: Some(nix::sys::signal::Signal::SIGKILL),
         },
     )?;
     let started = Instant::now();

@@ -2,8 +2,10 @@
 //! after the program and everything it started are dead, to a descriptor the program cannot
 //! reach. The verdict is computed from these facts, never from bwrap's exit status.
 //!
-//! `exit=0 signal=0 cpu_us=1234 maxrss_kib=1500 largest_file_kib=0\n`, or `error=<why>\n` when the program could
-//! not be started at all.
+//! `exit=0 signal=0 cpu_us=1234 maxrss_kib=1500 largest_file_kib=0 peak_kib=1700 over=none\n`,
+//! or `error=<why>\n` when the program could not be started at all.
+
+use crate::budget::Over;
 
 /// How the program ended, and what it used (its whole process tree).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,6 +21,10 @@ pub struct Facts {
     /// The largest file the run left in `/work` or `/tmp`: one at the file-size limit means
     /// it hit the limit (a program that ignores SIGXFSZ, as Python does, sees only `EFBIG`).
     pub largest_file_kib: u64,
+    /// The largest memory of the whole run seen by `kennel-run`'s sampling (`budget.rs`).
+    pub peak_kib: u64,
+    /// The run budget it went over, when `kennel-run` killed it for that.
+    pub over: Option<Over>,
 }
 
 /// The helper's report: facts, or why the program never started.
@@ -32,12 +38,14 @@ impl Report {
     pub fn encode(&self) -> String {
         match self {
             Report::Ran(f) => format!(
-                "exit={} signal={} cpu_us={} maxrss_kib={} largest_file_kib={}\n",
+                "exit={} signal={} cpu_us={} maxrss_kib={} largest_file_kib={} peak_kib={} over={}\n",
                 f.exit.unwrap_or(-1),
                 f.signal.unwrap_or(0),
                 f.cpu_us,
                 f.maxrss_kib,
-                f.largest_file_kib
+                f.largest_file_kib,
+                f.peak_kib,
+                f.over.map_or("none", Over::name),
             ),
             Report::NotStarted(why) => format!("error={}\n", why.replace('\n', " ")),
         }
@@ -53,6 +61,11 @@ impl Report {
         let mut seen = 0;
         for field in line.split(' ') {
             let (key, value) = field.split_once('=')?;
+            if key == "over" {
+                f.over = Over::parse(value)?;
+                seen += 1;
+                continue;
+            }
             let n: i64 = value.parse().ok()?;
             match key {
                 "exit" => f.exit = (n >= 0).then_some(n as i32),
@@ -60,11 +73,12 @@ impl Report {
                 "cpu_us" => f.cpu_us = u64::try_from(n).ok()?,
                 "maxrss_kib" => f.maxrss_kib = u64::try_from(n).ok()?,
                 "largest_file_kib" => f.largest_file_kib = u64::try_from(n).ok()?,
+                "peak_kib" => f.peak_kib = u64::try_from(n).ok()?,
                 _ => return None,
             }
             seen += 1;
         }
-        (seen == 5 && (f.exit.is_some() != f.signal.is_some())).then_some(Report::Ran(f))
+        (seen == 7 && (f.exit.is_some() != f.signal.is_some())).then_some(Report::Ran(f))
     }
 }
 
@@ -81,6 +95,8 @@ mod tests {
                 cpu_us: 12,
                 maxrss_kib: 99,
                 largest_file_kib: 7,
+                peak_kib: 120,
+                over: Some(Over::Memory),
             }),
             Report::Ran(Facts {
                 exit: None,
@@ -88,6 +104,8 @@ mod tests {
                 cpu_us: 0,
                 maxrss_kib: 0,
                 largest_file_kib: 0,
+                peak_kib: 0,
+                over: None,
             }),
             Report::NotStarted("no such file".into()),
         ] {

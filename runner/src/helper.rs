@@ -7,9 +7,13 @@
 //!   left in the namespace.
 //!
 //! It unpacks the files it is given into `/work`, sets the limits on itself (inherited by the
-//! program it then starts), waits for the program, kills the rest of the namespace, and writes
-//! one line of facts (`facts.rs`) to a descriptor the program never sees. It makes itself
-//! non-dumpable first, so a program cannot ptrace it or open its descriptors through `/proc`.
+//! program it then starts), marks every descriptor but the standard three close-on-exec,
+//! installs the system-call filter (`seccomp.rs`), starts the program, keeps the run's budget
+//! (`budget.rs`: CPU and memory of the whole tree, sampled), waits for the program, kills the
+//! rest of the namespace, and writes one line of facts (`facts.rs`) to a descriptor the
+//! program never sees. It makes itself non-dumpable first, so a program cannot ptrace it or
+//! open its descriptors through `/proc` (and the filter keeps the program from doing the same
+//! to hide its own memory from the budget).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -23,6 +27,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::archive;
+use crate::budget::Budget;
 use crate::facts::{Facts, Report};
 
 #[derive(Debug, Parser)]
@@ -54,6 +59,13 @@ pub struct Args {
     pub open_files: u64,
     #[arg(long)]
     pub processes: u64,
+    /// CPU time of the whole run, all processes together, in ms (0: not watched).
+    #[arg(long, default_value_t = 0)]
+    pub budget_cpu_ms: u64,
+    /// Memory of the whole run (processes, tmpfs, memfds) in KiB (0: not watched; a memory
+    /// cgroup counts it exactly).
+    #[arg(long, default_value_t = 0)]
+    pub budget_memory_kib: u64,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -108,8 +120,17 @@ fn supervise(args: &Args) -> Report {
             nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
         );
     }
+    // Only stdin, stdout and stderr reach the program: whatever bwrap or the worker left open
+    // (the helper's own image, anything inherited) closes at exec.
+    if let Err(e) = kennel_common::sys::cloexec_inherited(&[]) {
+        return Report::NotStarted(format!("closing inherited descriptors: {e}"));
+    }
     if let Err(e) = set_limits(args) {
         return Report::NotStarted(format!("setting the limits: {e}"));
+    }
+    // Before any thread starts: a filter covers the thread that installs it and what it starts.
+    if let Err(e) = kennel_common::sys::install_seccomp_filter(&crate::seccomp::program()) {
+        return Report::NotStarted(format!("installing the system-call filter: {e}"));
     }
     let child = match Command::new(&args.command[0])
         .args(&args.command[1..])
@@ -119,6 +140,10 @@ fn supervise(args: &Args) -> Report {
         Err(e) => return Report::NotStarted(format!("starting {}: {e}", args.command[0])),
     };
     let main = Pid::from_raw(child.id() as i32);
+    let watch = crate::watch::Watch::start(Budget {
+        cpu_ms: (args.budget_cpu_ms > 0).then_some(args.budget_cpu_ms),
+        memory_kib: (args.budget_memory_kib > 0).then_some(args.budget_memory_kib),
+    });
     let mut facts = Facts::default();
     loop {
         match waitpid(None, None) {
@@ -134,9 +159,9 @@ fn supervise(args: &Args) -> Report {
             Err(_) => break, // ECHILD: everyone is reaped
         }
     }
+    (facts.over, facts.peak_kib) = watch.stop();
     if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
-        let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
-        facts.cpu_us = us(usage.user_time()) + us(usage.system_time());
+        facts.cpu_us = crate::watch::reaped_cpu_us(&usage);
         facts.maxrss_kib = usage.max_rss() as u64;
     }
     facts.largest_file_kib =

@@ -8,8 +8,11 @@
 //! | `language` | the languages, their commands, the toolchains this host offers |
 //! | `limits` | the flags (`RunnerOptions`) and the limits of one run |
 //! | `sandbox` | bwrap's arguments: the sandbox as a list of named kernel features |
+//! | `seccomp` | the system-call filter bwrap installs |
 //! | `execute` | one sandboxed step: descriptors, output caps, wall limit |
 //! | `helper` | `kennel-run`, the measuring init inside the sandbox |
+//! | `budget` | one CPU and memory budget for a run's whole process tree, kept by `kennel-run` |
+//! | `watch` | the thread of `kennel-run` that keeps the budget |
 //! | `facts` | the line `kennel-run` reports |
 //! | `verdict` | the verdict from the facts |
 //! | `cgroup` | one cgroup per run where cgroups are usable |
@@ -20,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod budget;
 pub mod cache;
 pub mod cgroup;
 pub mod execute;
@@ -31,8 +35,10 @@ pub mod limits;
 pub mod outcome;
 pub mod runner;
 pub mod sandbox;
+pub mod seccomp;
 pub mod submission;
 pub mod verdict;
+pub mod watch;
 
 pub use language::Language;
 pub use limits::RunnerOptions;

@@ -167,6 +167,7 @@ impl Runner {
             address_space: self.cgroups().is_none() && lang != Language::Java,
             pack_out: false,
             runtime_room: if lang == Language::Java { JVM_ROOM } else { 0 },
+            memory_budget: self.cgroups().is_none(),
         };
         let (out, oom_kills) = match self.step(&step, &sub.stdin, &program) {
             Ok(v) => v,
@@ -187,7 +188,7 @@ impl Runner {
             result.exit_code = f.exit;
             result.signal = f.signal;
             result.cpu_ms = f.cpu_us / 1000;
-            result.memory_kib = f.maxrss_kib;
+            result.memory_kib = f.maxrss_kib.max(f.peak_kib);
         }
         result.wall_ms = out.wall.as_millis() as u64;
         result.stdout = out.stdout;
@@ -241,6 +242,7 @@ impl Runner {
             address_space: self.cgroups().is_none() && lang != Language::Java,
             pack_out: true,
             runtime_room: 0,
+            memory_budget: self.cgroups().is_none(),
         };
         let out = match self.step(&step, b"", source) {
             Ok((out, _)) => out,
@@ -338,6 +340,7 @@ impl Runner {
                 output_cap: step.limits.output,
                 cgroup_procs: procs,
                 drop_to: self.drop_to,
+                pack: step.pack_out,
             },
         );
         let oom = cgroup.as_ref().map_or(0, RunCgroup::oom_kills);

@@ -6,7 +6,7 @@
 //! | user, PID, network, IPC, UTS, cgroup namespaces | `--unshare-all --unshare-user` | signals to Kennel, sockets to its ports, its SysV semaphore |
 //! | no nested user namespaces | `--disable-userns` | regaining privileges inside |
 //! | a new root with only `/usr` (read-only), a few `/etc` files, fresh `/proc` `/dev`, itself read-only | `--ro-bind /usr` … `--remount-ro /` | reading the runtime directory, the segment, `/etc/shadow`, home directories; writing anywhere but `/work` and `/tmp` |
-//! | private size-bounded tmpfs `/work` and `/tmp` | `--size N --tmpfs` | filling the host's disk; leftovers (they vanish with the namespace) |
+//! | private size-bounded tmpfs `/work`, `/tmp` and `/dev/shm`; `/dev` itself read-only | `--size N --tmpfs`, `--remount-ro /dev` | filling the host's disk or memory; leftovers (they vanish with the namespace); a `/dev/shm` shared between runs |
 //! | its own session | `--new-session` | TIOCSTI into a terminal |
 //! | tied to the worker | `--die-with-parent` | outliving a worker that dies |
 //! | `kennel-run` as PID 1 | `--as-pid-1` | killing the measuring init; anything outliving the run |
@@ -36,6 +36,8 @@ pub struct StepSpec {
     pub pack_out: bool,
     /// Memory the cgroup allows beyond the limit: the JVM's own (its heap is `-Xmx`).
     pub runtime_room: u64,
+    /// `kennel-run` keeps the memory budget of the whole run (no memory cgroup does).
+    pub memory_budget: bool,
 }
 
 /// The system a sandbox sees: `/usr` read-only with the usual symlinks into it, fresh
@@ -89,6 +91,7 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
     .collect();
     a.extend(system_view(etc));
     let tmpfs = (2 * step.limits.file_size).to_string();
+    let shm = step.limits.file_size.to_string();
     a.extend(
         [
             "--size",
@@ -99,6 +102,12 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
             &tmpfs,
             "--tmpfs",
             "/work",
+            "--size",
+            &shm,
+            "--tmpfs",
+            "/dev/shm",
+            "--remount-ro",
+            "/dev",
             "--dir",
             "/work/out",
             "--chdir",
@@ -144,7 +153,15 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
         l.open_files.to_string(),
         "--processes".into(),
         l.processes.to_string(),
+        "--budget-cpu-ms".into(),
+        l.cpu_ms.to_string(),
     ]);
+    if step.memory_budget {
+        a.extend([
+            "--budget-memory-kib".into(),
+            (l.memory_kib + step.runtime_room / 1024).to_string(),
+        ]);
+    }
     if step.address_space {
         a.extend(["--address-space-kib".into(), l.memory_kib.to_string()]);
     }
@@ -191,6 +208,7 @@ mod tests {
             address_space: true,
             pack_out: false,
             runtime_room: 0,
+            memory_budget: true,
         };
         let a = bwrap_args(&step, &etc_paths()).join(" ");
         for feature in [
@@ -202,7 +220,9 @@ mod tests {
             "--remount-ro / /kennel-run",
             "--tmpfs /tmp",
             "--tmpfs /work",
+            "--size 16777216 --tmpfs /dev/shm --remount-ro /dev",
             "--clearenv",
+            "--budget-cpu-ms 1000 --budget-memory-kib 262144",
             "--cpu-s 1 ",
             "--address-space-kib 262144",
             "-- ./prog x",

@@ -4,6 +4,7 @@
 
 use nix::sys::signal::Signal;
 
+use crate::budget::Over;
 use crate::execute::{Kill, StepOutput};
 use crate::facts::Report;
 use crate::limits::Limits;
@@ -64,6 +65,26 @@ pub fn judge(
             format!("over {} KiB", limits.memory_kib),
         );
     }
+    if f.over == Some(Over::Memory) {
+        return (
+            Verdict::MemoryLimit,
+            None,
+            format!(
+                "the run's processes and files together over {} KiB",
+                limits.memory_kib
+            ),
+        );
+    }
+    if f.over == Some(Over::Cpu) {
+        return (
+            Verdict::TimeLimit,
+            Some(TimeKind::Cpu),
+            format!(
+                "the run's processes together over {} ms of CPU",
+                limits.cpu_ms
+            ),
+        );
+    }
     if sig == Some(Signal::SIGXCPU) || cpu_ms > limits.cpu_ms {
         return (Verdict::TimeLimit, Some(TimeKind::Cpu), String::new());
     }
@@ -120,6 +141,8 @@ mod tests {
                 cpu_us: cpu_ms * 1000,
                 maxrss_kib: 1000,
                 largest_file_kib: 0,
+                peak_kib: 1000,
+                over: None,
             })),
             ..Default::default()
         }
@@ -156,6 +179,23 @@ mod tests {
             ..none
         };
         assert_eq!(v(&ran(Some(3), None, 5), jvm), Verdict::MemoryLimit);
+        let mut over = ran(None, Some(9), 400);
+        if let Some(Report::Ran(f)) = &mut over.report {
+            f.over = Some(Over::Memory);
+        }
+        assert_eq!(
+            v(&over, none),
+            Verdict::MemoryLimit,
+            "the run's memory budget"
+        );
+        if let Some(Report::Ran(f)) = &mut over.report {
+            f.over = Some(Over::Cpu);
+        }
+        assert_eq!(
+            judge(&over, &l, none).1,
+            Some(TimeKind::Cpu),
+            "its CPU budget"
+        );
         let mut wall = ran(None, None, 0);
         wall.report = None;
         wall.killed = Some(Kill::Wall);

@@ -58,6 +58,12 @@ use crate::supervisor::Supervisor;
 
 /// The binary's body: returns the process exit status.
 pub fn main_with(args: Args) -> i32 {
+    // First of all: whatever the shell, launcher or service manager left open (without
+    // close-on-exec) stays here and never reaches a child, least of all a sandbox.
+    if let Err(e) = kennel_common::sys::cloexec_inherited(&[]) {
+        eprintln!("kennel-watchdog: cannot mark inherited descriptors close-on-exec: {e}");
+        return 1;
+    }
     // Before anything logs: the format is the watchdog's and, through the environment its
     // children inherit, theirs (set while this process has no other thread yet).
     std::env::set_var(

@@ -127,6 +127,7 @@ pub(super) fn by_hand(
             fds: vec![],
             cgroup_procs: cgroups.as_ref().map(HandCgroups::procs).unwrap_or_default(),
             drop_to: root.then_some((65534, 65534)),
+            parent_death: None,
         };
         if kennel_common::sys::prepare_child(&mut cmd, setup).is_err() {
             return false;

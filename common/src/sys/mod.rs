@@ -20,7 +20,10 @@ use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 use crate::layout::{Header, Record};
 
 mod process;
-pub use process::{inherited_fd, pidfd_open, prepare_child, ChildSetup};
+pub use process::{
+    cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_open, prepare_child, BpfInsn,
+    ChildSetup,
+};
 
 /// Types whose every bit pattern is valid and whose fields are all atomics, so a reference to
 /// one placed in shared memory may be read and written by several processes at once.

@@ -20,6 +20,10 @@ pub struct ChildSetup {
     pub cgroup_procs: Vec<OwnedFd>,
     /// `(uid, gid)` to switch to, with no supplementary groups, when running as root.
     pub drop_to: Option<(u32, u32)>,
+    /// Signal the child gets when the thread that started it dies (`PR_SET_PDEATHSIG`), set
+    /// after the change of identity (which clears it) and checked against a parent that died
+    /// before it was set: a sandbox never outlives its worker, even one killed mid-start.
+    pub parent_death: Option<nix::sys::signal::Signal>,
 }
 
 /// Arranges for `cmd`'s child to run `setup` before it executes. The descriptors stay owned
@@ -38,16 +42,25 @@ pub fn prepare_child(cmd: &mut Command, setup: ChildSetup) -> io::Result<()> {
     }
     let procs = setup.cgroup_procs;
     let drop_to = setup.drop_to;
+    let death = setup.parent_death.map(|s| s as libc::c_ulong);
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
-    // functions may be called: it calls dup2, fcntl, write, setgroups, setresgid and setresuid
-    // (all async-signal-safe system calls), reads only memory captured before the fork, and
-    // allocates nothing (io::Error::last_os_error builds an errno-only error without allocating).
+    // functions may be called: it calls write, close_range, dup2, setgroups, setresgid,
+    // setresuid, prctl and getppid (all plain system calls), reads only memory captured before
+    // the fork, and allocates nothing (io::Error::last_os_error builds an errno-only error
+    // without allocating).
     unsafe {
         cmd.pre_exec(move || {
             for cg in &procs {
                 if libc::write(cg.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
                     return Err(io::Error::last_os_error());
                 }
+            }
+            // Nothing reaches the child but what is placed below: every descriptor this
+            // process had, ours or inherited from whoever started Kennel, closes at exec.
+            // (Marked, not closed: std's own exec-error pipe must stay open until exec.)
+            if libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) != 0 {
+                return Err(io::Error::last_os_error());
             }
             for (fd, target) in &fds {
                 if libc::dup2(fd.as_raw_fd(), *target) < 0 {
@@ -62,8 +75,80 @@ pub fn prepare_child(cmd: &mut Command, setup: ChildSetup) -> io::Result<()> {
                     return Err(io::Error::last_os_error());
                 }
             }
+            if let Some(sig) = death {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent died before the signal was armed: nobody will ever send it.
+                if libc::getppid() != parent {
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
+            }
             Ok(())
         });
+    }
+    Ok(())
+}
+
+/// Marks every descriptor from 3 up close-on-exec, except those in `keep`: what a shell, a
+/// launcher or a service manager left open when it started this process never reaches a child.
+/// Called first thing by every Kennel binary (the descriptors it was handed on purpose, such
+/// as an inherited listener, are in `keep`).
+pub fn cloexec_inherited(keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from: libc::c_uint = 3;
+    for k in keep
+        .iter()
+        .map(|&k| k as libc::c_uint)
+        .chain([libc::c_uint::MAX])
+    {
+        if k > from {
+            let last = if k == libc::c_uint::MAX { k } else { k - 1 };
+            // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors in
+            // the range (absent ones are skipped); it closes nothing and touches no memory.
+            if unsafe { libc::close_range(from, last, libc::CLOSE_RANGE_CLOEXEC as i32) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        from = k.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// One classic-BPF instruction: `(code, jump if true, jump if false, k)`.
+pub type BpfInsn = (u16, u8, u8, u32);
+
+/// Installs `program` as this thread's seccomp filter (inherited by every thread and process
+/// it starts afterwards; call it before starting threads), after `PR_SET_NO_NEW_PRIVS`, which
+/// an unprivileged process needs for a filter and which keeps setuid binaries from regaining
+/// what the filter denies.
+pub fn install_seccomp_filter(program: &[BpfInsn]) -> io::Result<()> {
+    let mut filter: Vec<libc::sock_filter> = program
+        .iter()
+        .map(|&(code, jt, jf, k)| libc::sock_filter { code, jt, jf, k })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: u16::try_from(filter.len()).map_err(io::Error::other)?,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes integers only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `prog` points at `filter`, which lives until after the call; the kernel copies the
+    // program and keeps no pointer into our memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
@@ -119,6 +204,7 @@ mod tests {
                 fds: vec![(w, 7)],
                 cgroup_procs: vec![],
                 drop_to: None,
+                parent_death: Some(nix::sys::signal::Signal::SIGKILL),
             },
         )
         .unwrap();
