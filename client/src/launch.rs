@@ -61,7 +61,31 @@ pub fn launch_env(
     timeout: Duration,
     env: &[(&str, String)],
 ) -> io::Result<Launched> {
-    let mut child = Command::new(bin_dir.join("kennel-watchdog"))
+    launch_wrapped(&[], bin_dir, runtime_dir, args, stderr, timeout, env)
+}
+
+/// `launch_env` through the command `wrap` (e.g. `setpriv --reuid nobody …`, or a shell that
+/// opens descriptors first), which must end by executing the watchdog in its own process so
+/// the pid stays the watchdog's.
+pub fn launch_wrapped(
+    wrap: &[String],
+    bin_dir: &Path,
+    runtime_dir: &Path,
+    args: &[String],
+    stderr: Stdio,
+    timeout: Duration,
+    env: &[(&str, String)],
+) -> io::Result<Launched> {
+    let watchdog = bin_dir.join("kennel-watchdog");
+    let mut cmd = match wrap.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(&watchdog);
+            c
+        }
+        None => Command::new(&watchdog),
+    };
+    let mut child = cmd
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .arg("--runtime-dir")
         .arg(runtime_dir)

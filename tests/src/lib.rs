@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod as_user;
 pub mod browser;
 mod sockets;
 /// The minimal HTTP client lives in kennel-client (its benchmark uses it too).
@@ -106,13 +107,25 @@ impl Instance {
     }
 
     fn launch_with(dir: PathBuf, flags: Vec<String>, env: &[(&str, String)]) -> Instance {
+        Self::launch_wrapped(&[], dir, flags, env)
+    }
+
+    /// Starts a watchdog through the command `wrap` (which ends by executing it: `setpriv`,
+    /// a shell opening descriptors first; see `as_user`).
+    pub fn launch_wrapped(
+        wrap: &[String],
+        dir: PathBuf,
+        flags: Vec<String>,
+        env: &[(&str, String)],
+    ) -> Instance {
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut args: Vec<String> = vec!["--port".into(), "0".into()];
         args.extend(flags);
         let watchdog_bin = bin("kennel-watchdog");
         let bin_dir = watchdog_bin.parent().expect("bin dir");
-        let watchdog = kennel_client::launch::launch_env(
+        let watchdog = kennel_client::launch::launch_wrapped(
+            wrap,
             bin_dir,
             &dir,
             &args,

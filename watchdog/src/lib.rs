@@ -25,6 +25,7 @@ pub mod machine;
 pub mod metrics_http;
 pub mod notify;
 pub mod operator;
+pub mod orphans;
 pub mod policy;
 pub mod reload;
 pub mod scaler;
@@ -142,6 +143,9 @@ pub fn run(settings: &Settings) -> Result<()> {
     wanted.push(Signal::SIGCHLD);
     let signals = signalfd_for(&wanted)?;
     raise_open_file_limit();
+    if let Err(e) = crate::orphans::become_subreaper() {
+        log::warn!("cannot become a child subreaper (a sandbox caught mid-start by a worker's death could outlive it): {e}");
+    }
     if let Err(e) = kennel_common::sys::exit_on_mapping_fault("watchdog") {
         log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
     }
@@ -259,6 +263,7 @@ fn supervise(
         let polling = now >= next_poll;
         if polling {
             sup.check_hangs(now);
+            kill_adopted(sup);
         }
         reap(sup);
         for notice in fifo.drain() {
@@ -338,22 +343,38 @@ fn report_up(instance: &Instance, took: Duration) {
 /// comes back to its hang check — an unbounded reap loop once starved it while a frozen child
 /// held the guard and every restarted child died for want of it.
 fn reap(sup: &mut Supervisor) {
+    let mut reaped = false;
     for _ in 0..sup.ids().count() {
         match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => {
                 sup.on_exit(pid, ExitCode::Exited(code as u8));
+                reaped = true;
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) => {
                 sup.on_exit(pid, ExitCode::Signaled(sig as i32 as u8));
+                reaped = true;
             }
-            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => return,
+            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => {
                 log::error!("waitpid: {e}");
-                return;
+                break;
             }
         }
     }
+    // A dead child may have left orphans, now ours (orphans.rs): kill them; the next turn reaps.
+    if reaped {
+        kill_adopted(sup);
+    }
+}
+
+/// Kills what dead children left behind and was re-parented to us.
+fn kill_adopted(sup: &Supervisor) {
+    let own: Vec<Pid> = sup
+        .ids()
+        .filter_map(|id| sup.life(id).phase.pid())
+        .collect();
+    crate::orphans::kill_adopted(&own);
 }
 
 /// Stops the gateway first (no new runs from HTTP), then the dispatcher (no new

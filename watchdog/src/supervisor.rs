@@ -262,7 +262,8 @@ impl<'a> Supervisor<'a> {
     /// A child was reaped.
     pub fn on_exit(&mut self, pid: Pid, exit: ExitCode) {
         let Some(id) = self.id_of_pid(pid) else {
-            log::warn!("reaped pid {pid} ({exit}), which is not a child we track");
+            // An orphan a dead child left, adopted and killed by us (orphans.rs).
+            log::debug!("reaped pid {pid} ({exit}), adopted from a dead child");
             return;
         };
         self.handle(id, Event::Exited { pid, exit }, Instant::now());
