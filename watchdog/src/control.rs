@@ -10,7 +10,7 @@
 //! refused, rather than queued behind it.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -37,6 +37,12 @@ pub struct ControlServer {
     requests: Receiver<Request>,
     wake: OwnedFd,
     path: PathBuf,
+    /// What a new serving thread needs when the socket is bound again (`rebind`).
+    tx: mpsc::Sender<Request>,
+    wake_tx: std::sync::Arc<OwnedFd>,
+    answer_timeout: Duration,
+    /// The socket the serving thread accepts on (a copy, to shut it down on `rebind`).
+    listening: std::cell::RefCell<UnixListener>,
 }
 
 impl ControlServer {
@@ -45,23 +51,37 @@ impl ControlServer {
     pub fn start(rt: &RuntimeDir, answer_timeout: Duration) -> Result<ControlServer> {
         let path = rt.control_socket_path();
         remove_stale(&path)?;
-        let listener = UnixListener::bind(&path)
-            .map_err(|e| Error::io(format!("binding {}", path.display()), e))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
         let (wake_rx, wake_tx) =
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
                 .map_err(|e| Error::nix("pipe2", e))?;
         let (tx, requests) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("control".into())
-            .spawn(move || serve(listener, tx, wake_tx, answer_timeout))
-            .map_err(|e| Error::io("starting the control thread", e))?;
+        let wake_tx = std::sync::Arc::new(wake_tx);
+        let listening = spawn_server(&path, &tx, &wake_tx, answer_timeout)?;
         Ok(ControlServer {
             requests,
             wake: wake_rx,
             path,
+            tx,
+            wake_tx,
+            answer_timeout,
+            listening: std::cell::RefCell::new(listening),
         })
+    }
+
+    /// Where the socket lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Binds the socket again at its path (it was removed, or replaced by something that is
+    /// not ours: the caller removed that first) and serves it from a new thread; the old
+    /// thread's socket is shut down, which ends it.
+    pub fn rebind(&self) -> Result<()> {
+        let fresh = spawn_server(&self.path, &self.tx, &self.wake_tx, self.answer_timeout)?;
+        let old = self.listening.replace(fresh);
+        let _ =
+            nix::sys::socket::shutdown(old.as_fd().as_raw_fd(), nix::sys::socket::Shutdown::Both);
+        Ok(())
     }
 
     /// Readable when a verb is waiting.
@@ -83,6 +103,28 @@ impl Drop for ControlServer {
     }
 }
 
+/// Binds `path` (0600) and starts a thread serving it; returns a copy of the listener.
+fn spawn_server(
+    path: &Path,
+    tx: &mpsc::Sender<Request>,
+    wake: &std::sync::Arc<OwnedFd>,
+    answer_timeout: Duration,
+) -> Result<UnixListener> {
+    let listener = UnixListener::bind(path)
+        .map_err(|e| Error::io(format!("binding {}", path.display()), e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(format!("chmod {}", path.display()), e))?;
+    let copy = listener
+        .try_clone()
+        .map_err(|e| Error::io("copying the control listener", e))?;
+    let (tx, wake) = (tx.clone(), std::sync::Arc::clone(wake));
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || serve(listener, tx, wake, answer_timeout))
+        .map_err(|e| Error::io("starting the control thread", e))?;
+    Ok(copy)
+}
+
 /// Removes a socket of ours at `path`; refuses anything else there.
 fn remove_stale(path: &Path) -> Result<()> {
     match std::fs::symlink_metadata(path) {
@@ -102,15 +144,19 @@ fn remove_stale(path: &Path) -> Result<()> {
 fn serve(
     listener: UnixListener,
     tx: mpsc::Sender<Request>,
-    wake: OwnedFd,
+    wake: std::sync::Arc<OwnedFd>,
     answer_timeout: Duration,
 ) {
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::Arc;
-    let wake = Arc::new(wake);
     let callers = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
+        let mut stream = match stream {
+            Ok(s) => s,
+            // Shut down by `rebind`: a newer thread serves the socket now.
+            Err(e) if e.raw_os_error() == Some(libc_einval()) => return,
+            Err(_) => continue,
+        };
         if callers.fetch_add(1, SeqCst) >= MAX_CALLERS {
             callers.fetch_sub(1, SeqCst);
             let busy: Answer = Err(format!(
@@ -131,6 +177,10 @@ fn serve(
             log::warn!("control: no thread for a caller");
         }
     }
+}
+
+fn libc_einval() -> i32 {
+    nix::errno::Errno::EINVAL as i32
 }
 
 /// One connection: who, what, and the main loop's answer.

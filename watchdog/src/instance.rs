@@ -72,38 +72,6 @@ impl Instance {
         })
     }
 
-    /// Recreates any of the instance's FIFOs whose path was removed (a process that had it open
-    /// keeps using the old one; a child started from now on opens the new one). Returns the
-    /// watchdog's own FIFO reopened if it was among them, for the caller to read from now on.
-    pub fn restore_fifos(&self) -> Option<Fifo> {
-        let mut names = vec![FifoName::Watchdog, FifoName::Dispatcher];
-        names.extend((0..self.segment.workers()).map(FifoName::Worker));
-        let mut reopened = None;
-        for name in names {
-            let path = self.runtime.fifo_path(name);
-            if std::fs::symlink_metadata(&path).is_ok() {
-                continue;
-            }
-            match Fifo::create(&path) {
-                Ok(()) => log::warn!("{} was removed: recreated it", path.display()),
-                Err(e) => {
-                    log::error!(
-                        "{} was removed and cannot be recreated: {e}",
-                        path.display()
-                    );
-                    continue;
-                }
-            }
-            if name == FifoName::Watchdog {
-                match Fifo::open(&path) {
-                    Ok(f) => reopened = Some(f),
-                    Err(e) => log::error!("reopening {}: {e}", path.display()),
-                }
-            }
-        }
-        reopened
-    }
-
     /// Removes every object: segment, semaphore, FIFOs, compile cache, then the lock file. Call only once
     /// every child has been reaped.
     pub fn destroy(self) -> Result<()> {
@@ -127,7 +95,7 @@ impl Instance {
 }
 
 /// Opens (creating 0600 if needed) and locks `watchdog.lock`, then writes our pid in it.
-fn take_lock(rt: &RuntimeDir) -> Result<Flock<File>> {
+pub(crate) fn take_lock(rt: &RuntimeDir) -> Result<Flock<File>> {
     let path = rt.lock_path();
     let file = OpenOptions::new()
         .read(true)

@@ -27,11 +27,13 @@ pub mod notify;
 pub mod operator;
 pub mod orphans;
 pub mod policy;
+mod reap;
 pub mod reload;
 pub mod scaler;
 pub mod settings;
 pub mod spawn;
 pub mod supervisor;
+pub mod upkeep;
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -39,15 +41,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
-use kennel_common::layout::ExitCode;
 use kennel_common::segment::RecordId;
 use kennel_common::shutdown::{first_termination, handled_signals, pending_signals, signalfd_for};
 use kennel_common::{clock, Error, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
 use crate::control::ControlServer;
 use crate::instance::Instance;
@@ -226,6 +225,7 @@ fn supervise(
     let mut last_report: (String, Option<Instant>) = (String::new(), None);
     // The watchdog FIFO, reopened if its path was removed and recreated.
     let mut reopened = None;
+    let mut upkeep = crate::upkeep::Upkeep::default();
     loop {
         let fifo = reopened.as_ref().unwrap_or(&instance.fifo);
         let now = Instant::now();
@@ -263,11 +263,20 @@ fn supervise(
         let polling = now >= next_poll;
         if polling {
             sup.check_hangs(now);
-            kill_adopted(sup);
+            reap::kill_adopted(sup);
         }
-        reap(sup);
+        // The instance's files at every poll, and at once when a child died (a broken file is
+        // a likely cause, and its restart must find the file whole).
+        let restored = if reap::reap(sup) || polling {
+            upkeep.run(instance, control)
+        } else {
+            None
+        };
         for notice in fifo.drain() {
             sup.on_notice(&notice);
+        }
+        if let Some(f) = restored {
+            reopened = Some(f);
         }
         if let Some(sig) = stop {
             log::info!("received {}: stopping", sig.as_str());
@@ -301,9 +310,6 @@ fn supervise(
                 log::info!("poll: {report}");
                 last_report = (report, Some(Instant::now()));
             }
-            if let Some(f) = instance.restore_fifos() {
-                reopened = Some(f);
-            }
             sup.repair();
             next_poll = Instant::now() + sup.settings.poll_interval;
         }
@@ -334,47 +340,6 @@ fn report_up(instance: &Instance, took: Duration) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "ready {addr}");
     let _ = out.flush();
-}
-
-/// Reaps every child that has exited, without blocking.
-///
-/// At most one exit per child per call: children that die again while their deaths are being
-/// handled (each handling may wait on the guard) wait for the next turn, so the loop always
-/// comes back to its hang check — an unbounded reap loop once starved it while a frozen child
-/// held the guard and every restarted child died for want of it.
-fn reap(sup: &mut Supervisor) {
-    let mut reaped = false;
-    for _ in 0..sup.ids().count() {
-        match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => {
-                sup.on_exit(pid, ExitCode::Exited(code as u8));
-                reaped = true;
-            }
-            Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                sup.on_exit(pid, ExitCode::Signaled(sig as i32 as u8));
-                reaped = true;
-            }
-            Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => {
-                log::error!("waitpid: {e}");
-                break;
-            }
-        }
-    }
-    // A dead child may have left orphans, now ours (orphans.rs): kill them; the next turn reaps.
-    if reaped {
-        kill_adopted(sup);
-    }
-}
-
-/// Kills what dead children left behind and was re-parented to us.
-fn kill_adopted(sup: &Supervisor) {
-    let own: Vec<Pid> = sup
-        .ids()
-        .filter_map(|id| sup.life(id).phase.pid())
-        .collect();
-    crate::orphans::kill_adopted(&own);
 }
 
 /// Stops the gateway first (no new runs from HTTP), then the dispatcher (no new
@@ -409,6 +374,6 @@ fn stop_group(sup: &mut Supervisor, signals: &SignalFd, which: impl Fn(RecordId)
         let ms = PollTimeout::try_from(wait.as_millis() as i32 + 1).unwrap_or(PollTimeout::NONE);
         let _ = poll(&mut fds, ms);
         while let Ok(Some(_)) = signals.read_signal() {}
-        reap(sup);
+        let _ = reap::reap(sup);
     }
 }

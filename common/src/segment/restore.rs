@@ -44,6 +44,28 @@ impl Segment {
         })
     }
 
+    /// Watchdog only: if the object's mode was changed (someone of our uid made it readable or
+    /// writable by others), makes it 0600 again. Returns what was done, for the log.
+    pub fn restore_mode_as_owner(&self) -> Option<String> {
+        let lock = self.owner_lock.as_ref()?;
+        let mode = fstat(&**lock).ok()?.st_mode & 0o7777;
+        if mode == 0o600 {
+            return None;
+        }
+        Some(
+            match nix::sys::stat::fchmod(&**lock, Mode::from_bits_truncate(0o600)) {
+                Ok(()) => format!(
+                    "the segment {} was mode {mode:o} (chmod-ed by hand?): made 0600 again",
+                    self.name
+                ),
+                Err(e) => format!(
+                    "the segment {} is mode {mode:o} and cannot be made 0600: {e}",
+                    self.name
+                ),
+            },
+        )
+    }
+
     /// Watchdog only: if the instance's semaphore was removed (`ipcrm`), creates a new one and
     /// names it in the header, where every child follows it at its next lock. Returns what was
     /// done, for the log.
