@@ -27,12 +27,7 @@ fn log_lines_with(inst: &Instance, what: &str) -> usize {
 fn modes_opened_by_hand_are_restored_and_logged_once() {
     let inst = Instance::start("upkeep-modes", 1, FAST_POLL);
     let rt = inst.runtime();
-    let shm = Path::new("/dev/shm").join(
-        rt.read_segment_name()
-            .unwrap()
-            .trim_start_matches('/')
-            .to_string(),
-    );
+    let shm = Path::new("/dev/shm").join(rt.read_segment_name().unwrap().trim_start_matches('/'));
     let fifo = rt.fifo_path(FifoName::Worker(0));
     let socket = rt.control_socket_path();
     chmod(&shm, 0o666);
@@ -70,9 +65,10 @@ fn a_removed_control_socket_is_bound_again_and_verbs_work() {
         std::fs::symlink_metadata(&socket).is_ok_and(|m| m.file_type().is_socket())
     });
     assert!(inst.kennelctl(&["restart", "worker", "0"]).status.success());
+    // Twice repaired, said once: the second finding came within the minute.
     assert_eq!(
         log_lines_with(&inst, "bound again"),
-        2,
+        1,
         "{}",
         inst.log_text()
     );
