@@ -129,6 +129,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
     if !offers.is_empty() {
         let _ = writeln!(out, "languages by worker: {}", offers.join(" · "));
     }
+    let _ = write!(out, "{}", limits_line(s));
     if s.pool.max > s.pool.min {
         let active = s.active_workers();
         let _ = writeln!(
@@ -167,6 +168,32 @@ pub(crate) fn tasks(r: &RecordView) -> String {
 }
 
 /// The program runner's languages a worker offers, for people.
+/// How the workers' runs are held to their limits (one line when every worker says the same).
+fn limits_line(s: &Snapshot) -> String {
+    use kennel_common::limits_mode::LimitsMode;
+    let modes: Vec<(usize, LimitsMode)> = s
+        .workers()
+        .iter()
+        .filter(|r| r.capacity > 0)
+        .filter_map(|r| match r.id {
+            RecordId::Worker(k) => Some((k, LimitsMode::decode(r.limits))),
+            _ => None,
+        })
+        .collect();
+    let Some((_, first)) = modes.first() else {
+        return String::new();
+    };
+    if modes.iter().all(|(_, m)| m == first) {
+        format!("limits: {} ({})\n", first.describe(), first.exactness())
+    } else {
+        let each: Vec<String> = modes
+            .iter()
+            .map(|(k, m)| format!("{k}: {}", m.describe()))
+            .collect();
+        format!("limits by worker: {}\n", each.join(" · "))
+    }
+}
+
 fn languages(r: &RecordView) -> String {
     let names = r.language_names();
     if names.is_empty() {

@@ -77,6 +77,8 @@ pub enum RoleDoc {
         tasks: u32,
         capacity: u32,
         languages: Vec<&'static str>,
+        /// How its runs are held to their limits.
+        limits: kennel_common::limits_mode::Summary,
         client: Option<String>,
         request_type: Option<&'static str>,
     },
@@ -122,6 +124,7 @@ fn record(s: &Snapshot, ctx: &Context, r: &RecordView) -> RecordDoc {
                 tasks: r.tasks,
                 capacity: r.capacity,
                 languages: r.language_names(),
+                limits: kennel_common::limits_mode::LimitsMode::decode(r.limits).summary(),
                 client: r.client.map(|c| c.to_string()),
                 request_type: RequestType::from_code(r.request_type).map(|t| t.name()),
             },

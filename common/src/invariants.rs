@@ -218,6 +218,7 @@ mod tests {
             tasks: 0,
             capacity: 1,
             languages: 0,
+            limits: 0,
             torn: false,
         }
     }

@@ -151,7 +151,9 @@ pub struct Record {
     /// Worker slots: the program-runner languages offered, one bit per language (bit 0
     /// python, 1 c, 2 cpp, 3 java), published before ready.
     pub languages: AtomicU32,
-    pub reserved: AtomicU32,
+    /// Worker slots: how runs are held to their limits (`limits_mode::LimitsMode::encode`),
+    /// published before ready.
+    pub limits: AtomicU32,
 }
 
 /// Declares a code stored in the segment as one `u32`: the enum, `from_code` (any other

@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod invariants;
 pub mod layout;
+pub mod limits_mode;
 pub mod logging;
 pub mod metrics;
 pub mod notice;

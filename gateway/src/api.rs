@@ -166,6 +166,9 @@ struct LimitsDoc {
     max_submission_bytes: usize,
     max_args: usize,
     cpu_percent: u32,
+    /// How the runs are held to these limits (the first running worker's mode; `unknown`
+    /// while none runs).
+    enforcement: kennel_common::limits_mode::Summary,
 }
 
 fn extensions(l: Language) -> &'static [&'static str] {
@@ -175,6 +178,19 @@ fn extensions(l: Language) -> &'static [&'static str] {
         Language::Cpp => &[".cpp", ".cc", ".cxx"],
         Language::Java => &[".java"],
     }
+}
+
+/// How the first running worker holds runs to their limits.
+fn enforcement(snap: &kennel_common::segment::Snapshot) -> kennel_common::limits_mode::Summary {
+    use kennel_common::layout::Supervision;
+    use kennel_common::limits_mode::LimitsMode;
+    snap.workers()
+        .iter()
+        .filter(|r| r.supervision() == Some(Supervision::Running) && r.capacity > 0)
+        .map(|r| LimitsMode::decode(r.limits))
+        .next()
+        .unwrap_or(LimitsMode::UNKNOWN)
+        .summary()
 }
 
 /// `GET /api/v1/languages`: what can be run, and within which limits.
@@ -211,6 +227,7 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
             max_submission_bytes: app.settings.worker.max_payload,
             max_args: kennel_runner::submission::MAX_ARGS,
             cpu_percent: r.cpu_max,
+            enforcement: enforcement(&snap),
         },
     })
 }

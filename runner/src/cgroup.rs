@@ -12,6 +12,8 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+use kennel_common::limits_mode::{Kind, LimitsMode, CPU, MEMORY, PIDS};
+
 const ROOT: &str = "/sys/fs/cgroup";
 const CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 const PREFIX: &str = "kennel-w";
@@ -20,6 +22,23 @@ const PREFIX: &str = "kennel-w";
 #[derive(Debug)]
 pub struct Cgroups {
     bases: Vec<PathBuf>,
+}
+
+/// What the cgroups would give a run here, found without creating anything (cheap enough for
+/// a worker's start; the directories are made at the first run).
+pub fn detect() -> LimitsMode {
+    let usable = nix::unistd::geteuid().is_root()
+        && CONTROLLERS
+            .iter()
+            .all(|c| Path::new(ROOT).join(c).join("cgroup.procs").exists());
+    if usable {
+        LimitsMode {
+            kind: Kind::CgroupV1,
+            controllers: MEMORY | PIDS | CPU,
+        }
+    } else {
+        LimitsMode::BUDGET
+    }
 }
 
 impl Cgroups {

@@ -79,6 +79,17 @@ impl Runner {
             .as_ref()
     }
 
+    /// How runs are held to their limits: the cgroups in use once set up, else what setting
+    /// them up would give.
+    pub fn limits_mode(&self) -> kennel_common::limits_mode::LimitsMode {
+        match self.cgroups.get() {
+            Some(Some(_)) => crate::cgroup::detect(),
+            Some(None) => kennel_common::limits_mode::LimitsMode::BUDGET,
+            None if self.root => crate::cgroup::detect(),
+            None => kennel_common::limits_mode::LimitsMode::BUDGET,
+        }
+    }
+
     /// Cgroups of runs that exist now (between runs: none).
     pub fn cgroup_runs(&self) -> Vec<PathBuf> {
         self.cgroups().map(Cgroups::runs).unwrap_or_default()
@@ -100,19 +111,17 @@ impl Runner {
             .filter(|l| self.offers(*l))
             .map(Language::name)
             .collect();
+        let mode = self.limits_mode();
         format!(
-            "program runner: languages [{}], sandbox {}, cgroups {}, runs as {}",
+            "program runner: languages [{}], sandbox {} with a seccomp filter, limits {} ({}), runs as {}",
             langs.join(", "),
             if self.bwrap.is_some() {
                 "bubblewrap"
             } else {
                 "MISSING (install bubblewrap)"
             },
-            if self.cgroups().is_some() {
-                "v1 memory+pids (+cpu under --cpu-max)"
-            } else {
-                "none (rlimits only)"
-            },
+            mode.describe(),
+            mode.exactness(),
             match self.drop_to {
                 Some((u, _)) => format!("uid {u}"),
                 None => "this user, in a user namespace".into(),

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use kennel_tests::as_user::{everyone, run_json, start, status_as, Leaked};
+use kennel_tests::as_user::{everyone, run_json, start, status_as, Leaked, Who};
 use kennel_tests::{fresh_dir, wait_for};
 use serde_json::Value;
 
@@ -100,6 +100,25 @@ int main(void) {
 fn sandbox_a_tree_of_processes_gets_one_memory_budget() {
     for who in everyone() {
         let inst = start("tree-mem", who, 1, &[], None);
+        // The pool says how the limits are held, and which are only approximate.
+        let limits = &status_as(&inst, who)["workers"][0]["limits"];
+        let cgroups = who == Who::Me && nix::unistd::geteuid().is_root();
+        if cgroups {
+            assert_eq!(
+                limits["mode"], "cgroup v1 as root: memory pids cpu",
+                "{limits}"
+            );
+            assert_eq!(limits["approximate"], serde_json::json!([]), "{limits}");
+        } else {
+            assert_eq!(
+                limits["mode"], "none: limits per run by kennel-run",
+                "{limits}"
+            );
+            assert!(
+                limits["approximate"].to_string().contains("memory"),
+                "{limits}"
+            );
+        }
         let (v, _) = run_json(&inst, "five.c", FIVE_CHILDREN, &["--wall-limit", "10s"]);
         assert_eq!(verdict(&v).0, "memory_limit", "as {}: {v}", who.name());
     }

@@ -85,6 +85,14 @@ fn http_languages_pool_and_health_tell_the_truth() {
         .collect();
     assert_eq!(names, ["python", "c", "cpp", "java"]);
     assert_eq!(langs["limits"]["time_limit_ms"]["max"], 7000);
+    // The same mode the pool's workers publish, with what is exact and what approximate.
+    let mode = &langs["limits"]["enforcement"];
+    assert_eq!(
+        mode["mode"],
+        inst.status()["workers"][0]["limits"]["mode"],
+        "{mode}"
+    );
+    assert!(mode["exact"].to_string().contains("cpu_time"), "{mode}");
 
     let pool = get(addr, "/api/v1/pool");
     assert_eq!(pool.header("content-type"), Some("application/json"));

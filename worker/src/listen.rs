@@ -31,6 +31,7 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
         worker.id(),
         worker.settings.max_tasks,
         worker.runner.offer_bits(),
+        worker.runner.limits_mode().encode(),
     );
     let local = worker.ctx.go_live(&listener)?;
     // Blocking accepts that give up every TICK, so the pool sees a stop in time.

@@ -105,6 +105,7 @@ impl Guard<'_> {
             r.tasks.store(0, SeqCst);
             r.capacity.store(0, SeqCst);
             r.languages.store(0, SeqCst);
+            r.limits.store(0, SeqCst);
             r.heartbeat_ms.store(now_ms, SeqCst);
             r.started_ms.store(now_ms, SeqCst);
         });
@@ -137,12 +138,13 @@ impl Guard<'_> {
         });
     }
 
-    /// A worker, before it is ready: how many clients it serves at once and which languages
-    /// it runs (a `Language::bit` set).
-    pub fn set_offer(&self, id: RecordId, capacity: u32, languages: u32) {
+    /// A worker, before it is ready: how many clients it serves at once, which languages it
+    /// runs (a `Language::bit` set) and how its runs are held to their limits.
+    pub fn set_offer(&self, id: RecordId, capacity: u32, languages: u32, limits: u32) {
         self.write(id, |r| {
             r.capacity.store(capacity.max(1), SeqCst);
             r.languages.store(languages, SeqCst);
+            r.limits.store(limits, SeqCst);
         });
     }
 

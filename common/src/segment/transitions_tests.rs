@@ -104,7 +104,7 @@ fn a_worker_with_capacity_takes_clients_until_full_and_the_least_loaded_is_chose
     let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
     for id in [w0, w1] {
         g.reset_for_spawn(id, crate::clock::monotonic_ms(), 0);
-        g.set_offer(id, 2, 0);
+        g.set_offer(id, 2, 0, 0);
         g.publish_ready(id, addr(3000 + id.index(8) as u16));
         g.set_supervision(id, Supervision::Running, FatalReason::None);
     }
@@ -146,7 +146,7 @@ fn a_language_goes_only_to_a_worker_that_offers_it() {
     for (k, langs) in [(0, 0), (1, language_bit(RequestType::C))] {
         let id = RecordId::Worker(k);
         g.reset_for_spawn(id, crate::clock::monotonic_ms(), 0);
-        g.set_offer(id, 1, langs);
+        g.set_offer(id, 1, langs, 0);
         g.publish_ready(id, addr(3000 + k as u16));
         g.set_supervision(id, Supervision::Running, FatalReason::None);
     }

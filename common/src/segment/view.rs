@@ -41,6 +41,8 @@ pub struct RecordView {
     pub tasks: u32,
     pub capacity: u32,
     pub languages: u32,
+    /// `LimitsMode::encode` of a worker's runs.
+    pub limits: u32,
     /// The record was left half-written (odd `seq`).
     pub torn: bool,
 }
@@ -80,6 +82,7 @@ impl RecordView {
             tasks: load(&r.tasks),
             capacity: load(&r.capacity),
             languages: load(&r.languages),
+            limits: load(&r.limits),
             torn: false,
         }
     }
