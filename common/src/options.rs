@@ -172,9 +172,13 @@ pub struct GatewayOptions {
     /// Finished runs kept for `GET /api/v1/runs/{id}`: at most this many…
     #[arg(long, default_value_t = 1000)]
     pub http_results: usize,
-    /// …for at most this long.
+    /// …for at most this long…
     #[arg(long, default_value = "10m", value_parser = crate::duration::parse_duration)]
     pub http_result_ttl: std::time::Duration,
+    /// …and taking at most this many bytes together (outputs counted whole; a result may
+    /// hold up to 2 MiB of stdout and stderr).
+    #[arg(long, default_value_t = 256 << 20)]
+    pub http_results_bytes: usize,
 }
 
 impl GatewayOptions {
@@ -196,6 +200,9 @@ impl GatewayOptions {
         }
         if self.http_result_ttl < std::time::Duration::from_secs(1) {
             return Err("--http-result-ttl must be at least 1s".into());
+        }
+        if self.http_results_bytes < (1 << 20) {
+            return Err("--http-results-bytes must be at least 1 MiB (1048576)".into());
         }
         for o in &self.http_cors_origins {
             if !(o.starts_with("http://") || o.starts_with("https://"))
@@ -227,6 +234,8 @@ impl GatewayOptions {
             self.http_results.to_string(),
             "--http-result-ttl".into(),
             duration_arg(self.http_result_ttl),
+            "--http-results-bytes".into(),
+            self.http_results_bytes.to_string(),
         ];
         if let Some(p) = &self.http_token_file {
             v.push("--http-token-file".into());

@@ -46,7 +46,11 @@ impl AppState {
         let deadline =
             settings.run_deadline(settings.worker.runner.wall_limit_max.as_millis() as u64);
         AppState {
-            store: Arc::new(Store::new(g.http_results, g.http_result_ttl)),
+            store: Arc::new(Store::new(
+                g.http_results,
+                g.http_results_bytes,
+                g.http_result_ttl,
+            )),
             executor: Arc::new(Executor::new(settings.dispatcher, deadline, g.http_queue)),
             queue: Arc::new(Semaphore::new(g.http_queue)),
             limiter: Arc::new(guard::limiter(g.http_rate)),

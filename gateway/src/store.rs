@@ -1,7 +1,9 @@
 //! The runs the gateway knows of, for `GET /api/v1/runs/{id}`: bounded in count
-//! (`--http-results`) and in time (`--http-result-ttl`). A run waiting or running is never
-//! dropped (the queue bound keeps their number under the count); a finished one goes when it
-//! is older than the time limit, or the oldest finished goes to make room.
+//! (`--http-results`), in bytes (`--http-results-bytes`: a result can hold 2 MiB of output,
+//! so a count alone would let a thousand of them take gigabytes) and in time
+//! (`--http-result-ttl`). A run waiting or running is never dropped (the queue bound keeps
+//! their number under the count); a finished one goes when it is older than the time limit,
+//! or the oldest finished go to make room.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -67,12 +69,28 @@ impl RunDoc {
 struct Entry {
     state: RunState,
     finished: Option<Instant>,
+    /// What its result holds (outputs and message), counted against the byte bound.
+    bytes: usize,
+}
+
+/// The bytes a finished run's result holds (its texts, plus a fixed share for the rest).
+fn size_of(state: &RunState) -> usize {
+    const FIXED: usize = 512;
+    FIXED
+        + match state {
+            RunState::Done(r) => {
+                r.stdout.len() + r.stderr.len() + r.compile_output.len() + r.message.len()
+            }
+            RunState::Failed(e) => e.message.len(),
+            RunState::Queued | RunState::Running => 0,
+        }
 }
 
 /// The bounded table of runs.
 pub struct Store {
     inner: Mutex<Inner>,
     max: usize,
+    max_bytes: usize,
     ttl: Duration,
 }
 
@@ -81,15 +99,40 @@ struct Inner {
     runs: HashMap<String, Entry>,
     /// Ids in the order they were made: the oldest first.
     order: VecDeque<String>,
+    /// The bytes of every entry together.
+    bytes: usize,
+}
+
+impl Inner {
+    fn remove(&mut self, id: &str) {
+        if let Some(e) = self.runs.remove(id) {
+            self.bytes -= e.bytes;
+        }
+        self.order.retain(|x| x != id);
+    }
+
+    /// The oldest finished run other than `except`.
+    fn oldest_done(&self, except: &str) -> Option<String> {
+        self.order
+            .iter()
+            .find(|id| *id != except && self.runs.get(*id).is_some_and(|e| e.finished.is_some()))
+            .cloned()
+    }
 }
 
 impl Store {
-    pub fn new(max: usize, ttl: Duration) -> Store {
+    pub fn new(max: usize, max_bytes: usize, ttl: Duration) -> Store {
         Store {
             inner: Mutex::new(Inner::default()),
             max,
+            max_bytes,
             ttl,
         }
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -103,33 +146,43 @@ impl Store {
         let mut g = self.lock();
         self.expire(&mut g, now);
         if g.runs.len() >= self.max {
-            let oldest_done = g
-                .order
-                .iter()
-                .position(|id| g.runs.get(id).is_some_and(|e| e.finished.is_some()))?;
-            if let Some(id) = g.order.remove(oldest_done) {
-                g.runs.remove(&id);
-            }
+            let oldest = g.oldest_done("")?;
+            g.remove(&oldest);
         }
         let id = new_id();
+        let bytes = size_of(&RunState::Queued);
         g.runs.insert(
             id.clone(),
             Entry {
                 state: RunState::Queued,
                 finished: None,
+                bytes,
             },
         );
+        g.bytes += bytes;
         g.order.push_back(id.clone());
         Some(id)
     }
 
+    /// Records a run's new state; a finished one may push the oldest finished out to keep
+    /// the byte bound (never itself: its client may be about to ask).
     pub fn set(&self, id: &str, state: RunState, now: Instant) {
         let mut g = self.lock();
-        if let Some(e) = g.runs.get_mut(id) {
-            if matches!(state, RunState::Done(_) | RunState::Failed(_)) {
-                e.finished = Some(now);
-            }
-            e.state = state;
+        let bytes = size_of(&state);
+        let Some(e) = g.runs.get_mut(id) else {
+            return;
+        };
+        if matches!(state, RunState::Done(_) | RunState::Failed(_)) {
+            e.finished = Some(now);
+        }
+        e.state = state;
+        let before = std::mem::replace(&mut e.bytes, bytes);
+        g.bytes = g.bytes - before + bytes;
+        while g.bytes > self.max_bytes {
+            let Some(oldest) = g.oldest_done(id) else {
+                break;
+            };
+            g.remove(&oldest);
         }
     }
 
@@ -150,8 +203,14 @@ impl Store {
     /// Drops the finished runs older than the time limit.
     fn expire(&self, g: &mut Inner, now: Instant) {
         let ttl = self.ttl;
-        let Inner { runs, order } = g;
-        runs.retain(|_, e| e.finished.is_none_or(|f| now.duration_since(f) < ttl));
+        let Inner { runs, order, bytes } = g;
+        runs.retain(|_, e| {
+            let keep = e.finished.is_none_or(|f| now.duration_since(f) < ttl);
+            if !keep {
+                *bytes -= e.bytes;
+            }
+            keep
+        });
         order.retain(|id| runs.contains_key(id));
     }
 }
@@ -192,7 +251,7 @@ mod tests {
     #[test]
     fn bounded_in_count_and_time_and_never_drops_a_pending_run() {
         let t0 = Instant::now();
-        let s = Store::new(2, Duration::from_secs(10));
+        let s = Store::new(2, 1 << 30, Duration::from_secs(10));
         let a = s.insert(t0).unwrap();
         let b = s.insert(t0).unwrap();
         assert!(valid_id(&a) && a != b);
@@ -206,5 +265,32 @@ mod tests {
         assert!(s.get(&c, t0 + Duration::from_secs(11)).is_none(), "expired");
         assert_eq!(s.len(), 1);
         assert!(!valid_id("../../etc") && !valid_id(&"A".repeat(32)));
+    }
+
+    fn big(n: usize) -> RunState {
+        let mut r = RunResult::new(kennel_runner::Verdict::Accepted, "c");
+        r.stdout = vec![b'x'; n];
+        r.stderr = vec![b'y'; n];
+        RunState::Done(Arc::new(r))
+    }
+
+    #[test]
+    fn bounded_in_bytes_the_oldest_finished_going_first() {
+        let t0 = Instant::now();
+        let s = Store::new(1000, 5 << 20, Duration::from_secs(60));
+        let ids: Vec<String> = (0..30).map(|_| s.insert(t0).unwrap()).collect();
+        for id in &ids {
+            s.set(id, big(1 << 20), t0);
+            assert!(s.bytes() <= 5 << 20, "{} bytes held", s.bytes());
+        }
+        // Two results of 2 MiB fit in 5 MiB: the last two are kept, the newest always.
+        assert!(s.get(&ids[29], t0).is_some() && s.get(&ids[28], t0).is_some());
+        assert!(s.get(&ids[27], t0).is_none());
+        assert_eq!(s.len(), 2);
+        // One result over the whole bound is still kept alone, until the next one.
+        let huge = s.insert(t0).unwrap();
+        s.set(&huge, big(4 << 20), t0);
+        assert!(s.get(&huge, t0).is_some());
+        assert_eq!(s.len(), 1);
     }
 }
