@@ -71,8 +71,10 @@ pub struct Usage {
     pub memory_kib: u64,
 }
 
-/// Samples every process of this PID namespace but its init (us), under `proc_root`.
-pub fn sample(proc_root: &Path, tmpfs: &[&str]) -> Usage {
+/// Samples every process of this PID namespace but its init (us), under `proc_root`: their
+/// CPU time, and their memory when `memory` (it costs a page-table walk per process, so it is
+/// skipped when a memory cgroup keeps that budget).
+pub fn sample(proc_root: &Path, tmpfs: &[&str], memory: bool) -> Usage {
     let tick_us = 1_000_000 / clock_ticks();
     let mut u = Usage::default();
     let mut memfds = HashSet::new();
@@ -94,10 +96,14 @@ pub fn sample(proc_root: &Path, tmpfs: &[&str]) -> Usage {
         {
             u.live_cpu_us += ticks * tick_us;
         }
-        u.memory_kib += process_memory_kib(&p);
-        u.memory_kib += memfd_kib(&p, &mut memfds);
+        if memory {
+            u.memory_kib += process_memory_kib(&p);
+            u.memory_kib += memfd_kib(&p, &mut memfds);
+        }
     }
-    u.memory_kib += tmpfs.iter().map(|m| tmpfs_used_kib(m)).sum::<u64>();
+    if memory {
+        u.memory_kib += tmpfs.iter().map(|m| tmpfs_used_kib(m)).sum::<u64>();
+    }
     u
 }
 
@@ -197,8 +203,10 @@ mod tests {
     #[test]
     fn this_process_is_sampled_from_a_real_proc() {
         // Our own /proc, but as if we were not its init: every process of the host counts.
-        let u = sample(Path::new("/proc"), &["/tmp"]);
+        let u = sample(Path::new("/proc"), &["/tmp"], true);
         assert!(u.live_cpu_us > 0 && u.memory_kib > 0, "{u:?}");
+        let cpu_only = sample(Path::new("/proc"), &["/tmp"], false);
+        assert_eq!(cpu_only.memory_kib, 0);
         assert_eq!(Over::parse("cpu"), Some(Some(Over::Cpu)));
         assert_eq!(Over::parse("none"), Some(None));
         assert_eq!(Over::parse("x"), None);

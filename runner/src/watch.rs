@@ -22,7 +22,8 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Starts watching (even with no budget: the peak memory is a figure of the result).
+    /// Starts watching (the peak memory, a figure of the result, only when memory is watched:
+    /// otherwise the largest process's peak, from `wait4`, is the figure).
     pub fn start(budget: Budget) -> Watch {
         let (done, stop) = channel();
         let thread = std::thread::Builder::new()
@@ -60,7 +61,7 @@ fn watch(budget: Budget, stop: &Receiver<()>) -> (Option<Over>, u64) {
         let reaped = getrusage(UsageWho::RUSAGE_CHILDREN)
             .map(|u| reaped_cpu_us(&u))
             .unwrap_or(0);
-        let now = sample(Path::new("/proc"), &TMPFS);
+        let now = sample(Path::new("/proc"), &TMPFS, budget.memory_kib.is_some());
         peak = peak.max(now.memory_kib);
         let cpu_ms = (reaped + now.live_cpu_us) / 1000;
         strikes.0 = if budget.cpu_ms.is_some_and(|b| cpu_ms > b) {
