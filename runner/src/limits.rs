@@ -77,6 +77,11 @@ pub struct RunnerOptions {
     /// Size of the compile cache (shared by the instance's workers), e.g. 64M.
     #[arg(long, default_value = "64M", value_parser = parse_size)]
     pub compile_cache: u64,
+    /// cgroup-v2 directory under which each run gets a cgroup of its own (default: as root
+    /// /sys/fs/cgroup/kennel; as an ordinary user, the delegated subtree the watchdog finds
+    /// and prepares; docs/RUNNER.md).
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 impl Default for RunnerOptions {
@@ -140,11 +145,19 @@ impl RunnerOptions {
         if self.compile_cache > 16 << 30 {
             return Err("--compile-cache must be at most 16G".into());
         }
+        if let Some(p) = &self.cgroup {
+            if !p.is_absolute() || !p.starts_with("/sys/fs/cgroup") {
+                return Err(format!(
+                    "--cgroup {} is not a directory under /sys/fs/cgroup",
+                    p.display()
+                ));
+            }
+        }
         Ok(())
     }
 
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut v = vec![
             "--time-limit".into(),
             duration_arg(self.time_limit),
             "--time-limit-max".into(),
@@ -173,7 +186,12 @@ impl RunnerOptions {
             duration_arg(self.compile_time_limit),
             "--compile-cache".into(),
             size_arg(self.compile_cache),
-        ]
+        ];
+        if let Some(p) = &self.cgroup {
+            v.push("--cgroup".into());
+            v.push(p.display().to_string());
+        }
+        v
     }
 
     /// The limits of one run: the submission's requests, or the defaults; a request over a

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::archive::{self, Entry};
 use crate::cache::CompileCache;
-use crate::cgroup::{Cgroups, RunCgroup};
+use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
 use crate::execute::{run_step, StepIo, StepOutput};
 use crate::facts::Report;
 use crate::language::{Language, Toolchains};
@@ -33,7 +33,8 @@ pub struct Runner {
     cache: Option<CompileCache>,
     /// Set up on first use (after the worker is ready: a restart is not slowed by it).
     cgroups: std::sync::OnceLock<Option<Cgroups>>,
-    root: bool,
+    /// Where the cgroups go (decided at start, made at the first run).
+    place: Place,
     drop_to: Option<(u32, u32)>,
     etc: std::sync::OnceLock<Vec<String>>,
     runs: AtomicU64,
@@ -59,7 +60,7 @@ impl Runner {
             bwrap,
             cache,
             cgroups: std::sync::OnceLock::new(),
-            root,
+            place: Place::choose(opts.cgroup.as_deref(), root),
             drop_to: root.then_some((opts.sandbox_user, opts.sandbox_user)),
             etc: std::sync::OnceLock::new(),
             runs: AtomicU64::new(0),
@@ -72,10 +73,11 @@ impl Runner {
         self.bwrap.is_some() && self.helper.is_file() && self.tools.offers(lang)
     }
 
-    /// This worker's cgroups, set up at the first call (as root, where v1 controllers are).
+    /// This worker's cgroups, set up at the first call (after the worker is ready, so a
+    /// restart is not slowed by it).
     fn cgroups(&self) -> Option<&Cgroups> {
         self.cgroups
-            .get_or_init(|| if self.root { Cgroups::setup() } else { None })
+            .get_or_init(|| Cgroups::setup(&self.place))
             .as_ref()
     }
 
@@ -83,10 +85,9 @@ impl Runner {
     /// them up would give.
     pub fn limits_mode(&self) -> kennel_common::limits_mode::LimitsMode {
         match self.cgroups.get() {
-            Some(Some(_)) => crate::cgroup::detect(),
+            Some(Some(c)) => c.mode(),
             Some(None) => kennel_common::limits_mode::LimitsMode::BUDGET,
-            None if self.root => crate::cgroup::detect(),
-            None => kennel_common::limits_mode::LimitsMode::BUDGET,
+            None => self.place.mode(),
         }
     }
 
@@ -325,9 +326,13 @@ impl Runner {
             Some(c) => {
                 let l = &step.limits;
                 // Java's heap is bounded by -Xmx; its cgroup leaves room for the JVM itself.
-                let memory = l.memory_kib * 1024 + step.runtime_room;
+                let limits = RunLimits {
+                    memory_bytes: l.memory_kib * 1024 + step.runtime_room,
+                    processes: l.processes + 4,
+                    cpu_percent: l.cpu_percent,
+                };
                 Some(
-                    c.create_run(n, memory, l.processes + 4, l.cpu_percent)
+                    c.create_run(n, &limits)
                         .map_err(|e| format!("cgroup: {e}"))?,
                 )
             }
@@ -353,11 +358,18 @@ impl Runner {
             },
         );
         let oom = cgroup.as_ref().map_or(0, RunCgroup::oom_kills);
+        let peak = cgroup.as_ref().and_then(RunCgroup::peak_kib);
         if let Some(c) = cgroup {
             c.remove();
         }
-        out.map(|o| (o, oom))
-            .map_err(|e| format!("starting the sandbox: {e}"))
+        out.map(|mut o| {
+            // The kernel's figure of the whole run, where it keeps one (v2's memory.peak).
+            if let (Some(p), Some(Report::Ran(f))) = (peak, o.report.as_mut()) {
+                f.peak_kib = f.peak_kib.max(p);
+            }
+            (o, oom)
+        })
+        .map_err(|e| format!("starting the sandbox: {e}"))
     }
 }
 

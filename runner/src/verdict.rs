@@ -43,6 +43,14 @@ pub fn judge(
         }
         None => {}
     }
+    // A cgroup's OOM kill may take the sandbox's init too (no report then): still memory.
+    if out.report.is_none() && ev.oom_kills > 0 {
+        return (
+            Verdict::MemoryLimit,
+            None,
+            format!("over {} KiB", limits.memory_kib),
+        );
+    }
     let f = match &out.report {
         Some(Report::Ran(f)) => f,
         Some(Report::NotStarted(why)) => return (Verdict::InternalError, None, why.clone()),

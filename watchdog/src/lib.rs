@@ -18,6 +18,7 @@ compile_error!(
 
 pub mod config;
 pub mod control;
+pub mod delegate;
 pub mod instance;
 pub mod life;
 pub mod listeners;
@@ -84,14 +85,19 @@ pub fn main_with(args: Args) -> i32 {
         }
     }
     kennel_common::logging::init("watchdog");
-    let settings = match Settings::from_args(args) {
+    let mut settings = match Settings::from_args(args) {
         Ok(s) => s,
         Err(e) => {
             log::error!("{e}");
             return 2;
         }
     };
-    match run(&settings) {
+    let delegated = delegate::apply(&mut settings);
+    let result = run(&settings);
+    if let Some(runs) = delegated {
+        delegate::cleanup(&runs);
+    }
+    match result {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");

@@ -82,6 +82,11 @@ pub fn apply(sup: &mut Supervisor, mut new: Settings) -> Report {
         r.kept.push("http");
         new.gateway.http = old.gateway.http;
     }
+    // The runs' cgroup parent was found (or prepared from a delegated subtree) at start.
+    if new.worker.runner.cgroup != old.worker.runner.cgroup {
+        r.kept.push("cgroup");
+        new.worker.runner.cgroup = old.worker.runner.cgroup.clone();
+    }
     if new.shared.to_args() != old.shared.to_args() {
         r.kept.push("bind / require-token");
         new.shared = old.shared.clone();
