@@ -18,6 +18,12 @@ command -v tmux >/dev/null 2>&1 || test_tools+=(tmux)
 # HAProxy and iproute2's `ip`: the multi-host test (network namespaces, as root).
 [ -x /usr/sbin/haproxy ] || test_tools+=(haproxy)
 command -v ip >/dev/null 2>&1 || test_tools+=(iproute2)
+# A cgroup-v2 kernel booted under qemu's emulation (these machines are cgroup v1): the VM
+# tests (tests/tests/vm_cgroup2.rs) share this root with it read-only.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || test_tools+=(qemu-system-x86)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || test_tools+=(linux-image-amd64)
+{ [ -x /bin/busybox ] || [ -x /usr/bin/busybox ]; } || test_tools+=(busybox-static)
+command -v cpio >/dev/null 2>&1 || test_tools+=(cpio)
 if [ "${#test_tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test.sh: installing ${test_tools[*]} (the console and browser tests)" >&2
   apt-get update -qq >/dev/null 2>&1 || true
@@ -92,6 +98,13 @@ if [ "$(id -u)" = 0 ] && ! { [ -x /usr/sbin/haproxy ] && command -v ip >/dev/nul
   echo "SKIPPED: $n multi-host tests: haproxy or ip (iproute2) is not installed"
   sandbox_skipped=$((sandbox_skipped + n))
   skip+=(--skip multihost_)
+fi
+if [ "$(id -u)" = 0 ] && ! { command -v qemu-system-x86_64 >/dev/null 2>&1 && ls /boot/vmlinuz-* >/dev/null 2>&1 \
+    && { [ -x /bin/busybox ] || [ -x /usr/bin/busybox ]; } && command -v cpio >/dev/null 2>&1; }; then
+  n=$(cargo test --workspace --locked -- --list --ignored 2>/dev/null | grep -c 'vm_cgroup2_.*: test$' || true)
+  echo "SKIPPED: $n cgroup-v2 VM tests: qemu-system-x86, a kernel in /boot, busybox or cpio is not installed"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip vm_cgroup2_)
 fi
 # Tests that need root are #[ignore]d with the reason; as root they run too, otherwise cargo
 # lists them as ignored (skipped), never as passed.
