@@ -206,7 +206,7 @@ fn vm_cgroup2_limits_hold_as_root_and_as_a_delegated_user() {
         eprintln!("{l}");
     }
     assert!(
-        lines.iter().any(|l| *l == "VMDONE"),
+        lines.contains(&"VMDONE"),
         "the guest did not finish:\n{out}"
     );
     let results: HashMap<(String, String), String> = lines
