@@ -102,7 +102,7 @@ pub fn start(
     wrap.extend(who.prefix());
     let mut flags = vec!["--workers".to_string(), workers.to_string()];
     flags.extend(extra.iter().map(|s| s.to_string()));
-    Instance::launch_wrapped(&wrap, fresh_dir(tag), flags, &[])
+    Instance::launch_from(&bin_dir(who), &wrap, fresh_dir(tag), flags, &[])
 }
 
 /// Writes `source` into a fresh directory as `name` and runs it through `kennel-client run
@@ -143,7 +143,7 @@ pub fn status_as(inst: &Instance, who: Who) -> serde_json::Value {
     let mut cmd = match who.prefix().split_first() {
         Some((first, rest)) => {
             let mut c = Command::new(first);
-            c.args(rest).arg(bin("kennelctl"));
+            c.args(rest).arg(bin_dir(who).join("kennelctl"));
             c
         }
         None => Command::new(bin("kennelctl")),

@@ -118,12 +118,23 @@ impl Instance {
         flags: Vec<String>,
         env: &[(&str, String)],
     ) -> Instance {
+        let watchdog_bin = bin("kennel-watchdog");
+        let bin_dir = watchdog_bin.parent().expect("bin dir").to_path_buf();
+        Self::launch_from(&bin_dir, wrap, dir, flags, env)
+    }
+
+    /// `launch_wrapped` with the binaries of `bin_dir`.
+    pub fn launch_from(
+        bin_dir: &Path,
+        wrap: &[String],
+        dir: PathBuf,
+        flags: Vec<String>,
+        env: &[(&str, String)],
+    ) -> Instance {
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut args: Vec<String> = vec!["--port".into(), "0".into()];
         args.extend(flags);
-        let watchdog_bin = bin("kennel-watchdog");
-        let bin_dir = watchdog_bin.parent().expect("bin dir");
         let watchdog = kennel_client::launch::launch_wrapped(
             wrap,
             bin_dir,
