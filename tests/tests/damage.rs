@@ -121,7 +121,9 @@ fn removed_fifos_are_recreated_and_children_started_afterwards_come_up() {
     wait_for("the FIFOs recreated", Duration::from_secs(5), || {
         fifos.iter().all(|f| f.exists())
     });
-    assert!(inst.log_text().contains("was removed or replaced: made again"));
+    assert!(inst
+        .log_text()
+        .contains("was removed or replaced: made again"));
     // A worker and the dispatcher started after the damage open the new FIFOs and report
     // ready through the new watchdog FIFO.
     signal(inst.worker_pid(1), nix::sys::signal::Signal::SIGKILL);
