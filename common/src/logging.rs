@@ -72,3 +72,22 @@ pub fn warn_limited(key: &str, message: std::fmt::Arguments<'_>) {
         log::warn!("{message}");
     }
 }
+
+/// Makes a closed standard output end the program quietly (`kennelctl completions bash | head
+/// -3`): Rust's `println!` panics when a write fails, and a reader that went away is not an
+/// error of ours. Any other panic is reported as usual. Call first thing in each tool.
+pub fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}

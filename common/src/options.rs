@@ -48,6 +48,24 @@ impl ListenOption {
     }
 }
 
+/// `--http`'s value: `ADDR:PORT`, `localhost:PORT` (loopback, never a name looked up), or a
+/// bare `PORT` (loopback).
+pub fn parse_http_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    let loopback = std::net::Ipv4Addr::LOCALHOST;
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok((loopback, port).into());
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        return port
+            .parse::<u16>()
+            .map(|p| (loopback, p).into())
+            .map_err(|_| format!("{port:?} is not a port"));
+    }
+    s.parse().map_err(|_| {
+        format!("{s:?} is not an address: give 127.0.0.1:8080, localhost:8080 or a port alone")
+    })
+}
+
 /// Options the dispatcher and the workers share, and the watchdog hands to both.
 #[derive(Debug, Clone, Args)]
 pub struct SharedOptions {
@@ -132,6 +150,21 @@ mod tests {
             assert_eq!(parse_duration(&duration_arg(d)), Ok(d));
         }
     }
+
+    #[test]
+    fn http_addresses_as_people_type_them() {
+        let lo = |p: u16| -> std::net::SocketAddr { (std::net::Ipv4Addr::LOCALHOST, p).into() };
+        assert_eq!(parse_http_addr("8080"), Ok(lo(8080)));
+        assert_eq!(parse_http_addr("localhost:8080"), Ok(lo(8080)));
+        assert_eq!(parse_http_addr("127.0.0.1:0"), Ok(lo(0)));
+        assert_eq!(
+            parse_http_addr("[::1]:9"),
+            Ok("[::1]:9".parse::<std::net::SocketAddr>().unwrap())
+        );
+        for bad in ["", "localhost", "localhost:x", "example.com:80", "99999"] {
+            assert!(parse_http_addr(bad).is_err(), "{bad:?}");
+        }
+    }
 }
 
 /// The HTTP gateway's options (`kennel-gateway`, issue 12): the watchdog takes them all,
@@ -139,9 +172,10 @@ mod tests {
 /// beside the other shared groups, so the watchdog needs no HTTP stack to parse them.
 #[derive(Debug, Clone, Args)]
 pub struct GatewayOptions {
-    /// Serve the HTTP API and the browser playground at this address (off unless given;
-    /// e.g. 127.0.0.1:8080 — keep it on loopback unless a token file is set).
-    #[arg(long)]
+    /// Serve the HTTP API and the browser playground at this address (off unless given):
+    /// 127.0.0.1:8080, localhost:8080, or a bare port (8080: loopback). Keep it on loopback
+    /// unless a token file is set.
+    #[arg(long, value_parser = parse_http_addr)]
     pub http: Option<std::net::SocketAddr>,
     /// Require `Authorization: Bearer <token>` on the API, the token being this file's first
     /// line (the file must not be readable by others).

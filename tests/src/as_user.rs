@@ -40,32 +40,66 @@ impl Who {
 }
 
 /// Everyone the tests can start Kennel as here: as root, root and `nobody`; as an ordinary
-/// user, that user only (which is the ordinary-user case). Says so once when `nobody` is
-/// not possible.
+/// user, that user only (which is the ordinary-user case).
 pub fn everyone() -> Vec<Who> {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("as an ordinary user: the tests run as this user only (nobody needs root)");
         return vec![Who::Me];
     }
-    match Command::new("setpriv")
-        .args([
-            "--reuid",
-            "65534",
-            "--regid",
-            "65534",
-            "--clear-groups",
-            "--",
-        ])
-        .arg(bin("kennel-watchdog"))
-        .arg("--version")
-        .output()
-    {
-        Ok(o) if o.status.success() => vec![Who::Me, Who::Nobody],
-        _ => panic!(
-            "setpriv cannot run {} as nobody (is the build directory readable by all?)",
-            bin("kennel-watchdog").display()
-        ),
+    vec![Who::Me, Who::Nobody]
+}
+
+/// The binaries Kennel's processes need, for a copy `nobody` can run.
+const BINARIES: [&str; 7] = [
+    "kennel-watchdog",
+    "kennel-dispatcher",
+    "kennel-worker",
+    "kennel-gateway",
+    "kennel-run",
+    "kennel-client",
+    "kennelctl",
+];
+
+/// Where `who` runs the binaries from: the build directory, or — when `nobody` cannot reach
+/// it (a checkout under a private home) — a world-readable copy made once per test process.
+pub fn bin_dir(who: Who) -> PathBuf {
+    let here = bin("kennel-watchdog").parent().unwrap().to_path_buf();
+    if who == Who::Me {
+        return here;
     }
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let runs = Command::new("setpriv")
+            .args([
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                "--",
+            ])
+            .arg(here.join("kennel-watchdog"))
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if runs {
+            return here.clone();
+        }
+        let copy = std::env::temp_dir().join(format!("kennel-nobody-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&copy).expect("a directory for the copy");
+        for name in BINARIES {
+            std::fs::copy(here.join(name), copy.join(name)).expect("copying a binary");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        eprintln!(
+            "nobody cannot reach {}: running a copy in {}",
+            here.display(),
+            copy.display()
+        );
+        copy
+    })
+    .clone()
 }
 
 /// Descriptors a careless launcher leaves open (no close-on-exec): `40` reads `secret`,

@@ -175,3 +175,28 @@ fn completions_and_man_pages_cover_every_binary_and_subcommand() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `kennelctl completions bash | head -3`, and the same for every tool that prints: a reader
+/// that went away ends the program quietly, never with a panic.
+#[test]
+fn a_closed_standard_output_ends_every_tool_quietly() {
+    for (tool, args) in [
+        ("kennelctl", vec!["completions", "bash"]),
+        ("kennelctl", vec!["man", "--help"]),
+        ("kennel-client", vec!["--help"]),
+        ("kennel-bench", vec!["--help"]),
+    ] {
+        // The reading end is closed before the tool starts: its first write fails (EPIPE).
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = Command::new(bin(tool))
+            .args(&args)
+            .stdout(std::process::Stdio::from(write))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{tool} {args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{tool} {args:?}: {err}");
+    }
+}

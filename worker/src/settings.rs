@@ -24,7 +24,8 @@ pub struct WorkerOptions {
     /// Largest payload a worker accepts, in bytes (for the program runner: the submission).
     #[arg(long, default_value_t = DEFAULT_MAX_PAYLOAD)]
     pub max_payload: usize,
-    /// Clients a worker serves at once, programs included (default: the number of CPUs).
+    /// Clients a worker serves at once, programs included (the default is this machine's
+    /// number of CPUs).
     #[arg(long, default_value_t = default_max_tasks())]
     pub max_tasks: u32,
     #[command(flatten)]

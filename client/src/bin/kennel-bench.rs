@@ -14,6 +14,7 @@ use kennel_common::options::Format;
 use kennel_client::bench::cli::{Args, Command};
 
 fn main() {
+    kennel_common::logging::quiet_on_closed_stdout();
     let args = Args::parse();
     let json = args.format.resolve() == Format::Json;
     match args.command {

@@ -9,6 +9,7 @@ use kennel_common::options::Format;
 use kennel_client::chaos_cli::Args;
 
 fn main() {
+    kennel_common::logging::quiet_on_closed_stdout();
     let a = Args::parse();
     if a.clients == 0 || a.kill_every.is_zero() {
         eprintln!("kennel-chaos: --clients and --kill-every must be positive");

@@ -5,6 +5,7 @@
 use clap::Parser;
 
 fn main() {
+    kennel_common::logging::quiet_on_closed_stdout();
     let args = kennel_client::ctl::cli::Args::parse();
     std::process::exit(kennel_client::ctl::main_with(args));
 }

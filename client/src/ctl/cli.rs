@@ -70,26 +70,33 @@ pub enum Command {
     /// Restart a child: `worker K`, `dispatcher`, or `workers` (rolling: one at a time, the
     /// next once the new one is ready).
     Restart {
-        #[arg(required = true, num_args = 1..=2)]
+        /// `worker K`, `dispatcher`, `gateway` or `workers`.
+        #[arg(required = true, num_args = 1..=2, value_name = "WHAT")]
         what: Vec<String>,
     },
     /// Stop `worker K`: it finishes what it serves and stays stopped until started.
     Stop {
-        #[arg(required = true, num_args = 1..=2)]
+        /// `worker K`, or `gateway`.
+        #[arg(required = true, num_args = 1..=2, value_name = "WHAT")]
         what: Vec<String>,
     },
     /// Start a stopped `worker K` (or one waiting in backoff or FATAL).
     Start {
-        #[arg(required = true, num_args = 1..=2)]
+        /// `worker K`, or `gateway`.
+        #[arg(required = true, num_args = 1..=2, value_name = "WHAT")]
         what: Vec<String>,
     },
     /// Send a signal to `worker K` or `dispatcher`: TERM KILL INT HUP QUIT USR1 USR2 CONT.
     Signal {
-        #[arg(required = true, num_args = 2..=3)]
+        /// `worker K SIGNAL` or `dispatcher SIGNAL`.
+        #[arg(required = true, num_args = 2..=3, value_name = "WHAT")]
         what: Vec<String>,
     },
     /// Set the pool to N workers now (within --min-workers and --max-workers).
-    Scale { workers: usize },
+    Scale {
+        /// The number of workers wanted, between --min-workers and --max-workers.
+        workers: usize,
+    },
     /// Read the configuration (command line and --config file) again and apply what changed;
     /// says what was applied, what is restarted, and what needs a new instance.
     Reload,

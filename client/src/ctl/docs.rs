@@ -33,8 +33,14 @@ pub fn completions(shell: clap_complete::Shell, binary: &str) -> Result<(), Stri
             format!("no binary {binary:?} (one of {})", names.join(", "))
         })?;
     let name = cmd.get_name().to_string();
-    clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
-    Ok(())
+    // Into memory first: clap_complete panics on a failed write, and a closed stdout
+    // (`| head -3`) is no error of ours.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, name, &mut script);
+    match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing: {e}")),
+        _ => Ok(()),
+    }
 }
 
 /// Writes `NAME.1` for every binary and `NAME-SUB.1` for each subcommand into `out`.
