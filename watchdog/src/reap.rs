@@ -10,14 +10,20 @@ use kennel_common::layout::ExitCode;
 
 /// Reaps every child that has exited, without blocking.
 ///
-/// At most one exit per child per call: children that die again while their deaths are being
-/// handled (each handling may wait on the guard) wait for the next turn, so the loop always
-/// comes back to its hang check — an unbounded reap loop once starved it while a frozen child
-/// held the guard and every restarted child died for want of it.
+/// Bounded: at most one exit per child per call, and no further exit once handling the ones
+/// reaped took a poll interval (each handling may wait on the guard): children that die again
+/// meanwhile wait for the next turn, so the loop always comes back to its hang check and its
+/// poll — an unbounded reap loop once starved them while a frozen child held the guard and
+/// every restarted child died for want of it. (The loop runs `reap` every turn, so an exit
+/// left pending is taken at the next one even though its SIGCHLD was already read.)
 /// Returns whether anything was reaped.
 pub fn reap(sup: &mut Supervisor) -> bool {
     let mut reaped = false;
+    let started = std::time::Instant::now();
     for _ in 0..sup.ids().count() {
+        if reaped && started.elapsed() >= sup.settings.poll_interval {
+            break;
+        }
         match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => {
                 sup.on_exit(pid, ExitCode::Exited(code as u8));
