@@ -41,6 +41,12 @@ pub(crate) fn port(r: &RecordView) -> Option<u16> {
     r.endpoint.map(|e| e.port())
 }
 
+/// A record's heartbeat age; none for a slot with no process (stopped, vacant): a dead
+/// process's last beat, ever older, says nothing.
+pub(crate) fn heartbeat_age(s: &Snapshot, r: &RecordView) -> Option<u64> {
+    r.pid().and_then(|_| age(s, r.heartbeat_ms))
+}
+
 pub(crate) fn age(s: &Snapshot, stamp: u64) -> Option<u64> {
     (stamp != 0).then(|| s.age_ms(stamp))
 }
@@ -112,7 +118,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
             r.served,
             r.failed,
             r.restarts,
-            fmt_age(age(s, r.heartbeat_ms)),
+            fmt_age(heartbeat_age(s, r)),
             format!("{}/{}", r.ping, r.pong),
             r.last_exit_text().unwrap_or_else(|| "-".into()),
         );
@@ -167,7 +173,6 @@ pub(crate) fn tasks(r: &RecordView) -> String {
     }
 }
 
-/// The program runner's languages a worker offers, for people.
 /// How the workers' runs are held to their limits (one line when every worker says the same).
 fn limits_line(s: &Snapshot) -> String {
     use kennel_common::limits_mode::LimitsMode;
@@ -194,6 +199,7 @@ fn limits_line(s: &Snapshot) -> String {
     }
 }
 
+/// The program runner's languages a worker offers, for people.
 fn languages(r: &RecordView) -> String {
     let names = r.language_names();
     if names.is_empty() {

@@ -107,7 +107,7 @@ fn record(s: &Snapshot, ctx: &Context, r: &RecordView) -> RecordDoc {
         served: r.served,
         failed: r.failed,
         restarts: r.restarts,
-        heartbeat_age_ms: age(s, r.heartbeat_ms),
+        heartbeat_age_ms: crate::status::heartbeat_age(s, r),
         ping: r.ping,
         pong: r.pong,
         last_exit: r.last_exit().map(|e| e.to_string()),

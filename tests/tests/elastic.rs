@@ -94,6 +94,30 @@ fn a_burst_grows_the_pool_to_its_maximum_and_idleness_brings_it_back_without_a_f
     let s = inst.wait_status("the pool back to 1", Duration::from_secs(20), |s| {
         active(s) == 1 && count(s, "vacant") == 3
     });
+    // A drained slot shows no process: no pid, no tasks, no languages, no heartbeat.
+    for w in s["workers"].as_array().unwrap() {
+        if w["state"] == "vacant" {
+            assert!(w["pid"].is_null(), "a vacant slot with a pid: {w}");
+            assert!(w["heartbeat_age_ms"].is_null(), "{w}");
+            assert_eq!(w["capacity"], 0, "{w}");
+            assert_eq!(w["languages"], serde_json::json!([]), "{w}");
+        }
+    }
+    let text = String::from_utf8_lossy(&inst.kennelctl(&["status"]).stdout).into_owned();
+    let vacant_rows: Vec<&str> = text.lines().filter(|l| l.contains(" vacant ")).collect();
+    assert_eq!(vacant_rows.len(), 3, "{text}");
+    for row in vacant_rows {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            (cols[2], cols[5]),
+            ("-", "-"),
+            "pid and tasks of a vacant row: {row}"
+        );
+    }
+    assert!(
+        !inst.log_text().contains("gateway - (vacant)"),
+        "no --http: no gateway in the poll line"
+    );
     assert!(s["pool"]["scale_ups"].as_u64().unwrap() >= 3, "{s}");
     assert!(s["pool"]["scale_downs"].as_u64().unwrap() >= 3, "{s}");
     let log = inst.log_text();

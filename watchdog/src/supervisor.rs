@@ -361,6 +361,10 @@ impl<'a> Supervisor<'a> {
     pub fn report(&self) -> String {
         let mut parts = vec![format!("watchdog {}", std::process::id())];
         for id in self.ids() {
+            // Without --http the gateway's record is a placeholder, not a process.
+            if id == RecordId::Gateway && self.settings.gateway.http.is_none() {
+                continue;
+            }
             let state = self.segment.read(id).display_state();
             let pid = self
                 .life(id)

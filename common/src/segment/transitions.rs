@@ -116,11 +116,20 @@ impl Guard<'_> {
         self.write(id, |r| r.pid.store(pid, SeqCst));
     }
 
-    /// Watchdog: its verdict on the process, with a reason when FATAL.
+    /// Watchdog: its verdict on the process, with a reason when FATAL. A slot stopped or
+    /// vacant has no process: its pid and what the process offered (tasks, capacity,
+    /// languages, limits) are cleared, so no view shows a dead process's figures as live.
     pub fn set_supervision(&self, id: RecordId, sup: Supervision, reason: FatalReason) {
         self.write(id, |r| {
             r.supervision.store(sup as u32, SeqCst);
             r.fatal_reason.store(reason as u32, SeqCst);
+            if matches!(sup, Supervision::Stopped | Supervision::Vacant) {
+                r.pid.store(0, SeqCst);
+                r.tasks.store(0, SeqCst);
+                r.capacity.store(0, SeqCst);
+                r.languages.store(0, SeqCst);
+                r.limits.store(0, SeqCst);
+            }
         });
     }
 

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Sparkline, Table, TableSt
 use ratatui::Frame;
 
 use super::model::Model;
-use crate::status::{age, fmt_age, state_word, tasks};
+use crate::status::{fmt_age, state_word, tasks};
 
 pub fn draw(f: &mut Frame, m: &Model) {
     let [head, table, hist, events, status] = Layout::vertical([
@@ -101,7 +101,7 @@ fn rows(m: &Model) -> Table<'static> {
                 r.served.to_string(),
                 r.failed.to_string(),
                 r.restarts.to_string(),
-                fmt_age(age(s, r.heartbeat_ms)),
+                fmt_age(crate::status::heartbeat_age(s, r)),
                 r.last_exit_text().unwrap_or_else(|| "-".into()),
             ])
             .style(Style::default().fg(colour(r)))
