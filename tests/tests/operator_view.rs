@@ -115,7 +115,26 @@ fn kennel_client_with_a_runtime_dir_it_cannot_read_names_it_instead_of_guessing_
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains(&format!("cannot read the instance in {}", dir.display())),
+        err.contains(&format!("no Kennel instance to read in {}", dir.display())),
         "{err}"
     );
+    // The default directory exists but holds no instance: said, never a guessed port (it
+    // once reached another instance on 2222).
+    let xdg = fresh_dir("xdg");
+    std::fs::create_dir_all(xdg.join("kennel")).unwrap();
+    let out = Command::new(bin("kennel-client"))
+        .env("XDG_RUNTIME_DIR", &xdg)
+        .env_remove("KENNEL_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no Kennel instance to read in {}/kennel",
+            xdg.display()
+        )),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&xdg);
 }

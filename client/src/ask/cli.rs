@@ -16,10 +16,10 @@ use kennel_common::segment::{Access, RecordId, Segment};
 )]
 pub struct Args {
     /// Dispatcher host.
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", global = true)]
     pub host: String,
-    /// Dispatcher port (default: the one the instance in --runtime-dir published, else 2222).
-    #[arg(long)]
+    /// Dispatcher port (default: the one the instance in the runtime directory published).
+    #[arg(long, global = true)]
     pub port: Option<u16>,
     #[command(flatten)]
     pub runtime: RuntimeOption,
@@ -78,6 +78,16 @@ pub fn check_type(t: &str) -> Result<(), String> {
 impl Settings {
     pub fn from_args(a: Args) -> Result<Settings, String> {
         check_type(&a.request_type)?;
+        let is_language = kennel_common::protocol::RequestType::ALL
+            .iter()
+            .any(|t| t.is_run() && t.name() == a.request_type);
+        if is_language && a.command.is_none() {
+            return Err(format!(
+                "{} is a program language: send a program with `kennel-client run FILE` \
+                 (e.g. kennel-client run hello.py)",
+                a.request_type
+            ));
+        }
         if a.count == 0 {
             return Err("--count must be at least 1".into());
         }
@@ -98,10 +108,10 @@ impl Settings {
     }
 }
 
-/// The port a running instance's dispatcher published. With no `--runtime-dir` (nor
-/// `KENNEL_RUNTIME_DIR`) an instance that cannot be read in the default directory means the
-/// assignment's default port, 2222; with one, it is an error naming the directory — never a
-/// silent fallback to another instance's port.
+/// The port a running instance's dispatcher published. An instance that cannot be read there
+/// is an error naming the directory, whether it was given or is the default: never a silent
+/// fallback to a port where another instance may listen (`--port 2222` reaches the
+/// assignment's default).
 fn published_port(runtime: &RuntimeOption) -> Result<u16, String> {
     let rt = runtime.resolve();
     let found = Segment::attach(&rt, Access::ReadOnly)
@@ -112,14 +122,13 @@ fn published_port(runtime: &RuntimeOption) -> Result<u16, String> {
                 .map(|e| e.port())
                 .ok_or_else(|| "its dispatcher has published no port (not ready?)".to_string())
         });
-    match (found, &runtime.runtime_dir) {
-        (Ok(port), _) => Ok(port),
-        (Err(_), None) => Ok(2222),
-        (Err(e), Some(_)) => Err(format!(
-            "cannot read the instance in {}: {e} (give --port, or start it there)",
+    found.map_err(|e| {
+        format!(
+            "no Kennel instance to read in {}: {e} (start one with scripts/run.sh, give \
+             --runtime-dir DIR, or give --port: the assignment's dispatcher is on 2222)",
             rt.path().display()
-        )),
-    }
+        )
+    })
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
@@ -154,8 +163,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.contains("cannot read the instance in /nonexistent/kennel"),
+            e.contains("no Kennel instance to read in /nonexistent/kennel"),
             "{e}"
         );
+        let e = parse(&["--type", "python"]).unwrap_err();
+        assert!(e.contains("kennel-client run FILE"), "{e}");
+        // Connection flags after the subcommand too.
+        let s = Settings::from_args(
+            Args::try_parse_from(["kennel-client", "run", "x.py", "--port", "3222"]).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(s.dispatcher.port(), 3222);
     }
 }

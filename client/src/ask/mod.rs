@@ -95,10 +95,14 @@ fn render_answer(s: &Settings, request_type: &str, a: &Answer, ms: f64) -> Strin
             } else {
                 String::new()
             };
-            format!(
-                "{request_type} -> worker port {} ({ms:.2} ms{retried}): {body}",
-                a.port
-            )
+            // The address when the answer named one other than the dispatcher's (behind a
+            // balancer: which node served), else the port, as the assignment prints it.
+            let worker = if a.host == s.dispatcher.ip() {
+                format!("worker port {}", a.port)
+            } else {
+                format!("worker {}", std::net::SocketAddr::new(a.host, a.port))
+            };
+            format!("{request_type} -> {worker} ({ms:.2} ms{retried}): {body}")
         }
     }
 }
@@ -119,5 +123,29 @@ fn prompt(current: &str) -> Option<String> {
             eprintln!("kennel-client: {other:?} is not a request type; stopping");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_names_the_worker_s_address_when_it_is_not_the_dispatcher_s() {
+        let s = cli::Settings::from_args(
+            <cli::Args as clap::Parser>::try_parse_from(["kennel-client", "--port", "2222"])
+                .unwrap(),
+        )
+        .unwrap();
+        let answer = |host: &str| Answer {
+            host: host.parse().unwrap(),
+            port: 2223,
+            body: b"00:00:00 UTC".to_vec(),
+            attempts: 1,
+        };
+        let line = render_answer(&s, "requetetype1", &answer("127.0.0.1"), 0.5);
+        assert!(line.contains("-> worker port 2223 "), "{line}");
+        let line = render_answer(&s, "requetetype1", &answer("10.0.0.2"), 0.5);
+        assert!(line.contains("-> worker 10.0.0.2:2223 "), "{line}");
     }
 }
