@@ -10,6 +10,7 @@
 //! | `state` | `Worker`: its context, FIFOs, pong notices |
 //! | `listen` | `run(listener, worker, shutdown)`: the main loop |
 //! | `serve` | one client connection, from admission to the pong |
+//! | `session` | a built-in service's connection: message after message until the client ends it |
 //! | `services` | what each built-in request type answers; `calendar`, the UTC date and time |
 //! | `run` | the program runner's languages: submission in, result out |
 
@@ -20,6 +21,7 @@ pub mod listen;
 pub mod run;
 pub mod serve;
 pub mod services;
+pub mod session;
 pub mod settings;
 pub mod state;
 

@@ -16,7 +16,6 @@ use kennel_common::segment::GUARD_TIMEOUT;
 use kennel_common::child::TICK;
 
 use crate::run;
-use crate::services;
 use crate::state::Worker;
 
 /// Why a message could not be read.
@@ -86,7 +85,7 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
     let served = if request.is_run() {
         run::serve(worker, &mut stream, &mut buf, deadline, request, peer)
     } else {
-        serve_service(worker, &mut stream, &mut buf, deadline, request, peer)
+        crate::session::serve_service(worker, &mut stream, &mut buf, deadline, request, peer)
     };
     let by_type = {
         let h = seg.header();
@@ -111,53 +110,6 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
         Err(e) => log::error!("could not count the end of a task after {peer}: {e}"),
     }
     worker.send_pong_if_awaited(ping);
-}
-
-/// A built-in service (time, date, echo): one message, one answer. True if answered.
-fn serve_service(
-    worker: &Worker,
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-    request: kennel_common::protocol::RequestType,
-    peer: SocketAddr,
-) -> bool {
-    let outcome = read_message(worker, stream, buf, deadline);
-    match outcome {
-        Ok((framing, payload)) => {
-            let body = services::answer(request, &payload);
-            let write_deadline = Instant::now() + worker.settings.client_timeout;
-            match write_answer(worker, stream, framing, &body, write_deadline) {
-                Ok(()) => true,
-                Err(e) => {
-                    log::warn!("{peer} left before its {} answer: {e}", request.name());
-                    false
-                }
-            }
-        }
-        Err(ReadFailure::Invalid(why)) => {
-            log::warn!("rejected a message from {peer}: {why}");
-            say_error(stream, &why);
-            false
-        }
-        Err(ReadFailure::TimedOut) => {
-            log::warn!("{peer} sent no complete message within the client timeout");
-            say_error(stream, "timed out waiting for the message");
-            false
-        }
-        Err(ReadFailure::Closed) => {
-            log::warn!("{peer} closed without sending a message");
-            false
-        }
-        Err(ReadFailure::Truncated) => {
-            log::warn!("{peer} closed before the announced payload arrived");
-            false
-        }
-        Err(ReadFailure::Io(e)) => {
-            log::warn!("reading from {peer}: {e}");
-            false
-        }
-    }
 }
 
 /// Answers a connection this slot will not serve, and counts it. The pending assignment, if
@@ -357,7 +309,22 @@ pub(crate) fn read_message(
     }
     loop {
         match parse_message(buf, max) {
-            MessageProgress::Complete(framing, payload) => return Ok((framing, payload)),
+            MessageProgress::Complete(framing, payload) => {
+                // What follows this message stays for the next one (a session).
+                let used = match framing {
+                    Framing::Bare => buf.len(),
+                    Framing::Line | Framing::Length => {
+                        let nl = buf.iter().position(|b| *b == b'\n').unwrap_or(0) + 1;
+                        if framing == Framing::Line {
+                            nl
+                        } else {
+                            nl + payload.len()
+                        }
+                    }
+                };
+                buf.drain(..used.min(buf.len()));
+                return Ok((framing, payload));
+            }
             MessageProgress::NeedBody {
                 header_len,
                 body_len,
@@ -366,6 +333,7 @@ pub(crate) fn read_message(
                 let mut body = vec![0u8; body_len];
                 let have = buf.len().saturating_sub(header_len).min(body_len);
                 body[..have].copy_from_slice(&buf[header_len..header_len + have]);
+                buf.clear();
                 read_exact_until(worker, stream, &mut body[have..], deadline)?;
                 return Ok((Framing::Length, body));
             }

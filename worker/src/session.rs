@@ -1,0 +1,94 @@
+//! A built-in service's connection is a session: message after message on one connection,
+//! each answered in its own framing, as the assignment's step 5 has it ("exchange some
+//! information and cut the connection") and as published student clients talk (`Hello`,
+//! `encore`, a goodbye). docs/PROTOCOL.md §5.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Instant;
+
+use kennel_common::layout::ProcState;
+use kennel_common::protocol::RequestType;
+
+use crate::serve::{read_message, say_error, write_answer, ReadFailure};
+use crate::services;
+use crate::state::Worker;
+
+/// A built-in service (time, date, echo): a session of messages, each answered in its own
+/// framing, until the client closes, says goodbye (`bye`, `goodbye`, `quit`, `exit`: answered,
+/// then closed) or stays silent for the client timeout — the assignment's "exchange some
+/// information and cut the connection". The slot stays assigned to the client for the whole
+/// session. True if at least one message was answered.
+pub(crate) fn serve_service(
+    worker: &Worker,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    mut deadline: Instant,
+    request: RequestType,
+    peer: SocketAddr,
+) -> bool {
+    let mut answered = 0u64;
+    loop {
+        match read_message(worker, stream, buf, deadline) {
+            Ok((framing, payload)) => {
+                let body = services::answer(request, &payload);
+                let write_deadline = Instant::now() + worker.settings.client_timeout;
+                if let Err(e) = write_answer(worker, stream, framing, &body, write_deadline) {
+                    if answered == 0 {
+                        log::warn!("{peer} left before its {} answer: {e}", request.name());
+                    }
+                    return answered > 0;
+                }
+                answered += 1;
+                if is_goodbye(&payload) || stopping(worker) {
+                    return true;
+                }
+                deadline = Instant::now() + worker.settings.client_timeout;
+            }
+            // The end of a session: the client closed, or went quiet after being answered.
+            Err(ReadFailure::Closed | ReadFailure::TimedOut) if answered > 0 => return true,
+            Err(failure) => return first_message_failed(stream, failure, peer),
+        }
+    }
+}
+
+/// The worker or the whole instance is stopping: a session ends after the answer in hand.
+fn stopping(worker: &Worker) -> bool {
+    let seg = &worker.ctx.segment;
+    seg.header().stopping.load(SeqCst) != 0
+        || seg.read(worker.id()).state() == Some(ProcState::Stopping)
+}
+
+/// A message that ends a session after its answer.
+fn is_goodbye(payload: &[u8]) -> bool {
+    let word = String::from_utf8_lossy(payload).trim().to_ascii_lowercase();
+    matches!(word.as_str(), "bye" | "goodbye" | "quit" | "exit")
+}
+
+/// Why a session's first message could not be read, said to the client and logged.
+fn first_message_failed(stream: &mut TcpStream, failure: ReadFailure, peer: SocketAddr) -> bool {
+    match failure {
+        ReadFailure::Invalid(why) => {
+            log::warn!("rejected a message from {peer}: {why}");
+            say_error(stream, &why);
+            false
+        }
+        ReadFailure::TimedOut => {
+            log::warn!("{peer} sent no complete message within the client timeout");
+            say_error(stream, "timed out waiting for the message");
+            false
+        }
+        ReadFailure::Closed => {
+            log::warn!("{peer} closed without sending a message");
+            false
+        }
+        ReadFailure::Truncated => {
+            log::warn!("{peer} closed before the announced payload arrived");
+            false
+        }
+        ReadFailure::Io(e) => {
+            log::warn!("reading from {peer}: {e}");
+            false
+        }
+    }
+}
