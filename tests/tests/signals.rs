@@ -51,3 +51,29 @@ fn stray_signals_are_ignored_by_every_process_and_sigquit_stops_cleanly() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A client that asked for a port and went away leaves a reservation: the instance's stop
+/// drops it at once, and no worker waits out the grace period into a SIGKILL.
+#[test]
+fn a_stop_drops_a_reservation_nobody_used_and_needs_no_sigkill() {
+    let mut inst = Instance::start("stop-reserved", 1, &[]);
+    let mut control = std::net::TcpStream::connect(inst.addr).unwrap();
+    control
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(&mut control, b"requetetype1").unwrap();
+    let port = kennel_tests::recv_1024(&mut control);
+    assert!(String::from_utf8_lossy(&port).trim().parse::<u16>().is_ok());
+    drop(control);
+    let status = inst
+        .watchdog
+        .stop(std::time::Duration::from_secs(20))
+        .expect("stopped");
+    assert!(status.success(), "{status:?}");
+    let log = inst.log_text();
+    assert!(log.contains("dropped assignment"), "{log}");
+    assert!(
+        !log.contains("SIGKILL"),
+        "a normal stop needed a SIGKILL:\n{log}"
+    );
+}

@@ -120,12 +120,22 @@ fn supervise_self(worker: &Worker, shutdown: &Shutdown, local: std::net::SocketA
 
 /// Before stopping: takes no new assignment, but serves the one whose client is already on
 /// its way (the dispatcher answered it our port), within the client timeout — a drained or
-/// restarted worker fails nobody. The pool serves meanwhile; the heartbeat goes on.
+/// restarted worker fails nobody. The pool serves meanwhile; the heartbeat goes on. When the
+/// whole instance stops, nobody will be served any more: a reservation whose client has not
+/// come is dropped at once, so a normal stop never waits out the grace period into a SIGKILL.
 fn drain(worker: &Worker) {
     let seg = &worker.ctx.segment;
     let until = std::time::Instant::now() + worker.settings.client_timeout;
     loop {
         seg.heartbeat(worker.id());
+        if seg
+            .header()
+            .stopping
+            .load(std::sync::atomic::Ordering::SeqCst)
+            != 0
+        {
+            drop_reservation(worker);
+        }
         let stopping = seg
             .lock(GUARD_TIMEOUT)
             .map(|g| g.set_stopping_unless_assigned(worker.id()))
@@ -175,6 +185,21 @@ fn read_pings(worker: &Worker) {
 }
 
 /// Cancels an assignment whose client never came, so the slot is not lost to it.
+/// At the instance's stop: cancels a reservation whose client never came, and says so.
+fn drop_reservation(worker: &Worker) {
+    let seg = &worker.ctx.segment;
+    let Ok(guard) = seg.lock(GUARD_TIMEOUT) else {
+        return;
+    };
+    // Any age counts: expired "now + 1 ms" is any assignment still waiting.
+    if let Some(ping) = guard.expired_assignment(worker.id(), clock::monotonic_ms() + 1, 0) {
+        guard.expire_assignment(worker.id(), ping);
+        drop(guard);
+        log::info!("dropped assignment {ping} at stop: its client had not connected");
+        worker.send_pong_if_awaited(ping);
+    }
+}
+
 fn expire_stale_assignment(worker: &Worker, view: &RecordView) {
     let seg = &worker.ctx.segment;
     let timeout_ms = worker.settings.client_timeout.as_millis() as u64;
