@@ -83,3 +83,25 @@ fn a_reload_under_load_applies_restarts_and_reports_and_loses_no_request() {
     inst.assert_check_ok();
     let _ = std::fs::remove_file(&file);
 }
+
+/// `scale` below a fixed pool lowers its minimum, and says so; a reload sets the minimum back
+/// and meets it at once (it once said "applied min-workers" and left a slot vacant 10 s).
+#[test]
+fn a_reload_after_scale_restores_the_minimum_at_once() {
+    let inst = Instance::start("reload-scale", 2, &[]);
+    let said = |args: &[&str]| {
+        let out = inst.kennelctl(args);
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let s = said(&["scale", "1"]);
+    assert!(s.contains("the minimum lowered from 2 to 1"), "{s}");
+    inst.wait_status("one worker", Duration::from_secs(10), |s| {
+        s["workers"][1]["state"] == "vacant"
+    });
+    let r = said(&["reload"]);
+    assert!(r.contains("pool: 2 workers"), "{r}");
+    inst.wait_status("two workers again", Duration::from_secs(5), |s| {
+        s["workers"][1]["state"] == "idle"
+    });
+}

@@ -105,6 +105,12 @@ impl Operator {
         if report.restart_workers {
             self.start_rolling(sup, None, now);
         }
+        // A minimum raised (or set back after `scale`) is met now, not at the next burst.
+        let (min, active) = (sup.settings.min_workers, crate::scaler::Scaler::active(sup));
+        if active < min {
+            let grown = crate::scaler::scale_to(sup, min, now)?;
+            return Ok(format!("{}; {grown}", report.text()));
+        }
         Ok(report.text())
     }
 

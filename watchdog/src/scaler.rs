@@ -192,9 +192,13 @@ pub fn scale_to(sup: &mut Supervisor, n: usize, now: Instant) -> Result<String, 
         };
         shrink(sup, id, "kennelctl scale", now);
     }
-    Ok(format!(
-        "pool: {n} workers (was {before}; between {min} and {max})"
-    ))
+    let min_now = sup.settings.min_workers;
+    let bounds = if min_now < min {
+        format!("the minimum lowered from {min} to {min_now}, the maximum {max}")
+    } else {
+        format!("between {min_now} and {max}")
+    };
+    Ok(format!("pool: {n} workers (was {before}; {bounds})"))
 }
 
 /// A worker's slot number (the scaler only ever looks at workers).
