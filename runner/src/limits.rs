@@ -195,17 +195,27 @@ impl RunnerOptions {
     }
 
     /// The limits of one run: the submission's requests, or the defaults; a request over a
-    /// maximum is refused with the reason (never silently lowered).
+    /// maximum or under a floor (below which no program starts: 10 ms, 16 MiB) is refused with
+    /// the reason (never silently changed).
     pub fn limits_for(&self, s: &Submission) -> Result<Limits, String> {
         let ms = |d: Duration| d.as_millis() as u64;
-        let pick = |asked: Option<u64>, default: u64, max: u64, what: &str, unit: &str| match asked
-        {
-            None => Ok(default),
-            Some(0) => Err(format!("a {what} of 0 {unit}")),
-            Some(v) if v > max => Err(format!(
-                "a {what} of {v} {unit} is over the server's maximum of {max} {unit}"
-            )),
-            Some(v) => Ok(v),
+        let pick = |asked: Option<u64>, default: u64, max: u64, what: &str, unit: &str| {
+            let floor = if unit == "KiB" { 16 * 1024 } else { 10 };
+            match asked {
+                None => Ok(default),
+                Some(v) if v < floor => Err(format!(
+                    "a {what} of {v} {unit} is under the floor of {floor} {unit}{}",
+                    if unit == "KiB" {
+                        " (16 MiB: give a unit, e.g. 64M)"
+                    } else {
+                        ""
+                    }
+                )),
+                Some(v) if v > max => Err(format!(
+                    "a {what} of {v} {unit} is over the server's maximum of {max} {unit}"
+                )),
+                Some(v) => Ok(v),
+            }
         };
         Ok(Limits {
             cpu_ms: pick(
@@ -302,6 +312,18 @@ mod tests {
             ..Default::default()
         };
         assert!(o.limits_for(&s).is_err());
+        // `--memory-limit 64` is 64 bytes: refused naming the floor, not an internal error.
+        let s = Submission {
+            memory_limit_kib: Some(1),
+            ..Default::default()
+        };
+        let e = o.limits_for(&s).unwrap_err();
+        assert!(e.contains("under the floor of 16384 KiB (16 MiB"), "{e}");
+        let s = Submission {
+            time_limit_ms: Some(5),
+            ..Default::default()
+        };
+        assert!(o.limits_for(&s).unwrap_err().contains("floor of 10 ms"));
     }
 
     #[test]

@@ -143,6 +143,14 @@ impl Runner {
         if sub.language.is_some_and(|l| l != lang) {
             return Err("the submission's language differs from the request type".into());
         }
+        // A compiled binary or an archive sent by mistake: its compiler would flood the
+        // client with errors about every byte.
+        if sub.source.contains(&0) {
+            return Err(format!(
+                "the {} source is not text (it holds NUL bytes): send the program's source, not a binary",
+                lang.name()
+            ));
+        }
         let limits = self.opts.limits_for(sub)?;
         let mut result = RunResult::new(Verdict::Accepted, lang.name());
         result.worker = worker;
@@ -295,6 +303,13 @@ impl Runner {
                     Some(Report::Ran(f)) => f.cpu_us / 1000,
                     _ => 0,
                 };
+                if killed == Some(crate::execute::Kill::Output) {
+                    result.message = format!(
+                        "the compiler's output was cut at {} KiB",
+                        step.limits.output / 1024
+                    );
+                    return None;
+                }
                 let timed_out = killed.is_some()
                     || cpu_ms >= step.limits.cpu_ms
                     || (cpu_ms >= step.limits.cpu_ms * 8 / 10

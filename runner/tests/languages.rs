@@ -85,3 +85,24 @@ fn sandbox_compile_errors_and_the_cache() {
     );
     assert_eq!(second.stdout, b"42\n");
 }
+
+#[test]
+fn sandbox_a_binary_is_refused_and_a_flood_of_compiler_errors_is_said_as_such() {
+    let r = runner_with(RunnerOptions::default());
+    let Some(()) = usable(&r, Language::C) else {
+        return;
+    };
+    // An executable saved as .c: refused before any compiler runs.
+    let binary = Submission {
+        source: b"\x7fELF\x02\x01\x01\x00\x00\x00garbage".to_vec(),
+        ..Default::default()
+    };
+    let e = r.run(Language::C, &binary, 0).unwrap_err();
+    assert!(e.contains("not text"), "{e}");
+    // Text that makes gcc write more than the compile's output cap: a compile error that
+    // says the output was cut, not a time limit.
+    let flood = "a b c d e f g h;\n".repeat(6000);
+    let res = run(&r, Language::C, &flood);
+    assert_eq!(res.verdict, Verdict::CompileError, "{res:?}");
+    assert!(res.message.contains("output was cut at 64 KiB"), "{res:?}");
+}

@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// Wall-clock limit.
     #[arg(long, value_parser = parse_duration)]
     pub wall_limit: Option<Duration>,
-    /// Memory limit (e.g. 128M).
+    /// Memory limit: 128M, 1G (a bare number is bytes; at least 16M).
     #[arg(long, value_parser = parse_size)]
     pub memory_limit: Option<u64>,
     /// The expected output: a different stdout is a wrong answer.
