@@ -266,3 +266,26 @@ fn sandbox_a_hostile_program_harms_no_kennel_process() {
     );
     inst.assert_check_ok();
 }
+
+/// What a person sees: their own file's name in the diagnostics, and a hint when a program
+/// that failed was given no input.
+#[test]
+fn sandbox_diagnostics_name_the_user_s_file_and_an_empty_stdin_is_said() {
+    let inst = Instance::start("run-names", 1, &[]);
+    let files = fresh_dir("run-names-files");
+    let sum = write(&files, "sum.py", "print(sum(map(int, input().split())))\n");
+    let out = client_run(&inst, &[sum.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("File \"sum.py\""), "{err}");
+    assert!(!err.contains("/work/main.py"), "{err}");
+    assert!(
+        err.contains("runtime error") && err.contains("stdin was empty"),
+        "{err}"
+    );
+    let bad = write(&files, "broken.c", "int main(void) { return x; }\n");
+    let out = client_run(&inst, &[bad.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(err.contains("broken.c:1:"), "{err}");
+    assert!(!err.contains("main.c:"), "{err}");
+    let _ = std::fs::remove_dir_all(&files);
+}

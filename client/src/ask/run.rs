@@ -73,8 +73,44 @@ pub fn main_with(dispatcher: std::net::SocketAddr, a: RunArgs, format: Format) -
             return EXIT_FAILED;
         }
     };
+    let mut result = result;
+    if format == Format::Text {
+        name_the_user_s_file(&mut result, lang, &sub, &a.file);
+        if sub.stdin.is_empty() && result.verdict == kennel_runner::Verdict::RuntimeError {
+            // The commonest first failure: a program that reads input, given none.
+            result.message = match result.message.as_str() {
+                "" => "stdin was empty".into(),
+                m => format!("{m}; stdin was empty"),
+            };
+        }
+    }
     show(&result, format);
     result.verdict.exit_status()
+}
+
+/// The compiler's and the interpreter's diagnostics name the file as the sandbox holds it
+/// (`main.c`, `/work/main.py`); people know it by their own name. (Text output only: the
+/// JSON result stays the server's, byte for byte.)
+fn name_the_user_s_file(r: &mut RunResult, lang: Language, sub: &Submission, file: &Path) {
+    let Some(mine) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let theirs = lang.source_name(&sub.source);
+    if mine == theirs {
+        return;
+    }
+    // Text only: bytes that are not UTF-8 pass through untouched.
+    let rename = |text: &[u8]| -> Vec<u8> {
+        match std::str::from_utf8(text) {
+            Ok(t) => t
+                .replace(&format!("/work/{theirs}"), &mine)
+                .replace(&format!("{theirs}:"), &format!("{mine}:"))
+                .into_bytes(),
+            Err(_) => text.to_vec(),
+        }
+    };
+    r.compile_output = rename(&r.compile_output);
+    r.stderr = rename(&r.stderr);
 }
 
 /// The submission the flags describe.
