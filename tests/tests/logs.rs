@@ -78,6 +78,21 @@ fn events_follow_prints_state_changes_as_they_happen() {
     assert!(v["event"].as_str().unwrap().contains("signal 9"), "{v}");
     assert!(inst.kennelctl(&["stop", "worker", "1"]).status.success());
     expect("worker 1", "now stopped");
+    // Without --follow: what the segment remembers, not the status table.
+    let past = inst.kennelctl(&["events", "--json"]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&past.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let w0 = lines
+        .iter()
+        .find(|v| v["who"] == "worker 0")
+        .expect("worker 0");
+    let said = w0["event"].as_str().unwrap();
+    assert!(
+        said.contains("restarted once") && said.contains("signal 9"),
+        "{said}"
+    );
     assert!(inst.kennelctl(&["shutdown"]).status.success());
     expect("instance", "the watchdog is gone");
     assert!(kennel_tests::wait_with_timeout(&mut child, Duration::from_secs(10)).is_some());

@@ -10,12 +10,17 @@ use kennel_common::options::Format;
 use super::top::model::{chrono_free_clock, differences};
 use crate::inspect::Inspector;
 
-/// Prints the events seen from now on; without `follow`, one look at the current state.
+/// Prints the events seen from now on; without `follow`, what the segment remembers of the
+/// past (each child's restarts and last exit, the pool's scalings), then stops.
 pub fn run(inspector: &Inspector, follow: bool, format: Format) -> i32 {
     let mut last = inspector.segment.snapshot();
     if !follow {
-        let s = crate::status::table(&last, &inspector.context());
-        print!("{s}");
+        for (who, what) in remembered(&last) {
+            print_event(format, &who, &what);
+        }
+        if format == Format::Text {
+            println!("(kennelctl events --follow: the changes as they happen)");
+        }
         return 0;
     }
     // Said once the first snapshot is taken: what follows is relative to it.
@@ -52,6 +57,44 @@ pub fn run(inspector: &Inspector, follow: bool, format: Format) -> i32 {
         }
         last = next;
     }
+}
+
+/// The past as the segment keeps it: the segment holds states, not a history, so each child
+/// says how often it was restarted and how its last process ended.
+fn remembered(s: &kennel_common::segment::Snapshot) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for r in s
+        .records
+        .iter()
+        .filter(|r| r.restarts > 0 || r.last_exit().is_some())
+    {
+        let mut what = format!("{} now", r.display_state());
+        match r.restarts {
+            0 => {}
+            1 => what.push_str(", restarted once"),
+            n => what.push_str(&format!(", restarted {n} times")),
+        }
+        if let Some(exit) = r.last_exit_text() {
+            what.push_str(&format!(", its last process ended: {exit}"));
+        }
+        v.push((r.id.to_string(), what));
+    }
+    if s.pool.scale_ups + s.pool.scale_downs > 0 {
+        v.push((
+            "pool".into(),
+            format!(
+                "{} scale-ups and {} scale-downs so far",
+                s.pool.scale_ups, s.pool.scale_downs
+            ),
+        ));
+    }
+    if v.is_empty() {
+        v.push((
+            "instance".into(),
+            "no restart, no exit, no scaling so far".into(),
+        ));
+    }
+    v
 }
 
 fn print_event(format: Format, who: &str, what: &str) {
