@@ -69,7 +69,8 @@ pub fn parse_http_addr(s: &str) -> Result<std::net::SocketAddr, String> {
 /// Options the dispatcher and the workers share, and the watchdog hands to both.
 #[derive(Debug, Clone, Args)]
 pub struct SharedOptions {
-    /// Address the dispatcher and the workers listen on.
+    /// Address to listen on: the dispatcher's and the workers' (the watchdog binds them all
+    /// there); a child started by hand without --listen-fd binds its own --port there.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
     /// The dispatcher answers `PORT TOKEN` and workers serve only the client presenting that
