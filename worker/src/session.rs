@@ -45,8 +45,13 @@ pub(crate) fn serve_service(
                 }
                 deadline = Instant::now() + worker.settings.client_timeout;
             }
-            // The end of a session: the client closed, or went quiet after being answered.
-            Err(ReadFailure::Closed | ReadFailure::TimedOut) if answered > 0 => return true,
+            // The end of a session: the client closed (a reset too: it closed with our last
+            // answer unread, as clients that send a goodbye and leave do), or went quiet.
+            Err(ReadFailure::Closed | ReadFailure::TimedOut | ReadFailure::Io(_))
+                if answered > 0 =>
+            {
+                return true
+            }
             Err(failure) => return first_message_failed(stream, failure, peer),
         }
     }
