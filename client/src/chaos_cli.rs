@@ -9,6 +9,7 @@ use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-chaos",
     version,
     about = "Start an instance, run clients while killing random children, report failures and leaks"

@@ -92,10 +92,12 @@ impl SharedOptions {
 /// How a command-line tool prints: for people or for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// For people (`table` is accepted too).
+    // Plain comments, not doc comments: documented values would switch every tool's --help
+    // to clap's long layout, unlike the other binaries' (the flag's own help says it all).
+    // For people (`table` is accepted too).
     #[value(alias = "table")]
     Text,
-    /// JSON, for scripts.
+    // JSON, for scripts.
     Json,
 }
 
@@ -103,7 +105,7 @@ pub enum Format {
 /// every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct FormatOption {
-    /// Output format: text for people, json for scripts.
+    /// Output format: text for people (`table` too), json for scripts.
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub format: Format,
     /// Same as --format json.

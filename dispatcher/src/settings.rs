@@ -119,6 +119,7 @@ impl DispatcherOptions {
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-dispatcher",
     version,
     about = "Kennel dispatcher (started by kennel-watchdog)"

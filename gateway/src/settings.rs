@@ -14,6 +14,7 @@ use kennel_worker::settings::WorkerOptions;
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-gateway",
     version,
     about = "Kennel's HTTP API and browser playground (started by kennel-watchdog --http)"

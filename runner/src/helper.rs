@@ -32,6 +32,7 @@ use crate::facts::{Facts, Report};
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-run",
     about = "Kennel's sandbox init (started by a worker through bwrap)"
 )]

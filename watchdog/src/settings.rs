@@ -19,6 +19,7 @@ use crate::policy::RestartPolicy;
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-watchdog",
     version,
     about = "Starts and supervises a Kennel instance: one dispatcher and a pool of workers",

@@ -69,6 +69,7 @@ impl WorkerOptions {
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-worker",
     version,
     about = "Kennel worker (started by kennel-watchdog)"

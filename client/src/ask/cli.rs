@@ -10,6 +10,7 @@ use kennel_common::segment::{Access, RecordId, Segment};
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennel-client",
     version,
     about = "Send requests to Kennel: ask the dispatcher for a worker, then talk to that worker"

@@ -6,7 +6,12 @@ use kennel_common::options::FormatOption;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "kennel-bench", version, about = "Kennel benchmarks")]
+#[command(
+    name = "kennel-bench",
+    version,
+    about = "Kennel benchmarks",
+    next_line_help = true
+)]
 pub struct Args {
     #[command(flatten)]
     pub format: FormatOption,

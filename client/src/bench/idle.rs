@@ -118,6 +118,8 @@ fn use_idle_connection(s: TcpStream, request: &[u8]) -> std::io::Result<()> {
     let w = TcpStream::connect((ip, port))?;
     w.set_read_timeout(Some(Duration::from_secs(10)))?;
     (&w).write_all(request)?;
+    // Half-closed: the worker's session ends after this one message (docs/PROTOCOL.md §2).
+    w.shutdown(std::net::Shutdown::Write)?;
     let mut reply = Vec::new();
     (&w).read_to_end(&mut reply)?;
     if reply != request {

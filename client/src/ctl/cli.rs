@@ -12,6 +12,7 @@ use kennel_common::runtime::RuntimeDir;
 
 #[derive(Debug, Parser)]
 #[command(
+    next_line_help = true,
     name = "kennelctl",
     version,
     about = "Inspect a Kennel instance's shared memory, and control it through its watchdog"
