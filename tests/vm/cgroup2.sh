@@ -7,13 +7,18 @@
 # Emulated time is slow: few programs, generous wall limits.
 bin="$1"
 cg=/sys/fs/cgroup
+# The host's root is read-only here (its /tmp too, which may hold the checkout): everything
+# this script and Kennel write goes under /run, a tmpfs of the VM's own.
+scratch=/run/kennel-vm
+mkdir -p "$scratch" && chmod 1777 "$scratch"
+export TMPDIR="$scratch"
 # bubblewrap needs user namespaces for an unprivileged uid (Debian's kernel asks for this).
 [ -e /proc/sys/kernel/unprivileged_userns_clone ] && echo 1 > /proc/sys/kernel/unprivileged_userns_clone
 # Every controller the runs need, offered to the children of the root.
 echo "+memory +pids +cpu" > $cg/cgroup.subtree_control
 echo "VMINFO controllers $(cat $cg/cgroup.subtree_control)"
 
-dir=$(mktemp -d /tmp/kennel-vm.XXXXXX)
+dir=$(mktemp -d "$scratch/programs.XXXXXX")
 chmod 755 "$dir"
 cat > "$dir/gig.py" <<'PY'
 x = b"x" * (1 << 30)
@@ -141,19 +146,19 @@ setpriv_for() {
   if [ "$who" = root ]; then "$@"; else setpriv --reuid 65534 --regid 65534 --clear-groups -- "$@"; fi
 }
 
-phase root /tmp/kennel-root /sys/fs/cgroup/kennel
+phase root "$scratch/root" /sys/fs/cgroup/kennel
 # The CPU cap, as root: --cpu-max 50 on a loop busy for 3 s of wall time.
-start root /tmp/kennel-cap --cpu-max 50 --wall-limit-max 120s --time-limit-max 30s && {
+start root "$scratch/cap" --cpu-max 50 --wall-limit-max 120s --time-limit-max 30s && {
   run root cpu-max busy.py --time-limit 10s
-  kill -TERM $(cat /tmp/kennel-cap/watchdog.lock) 2>/dev/null
+  kill -TERM $(cat "$scratch/cap"/watchdog.lock) 2>/dev/null
   n=0
-  while [ -e /tmp/kennel-cap/watchdog.lock ] && [ $n -lt 300 ]; do n=$((n + 1)); sleep 0.1; done
+  while [ -e "$scratch/cap"/watchdog.lock ] && [ $n -lt 300 ]; do n=$((n + 1)); sleep 0.1; done
 }
 
 # Delegation as systemd does it: a directory owned by the user, with its cgroup.procs,
 # cgroup.subtree_control and cgroup.threads.
 mkdir $cg/delegated
 chown 65534:65534 $cg/delegated $cg/delegated/cgroup.procs $cg/delegated/cgroup.subtree_control $cg/delegated/cgroup.threads
-mkdir -p /tmp/kennel-user-parent && chmod 777 /tmp/kennel-user-parent
-phase nobody /tmp/kennel-user-parent/rt $cg/delegated/kennel-runs
+mkdir -p "$scratch/user" && chmod 777 "$scratch/user"
+phase nobody "$scratch/user/rt" $cg/delegated/kennel-runs
 echo "VMDONE"

@@ -31,7 +31,8 @@ $B mount -t devtmpfs dev /host/dev
 $B mkdir -p /host/dev/shm /host/dev/pts 2>/dev/null
 $B mount -t tmpfs -o mode=1777 shm /host/dev/shm
 $B mount -t devpts devpts /host/dev/pts
-$B mount -t tmpfs -o mode=1777 tmp /host/tmp
+# Not over /tmp: the checkout (and so the guest script) may live there, as in a CI clone.
+# The guest writes under /run instead.
 $B mount -t tmpfs -o mode=755 run /host/run
 $B ip link set lo up || $B ifconfig lo 127.0.0.1 up
 echo "VMBOOTED $($B uname -r)"

@@ -75,20 +75,28 @@ impl Upkeep {
         }
     }
 
+    /// Sets `path` back to `want` (it was `found`), and says so.
+    fn restore_mode(&mut self, key: &str, path: &Path, found: u32, want: u32) {
+        let what = match chmod_nofollow(path, want) {
+            Ok(()) => format!(
+                "{} was mode {found:o}: made {want:04o} again",
+                path.display()
+            ),
+            Err(e) => format!(
+                "{} is mode {found:o}, cannot restore {want:04o}: {e}",
+                path.display()
+            ),
+        };
+        self.say(key, &what);
+    }
+
     fn runtime_dir(&mut self, instance: &Instance) {
         let rt = &instance.runtime;
         let dir = rt.path();
         match inspect(dir, Kind::Dir) {
             Found::Right { mode: 0o700 } => return,
             Found::Right { mode } => {
-                let what = match chmod_nofollow(dir, 0o700) {
-                    Ok(()) => format!("{} was mode {mode:o}: made 0700 again", dir.display()),
-                    Err(e) => format!(
-                        "{} is mode {mode:o}, cannot restore 0700: {e}",
-                        dir.display()
-                    ),
-                };
-                self.say("runtime-dir", &what);
+                self.restore_mode("runtime-dir", dir, mode, 0o700);
                 return;
             }
             Found::Wrong(what) => {
@@ -132,11 +140,7 @@ impl Upkeep {
             match inspect(&path, Kind::Fifo) {
                 Found::Right { mode: 0o600 } => continue,
                 Found::Right { mode } => {
-                    let what = match chmod_nofollow(&path, 0o600) {
-                        Ok(()) => format!("{} was mode {mode:o}: made 0600 again", path.display()),
-                        Err(e) => format!("{} is mode {mode:o}: {e}", path.display()),
-                    };
-                    self.say(&key, &what);
+                    self.restore_mode(&key, &path, mode, 0o600);
                     continue;
                 }
                 Found::Wrong(what) => {
@@ -176,11 +180,7 @@ impl Upkeep {
         match inspect(&path, Kind::Socket) {
             Found::Right { mode: 0o600 } => return,
             Found::Right { mode } => {
-                let what = match chmod_nofollow(&path, 0o600) {
-                    Ok(()) => format!("{} was mode {mode:o}: made 0600 again", path.display()),
-                    Err(e) => format!("{} is mode {mode:o}: {e}", path.display()),
-                };
-                self.say("control", &what);
+                self.restore_mode("control", &path, mode, 0o600);
                 return;
             }
             Found::Wrong(what) => {
