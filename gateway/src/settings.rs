@@ -135,6 +135,40 @@ mod tests {
         assert!(parse(&["--http-token-file", "/nonexistent/token"]).is_err());
     }
 
+    /// What the watchdog hands the gateway (`GatewayOptions::to_args`) parses back to the same
+    /// options, every field (`--http` aside: the gateway inherits its listener instead).
+    #[test]
+    fn gateway_options_round_trip_through_argv() {
+        let a = Args::try_parse_from([
+            "kennel-gateway",
+            "--http-rate",
+            "7",
+            "--http-queue",
+            "9",
+            "--http-max-connections",
+            "100",
+            "--http-header-timeout",
+            "2s",
+            "--http-max-body",
+            "2048",
+            "--http-results",
+            "20",
+            "--http-result-ttl",
+            "90s",
+            "--http-results-bytes",
+            "2097152",
+            "--http-token-file",
+            "/etc/kennel/token",
+            "--http-cors-origin",
+            "http://localhost:3000",
+        ])
+        .unwrap();
+        let mut argv = vec!["kennel-gateway".to_string()];
+        argv.extend(a.gateway.to_args());
+        let back = Args::try_parse_from(argv).unwrap();
+        assert_eq!(format!("{:?}", back.gateway), format!("{:?}", a.gateway));
+    }
+
     #[test]
     fn a_token_file_must_be_private_and_long_enough() {
         use std::os::unix::fs::PermissionsExt;

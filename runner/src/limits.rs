@@ -337,13 +337,16 @@ mod tests {
         let o = RunnerOptions {
             max_output: 4096,
             time_limit: Duration::from_millis(1500),
+            memory_limit_max: 2 << 30,
+            cpu_max: 40,
+            cgroup: Some("/sys/fs/cgroup/user.slice/kennel-runs".into()),
             ..Default::default()
         };
         let argv: Vec<String> = std::iter::once("p".to_string())
             .chain(o.to_args())
             .collect();
         let back = P::try_parse_from(argv).unwrap().o;
-        assert_eq!(back.max_output, 4096);
-        assert_eq!(back.time_limit, Duration::from_millis(1500));
+        // Every field, not a chosen few: a flag added without its `to_args` line fails here.
+        assert_eq!(format!("{back:?}"), format!("{o:?}"));
     }
 }
