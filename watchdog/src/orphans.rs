@@ -15,21 +15,43 @@ pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
+/// Our children, from `/proc/self/task/*/children` (a few reads, on the restart path), or by
+/// scanning every process's parent where the kernel lacks that file (CONFIG_PROC_CHILDREN).
+fn children() -> Vec<u32> {
+    let mut found = false;
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            found = true;
+            pids.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    if found {
+        return pids;
+    }
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| kennel_common::procfs::parent_of(*pid) == Some(me))
+        .collect()
+}
+
 /// SIGKILLs every process whose parent is this one and which is not in `own` (the children
 /// the supervisor started). Returns how many it killed; the caller reaps them.
 pub fn kill_adopted(own: &[Pid]) -> usize {
-    let me = std::process::id();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
     let mut killed = 0;
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        if kennel_common::procfs::parent_of(pid) != Some(me)
-            || kennel_common::procfs::state(pid) == Some('Z')
-        {
+    for pid in children() {
+        if kennel_common::procfs::state(pid) == Some('Z') {
             continue;
         }
         let pid = Pid::from_raw(pid as i32);
