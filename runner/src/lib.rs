@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | `runner` | `Runner::run`: compile (or reuse the cache), run, judge |
+//! | `describe` | what a runner says about itself: offers, the log line, what is missing |
 //! | `language` | the languages, their commands, the toolchains this host offers |
 //! | `limits` | the flags (`RunnerOptions`) and the limits of one run |
 //! | `sandbox` | bwrap's arguments: the sandbox as a list of named kernel features |
@@ -26,6 +27,7 @@ pub mod archive;
 pub mod budget;
 pub mod cache;
 pub mod cgroup;
+mod describe;
 pub mod execute;
 pub mod facts;
 pub mod fields;

@@ -28,14 +28,14 @@ pub const BWRAP: &str = "/usr/bin/bwrap";
 pub struct Runner {
     opts: RunnerOptions,
     tools: Toolchains,
-    bwrap: Option<PathBuf>,
-    helper: PathBuf,
+    pub(crate) bwrap: Option<PathBuf>,
+    pub(crate) helper: PathBuf,
     cache: Option<CompileCache>,
     /// Set up on first use (after the worker is ready: a restart is not slowed by it).
     cgroups: std::sync::OnceLock<Option<Cgroups>>,
     /// Where the cgroups go (decided at start, made at the first run).
     place: Place,
-    drop_to: Option<(u32, u32)>,
+    pub(crate) drop_to: Option<(u32, u32)>,
     etc: std::sync::OnceLock<Vec<String>>,
     runs: AtomicU64,
 }
@@ -94,40 +94,6 @@ impl Runner {
     /// Cgroups of runs that exist now (between runs: none).
     pub fn cgroup_runs(&self) -> Vec<PathBuf> {
         self.cgroups().map(Cgroups::runs).unwrap_or_default()
-    }
-
-    /// The `languages` word for the slot.
-    pub fn offer_bits(&self) -> u32 {
-        Language::ALL
-            .into_iter()
-            .filter(|l| self.offers(*l))
-            .map(Language::bit)
-            .sum()
-    }
-
-    /// One line for the log: what this runner can do and with which protections.
-    pub fn describe(&self) -> String {
-        let langs: Vec<&str> = Language::ALL
-            .into_iter()
-            .filter(|l| self.offers(*l))
-            .map(Language::name)
-            .collect();
-        let mode = self.limits_mode();
-        format!(
-            "program runner: languages [{}], sandbox {} with a seccomp filter, limits {} ({}), runs as {}",
-            langs.join(", "),
-            if self.bwrap.is_some() {
-                "bubblewrap"
-            } else {
-                "MISSING (install bubblewrap)"
-            },
-            mode.describe(),
-            mode.exactness(),
-            match self.drop_to {
-                Some((u, _)) => format!("uid {u}"),
-                None => "this user, in a user namespace".into(),
-            }
-        )
     }
 
     /// Runs `sub` as `lang`. `Err` is a refusal (language unavailable, a limit over the
@@ -214,21 +180,6 @@ impl Runner {
         result.stdout_truncated = out.stdout_truncated;
         result.stderr_truncated = out.stderr_truncated;
         Ok(result)
-    }
-
-    fn missing(&self, lang: Language) -> &'static str {
-        if self.bwrap.is_none() {
-            "bubblewrap is not installed"
-        } else if !self.helper.is_file() {
-            "kennel-run is missing next to the worker"
-        } else {
-            match lang {
-                Language::Python => "no /usr/bin/python3",
-                Language::C => "no /usr/bin/gcc",
-                Language::Cpp => "no /usr/bin/g++",
-                Language::Java => "no /usr/bin/javac and /usr/bin/java",
-            }
-        }
     }
 
     /// The program's archive after compiling (or from the cache); `None` when the compile

@@ -137,6 +137,15 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
     // Last of the mounts: the root itself read-only (`/work` and `/tmp` are mounts of their own).
     a.extend(["--remount-ro".into(), "/".into()]);
     a.push(HELPER_PATH.into());
+    a.extend(helper_args(step));
+    a.push("--".into());
+    a.extend(step.command.iter().cloned());
+    a
+}
+
+/// `kennel-run`'s own flags: where its descriptors are, the rlimits it sets, the run's budget.
+fn helper_args(step: &StepSpec) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
     let l = &step.limits;
     let cpu_s = l.cpu_ms.div_ceil(1000).max(1);
     let kib = |b: u64| (b / 1024).max(1).to_string();
@@ -173,8 +182,6 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
             "out".into(),
         ]);
     }
-    a.push("--".into());
-    a.extend(step.command.iter().cloned());
     a
 }
 

@@ -10,12 +10,13 @@
 pub mod as_user;
 pub mod browser;
 mod sockets;
+mod student;
 /// The minimal HTTP client lives in kennel-client (its benchmark uses it too).
 pub use kennel_client::http;
 pub use sockets::{allow_fds, connect_from};
+pub use student::{recv_1024, worker_exchange, StudentClient};
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -333,58 +334,6 @@ pub fn wait_for(what: &str, timeout: Duration, cond: impl Fn() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// A client that speaks exactly as the existing student clients do: the bare type in one
-/// write, one recv(1024), the message in one write, one recv(1024), close.
-pub struct StudentClient {
-    pub control: TcpStream,
-}
-
-impl StudentClient {
-    pub fn connect(addr: SocketAddr) -> StudentClient {
-        let control = TcpStream::connect(addr).expect("connect to the dispatcher");
-        control
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        StudentClient { control }
-    }
-
-    /// Sends the bare type, returns the raw answer of one recv(1024).
-    pub fn ask(&mut self, request_type: &str) -> Vec<u8> {
-        self.control.write_all(request_type.as_bytes()).unwrap();
-        recv_1024(&mut self.control)
-    }
-
-    /// The whole exchange; returns the worker's raw answer.
-    pub fn request(&mut self, request_type: &str, message: &str) -> Vec<u8> {
-        let answer = self.ask(request_type);
-        let text = String::from_utf8(answer.clone()).expect("ASCII answer");
-        assert!(
-            text.bytes().all(|b| b.is_ascii_digit()),
-            "the dispatcher's answer to a bare request must be bare digits, got {text:?}"
-        );
-        let port: u16 = text.parse().unwrap();
-        assert!(port > 0);
-        worker_exchange(
-            SocketAddr::new(self.control.peer_addr().unwrap().ip(), port),
-            message,
-        )
-    }
-}
-
-/// One student-style exchange with a worker.
-pub fn worker_exchange(addr: SocketAddr, message: &str) -> Vec<u8> {
-    let mut w = TcpStream::connect(addr).expect("connect to the worker");
-    w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    w.write_all(message.as_bytes()).unwrap();
-    recv_1024(&mut w)
-}
-
-pub fn recv_1024(s: &mut TcpStream) -> Vec<u8> {
-    let mut buf = [0u8; 1024];
-    let n = s.read(&mut buf).expect("recv");
-    buf[..n].to_vec()
 }
 
 /// Clients that send echo requests in a loop (each keeping its control connection, as
