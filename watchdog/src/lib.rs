@@ -137,6 +137,15 @@ fn check_open_file_limit(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
+/// A start that failed once the instance existed: nothing is left half up — the objects just
+/// created go, then the error is said.
+fn abandon(instance: Instance, e: Error) -> Result<()> {
+    if let Err(d) = instance.destroy() {
+        log::warn!("removing the instance after a failed start: {d}");
+    }
+    Err(e)
+}
+
 /// Creates the instance, supervises it until asked to stop, then removes it.
 pub fn run(settings: &Settings) -> Result<()> {
     let uname = nix::sys::utsname::uname().map_err(|e| Error::nix("uname", e))?;
@@ -159,13 +168,7 @@ pub fn run(settings: &Settings) -> Result<()> {
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
     let listeners = match Listeners::bind_all(settings) {
         Ok(l) => l,
-        Err(e) => {
-            // Nothing is left half up: the objects just created go, then the error is said.
-            if let Err(d) = instance.destroy() {
-                log::warn!("removing the instance after a failed start: {d}");
-            }
-            return Err(e);
-        }
+        Err(e) => return abandon(instance, e),
     };
     log::info!(
         "supervising 1 dispatcher and {} workers; poll every {} ms, hang timeout {} ms",
@@ -186,20 +189,14 @@ pub fn run(settings: &Settings) -> Result<()> {
         Ok(c) => c,
         Err(e) => {
             drop(sup);
-            if let Err(d) = instance.destroy() {
-                log::warn!("removing the instance after a failed start: {d}");
-            }
-            return Err(e);
+            return abandon(instance, e);
         }
     };
     if let Some(addr) = settings.metrics_addr {
         if let Err(e) = metrics_http::start(addr, &instance.runtime) {
             drop(control);
             drop(sup);
-            if let Err(d) = instance.destroy() {
-                log::warn!("removing the instance after a failed start: {d}");
-            }
-            return Err(e);
+            return abandon(instance, e);
         }
     }
     let mut notifier = crate::notify::Notifier::from_env();
