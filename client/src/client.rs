@@ -251,6 +251,9 @@ impl Client {
         let mut request = token.map(token_line).unwrap_or_default();
         request.extend_from_slice(&frame_request(payload));
         s.write_all(&request)?;
+        // One message on this connection: said at once (half-close), so the worker's session
+        // ends with its answer and the slot is free without waiting for our close.
+        s.shutdown(std::net::Shutdown::Write)?;
         let mut r = BufReader::new(s);
         let header = read_line(&mut r)?;
         if let Some(why) = header.strip_prefix("ERR refused: ") {

@@ -119,6 +119,8 @@ fn exchange(addr: SocketAddr, request: &[u8], reply: &mut [u8]) -> std::io::Resu
     s.set_nodelay(true)?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     (&s).write_all(request)?;
+    // One message per connection, said at once: the worker's session ends with its answer.
+    s.shutdown(std::net::Shutdown::Write)?;
     let mut r = BufReader::new(s);
     let mut header = String::new();
     r.read_line(&mut header)?;
