@@ -44,15 +44,20 @@ pub fn init(name: &str) {
 /// meanwhile are counted and said with the next one. For anything a peer can repeat at will
 /// (a signal sent in a loop, garbled FIFO notices): a log that cannot be flooded.
 pub fn warn_limited(key: &str, message: std::fmt::Arguments<'_>) {
+    warn_limited_every(key, std::time::Duration::from_secs(1), message);
+}
+
+/// `warn_limited` with its own interval: at most one line under `key` every `every`.
+pub fn warn_limited_every(key: &str, every: std::time::Duration, message: std::fmt::Arguments<'_>) {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
     static SEEN: Mutex<Option<HashMap<String, (Instant, u64)>>> = Mutex::new(None);
     let mut guard = SEEN.lock().unwrap_or_else(|p| p.into_inner());
     let map = guard.get_or_insert_with(HashMap::new);
     let now = Instant::now();
     let held = match map.get_mut(key) {
-        Some((last, held)) if now.duration_since(*last) < Duration::from_secs(1) => {
+        Some((last, held)) if now.duration_since(*last) < every => {
             *held += 1;
             return;
         }
@@ -67,7 +72,7 @@ pub fn warn_limited(key: &str, message: std::fmt::Arguments<'_>) {
     };
     drop(guard);
     if held > 0 {
-        log::warn!("{message} (and {held} more like it in the last second, not shown)");
+        log::warn!("{message} (and {held} more like it since the last one, not shown)");
     } else {
         log::warn!("{message}");
     }

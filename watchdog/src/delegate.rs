@@ -17,7 +17,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const MOUNT: &str = "/sys/fs/cgroup";
+use kennel_common::cgroup2::{self, enable, make_dir, MOUNT};
+use kennel_common::limits_mode::{CPU, MEMORY, PIDS};
+
 const LEAF: &str = "kennel-supervisor";
 const RUNS: &str = "kennel-runs";
 
@@ -30,7 +32,7 @@ pub fn own_cgroup() -> Option<PathBuf> {
 
 /// Prepares the delegated subtree; returns the runs' parent, or why it cannot be used.
 pub fn prepare() -> Result<PathBuf, String> {
-    if !Path::new(MOUNT).join("cgroup.controllers").exists() {
+    if !cgroup2::present() {
         return Err("not a cgroup-v2 host".into());
     }
     let own = own_cgroup().ok_or("no cgroup-v2 line in /proc/self/cgroup")?;
@@ -41,45 +43,33 @@ pub fn prepare() -> Result<PathBuf, String> {
             own.display()
         ));
     }
-    let offered = fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
-    let has = |c: &str| offered.split_whitespace().any(|x| x == c);
-    if !(has("memory") && has("pids")) {
+    let needed = MEMORY | PIDS;
+    if cgroup2::controllers(&own.join("cgroup.controllers")) & needed != needed {
         return Err(format!(
-            "{} offers no memory and pids controllers ({offered:?})",
+            "{} offers no memory and pids controllers",
             own.display()
         ));
     }
     let leaf = own.join(LEAF);
-    make_dir(&leaf)?;
+    make_dir(&leaf).map_err(|e| format!("making {}: {e}", leaf.display()))?;
     fs::write(leaf.join("cgroup.procs"), "0")
         .map_err(|e| format!("moving into {}: {e}", leaf.display()))?;
-    let wanted: Vec<&str> = ["memory", "pids", "cpu"]
-        .into_iter()
-        .filter(|c| has(c))
-        .collect();
-    for c in &wanted {
-        fs::write(&control, format!("+{c}")).map_err(|e| {
-            format!(
-                "enabling {c} in {} (other processes share it?): {e}",
-                own.display()
-            )
-        })?;
+    let on = enable(&own, MEMORY | PIDS | CPU);
+    if on & needed != needed {
+        return Err(format!(
+            "memory and pids cannot be enabled in {} (other processes share it?)",
+            own.display()
+        ));
     }
     let runs = own.join(RUNS);
-    make_dir(&runs)?;
-    for c in &wanted {
-        fs::write(runs.join("cgroup.subtree_control"), format!("+{c}"))
-            .map_err(|e| format!("enabling {c} in {}: {e}", runs.display()))?;
+    make_dir(&runs).map_err(|e| format!("making {}: {e}", runs.display()))?;
+    if enable(&runs, on) & needed != needed {
+        return Err(format!(
+            "memory and pids cannot be enabled in {}",
+            runs.display()
+        ));
     }
     Ok(runs)
-}
-
-fn make_dir(d: &Path) -> Result<(), String> {
-    match fs::create_dir(d) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => Ok(()),
-        Err(e) => Err(format!("making {}: {e}", d.display())),
-    }
 }
 
 /// As an ordinary user on a cgroup-v2 host without `--cgroup`: prepares the delegated subtree

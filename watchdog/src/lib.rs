@@ -266,7 +266,6 @@ fn supervise(
         let polling = now >= next_poll;
         if polling {
             sup.check_hangs(now);
-            reap::kill_adopted(sup);
         }
         // The instance's files at every poll, and at once when a child died (a broken file is
         // a likely cause, and its restart must find the file whole).

@@ -42,6 +42,8 @@ pub fn reap(sup: &mut Supervisor) -> bool {
         }
     }
     // A dead child may have left orphans, now ours (orphans.rs): kill them; the next turn reaps.
+    // (Only a death re-parents anything to us, and an adopted one's death is reaped here too,
+    // so this is the one place to look.)
     if reaped {
         kill_adopted(sup);
     }
@@ -49,7 +51,7 @@ pub fn reap(sup: &mut Supervisor) -> bool {
 }
 
 /// Kills what dead children left behind and was re-parented to us.
-pub fn kill_adopted(sup: &Supervisor) {
+fn kill_adopted(sup: &Supervisor) {
     let own: Vec<Pid> = sup
         .ids()
         .filter_map(|id| sup.life(id).phase.pid())

@@ -12,11 +12,10 @@
 //! Each finding is logged as a warning at most once a minute per object: a process that
 //! chmods a file in a loop cannot flood the log.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kennel_common::notice::Fifo;
 use kennel_common::runtime::FifoName;
@@ -31,7 +30,6 @@ const SAY_EVERY: Duration = Duration::from_secs(60);
 /// What the upkeep remembers between turns.
 #[derive(Default)]
 pub struct Upkeep {
-    said: HashMap<String, Instant>,
     /// The instance lock taken again after the runtime directory was made again.
     relock: Option<Flock<File>>,
 }
@@ -64,14 +62,35 @@ impl Upkeep {
     }
 
     /// Warns, unless the same object was warned about less than `SAY_EVERY` ago.
-    fn say(&mut self, key: &str, what: &str) {
-        let now = Instant::now();
-        match self.said.get(key) {
-            Some(t) if now.duration_since(*t) < SAY_EVERY => {}
-            _ => {
-                log::warn!("{what}");
-                self.said.insert(key.to_string(), now);
+    fn say(&self, key: &str, what: &str) {
+        kennel_common::logging::warn_limited_every(
+            &format!("upkeep-{key}"),
+            SAY_EVERY,
+            format_args!("{what}"),
+        );
+    }
+
+    /// What stands at `path`, brought as near to a `kind` of mode `want` as can be without
+    /// making it: a wrong mode restored, anything else removed (never followed). True when it
+    /// must be made (again).
+    fn needs_making(&mut self, key: &str, path: &Path, kind: Kind, want: u32) -> bool {
+        match inspect(path, kind) {
+            Found::Right { mode } if mode == want => false,
+            Found::Right { mode } => {
+                self.restore_mode(key, path, mode, want);
+                false
             }
+            Found::Wrong(what) => match remove_nofollow(path) {
+                Ok(()) => true,
+                Err(e) => {
+                    self.say(
+                        key,
+                        &format!("{} is {what}, cannot remove it: {e}", path.display()),
+                    );
+                    false
+                }
+            },
+            Found::Missing => true,
         }
     }
 
@@ -93,20 +112,8 @@ impl Upkeep {
     fn runtime_dir(&mut self, instance: &Instance) {
         let rt = &instance.runtime;
         let dir = rt.path();
-        match inspect(dir, Kind::Dir) {
-            Found::Right { mode: 0o700 } => return,
-            Found::Right { mode } => {
-                self.restore_mode("runtime-dir", dir, mode, 0o700);
-                return;
-            }
-            Found::Wrong(what) => {
-                if let Err(e) = remove_nofollow(dir) {
-                    let w = format!("{} is {what}, cannot remove it: {e}", dir.display());
-                    self.say("runtime-dir", &w);
-                    return;
-                }
-            }
-            Found::Missing => {}
+        if !self.needs_making("runtime-dir", dir, Kind::Dir, 0o700) {
+            return;
         }
         let made = std::fs::DirBuilder::new()
             .mode(0o700)
@@ -137,22 +144,8 @@ impl Upkeep {
         for name in names {
             let path = instance.runtime.fifo_path(name);
             let key = format!("fifo-{}", name.file_name());
-            match inspect(&path, Kind::Fifo) {
-                Found::Right { mode: 0o600 } => continue,
-                Found::Right { mode } => {
-                    self.restore_mode(&key, &path, mode, 0o600);
-                    continue;
-                }
-                Found::Wrong(what) => {
-                    if let Err(e) = remove_nofollow(&path) {
-                        self.say(
-                            &key,
-                            &format!("{} is {what}, cannot remove it: {e}", path.display()),
-                        );
-                        continue;
-                    }
-                }
-                Found::Missing => {}
+            if !self.needs_making(&key, &path, Kind::Fifo, 0o600) {
+                continue;
             }
             if let Err(e) = Fifo::create(&path) {
                 self.say(
@@ -177,22 +170,8 @@ impl Upkeep {
 
     fn control_socket(&mut self, control: &ControlServer) {
         let path = control.path().to_path_buf();
-        match inspect(&path, Kind::Socket) {
-            Found::Right { mode: 0o600 } => return,
-            Found::Right { mode } => {
-                self.restore_mode("control", &path, mode, 0o600);
-                return;
-            }
-            Found::Wrong(what) => {
-                if let Err(e) = remove_nofollow(&path) {
-                    self.say(
-                        "control",
-                        &format!("{} is {what}, cannot remove it: {e}", path.display()),
-                    );
-                    return;
-                }
-            }
-            Found::Missing => {}
+        if !self.needs_making("control", &path, Kind::Socket, 0o600) {
+            return;
         }
         let what = match control.rebind() {
             Ok(()) => format!("{} was removed or replaced: bound again", path.display()),

@@ -184,24 +184,16 @@ fn read_pings(worker: &Worker) {
     }
 }
 
-/// Cancels an assignment whose client never came, so the slot is not lost to it.
 /// At the instance's stop: cancels a reservation whose client never came, and says so.
 fn drop_reservation(worker: &Worker) {
-    let seg = &worker.ctx.segment;
-    let Ok(guard) = seg.lock(GUARD_TIMEOUT) else {
-        return;
-    };
     // Any age counts: expired "now + 1 ms" is any assignment still waiting.
-    if let Some(ping) = guard.expired_assignment(worker.id(), clock::monotonic_ms() + 1, 0) {
-        guard.expire_assignment(worker.id(), ping);
-        drop(guard);
+    if let Some(ping) = cancel_assignment(worker, clock::monotonic_ms() + 1, 0) {
         log::info!("dropped assignment {ping} at stop: its client had not connected");
-        worker.send_pong_if_awaited(ping);
     }
 }
 
+/// Cancels an assignment whose client never came, so the slot is not lost to it.
 fn expire_stale_assignment(worker: &Worker, view: &RecordView) {
-    let seg = &worker.ctx.segment;
     let timeout_ms = worker.settings.client_timeout.as_millis() as u64;
     let now = clock::monotonic_ms();
     // Lock-free look first (`view`): the guard is only taken when there is something to cancel.
@@ -209,16 +201,24 @@ fn expire_stale_assignment(worker: &Worker, view: &RecordView) {
     if !pending || now.saturating_sub(view.assigned_ms) <= timeout_ms {
         return;
     }
-    let Ok(guard) = seg.lock(GUARD_TIMEOUT) else {
-        return;
-    };
-    if let Some(ping) = guard.expired_assignment(worker.id(), now, timeout_ms) {
-        guard.expire_assignment(worker.id(), ping);
-        drop(guard);
-        seg.record(worker.id())
+    if let Some(ping) = cancel_assignment(worker, now, timeout_ms) {
+        worker
+            .ctx
+            .segment
+            .record(worker.id())
             .failed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         log::warn!("assignment {ping} expired: its client never connected within {timeout_ms} ms");
-        worker.send_pong_if_awaited(ping);
     }
+}
+
+/// Cancels this slot's assignment if it is older than `timeout_ms` at `now_ms`, under the
+/// guard, and answers the dispatcher's ping for it; returns the cancelled ping.
+fn cancel_assignment(worker: &Worker, now_ms: u64, timeout_ms: u64) -> Option<u64> {
+    let guard = worker.ctx.segment.lock(GUARD_TIMEOUT).ok()?;
+    let ping = guard.expired_assignment(worker.id(), now_ms, timeout_ms)?;
+    guard.expire_assignment(worker.id(), ping);
+    drop(guard);
+    worker.send_pong_if_awaited(ping);
+    Some(ping)
 }

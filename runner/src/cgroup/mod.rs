@@ -71,14 +71,15 @@ impl Place {
         match self {
             Place::V1 => v1::mode(),
             Place::V2 { parent, root } => {
-                let mut m = v2::mode(parent, *root);
-                if *root && !parent.is_dir() {
-                    m.controllers =
-                        v2::controllers(&Path::new(v2::MOUNT).join("cgroup.controllers"))
-                            & (MEMORY | PIDS | kennel_common::limits_mode::CPU);
-                }
-                if m.controllers & (MEMORY | PIDS) == MEMORY | PIDS {
-                    m
+                // Root makes the parent at the first run, with what the hierarchy offers.
+                let controllers = if *root && !parent.is_dir() {
+                    v2::controllers(&Path::new(v2::MOUNT).join("cgroup.controllers"))
+                        & (MEMORY | PIDS | kennel_common::limits_mode::CPU)
+                } else {
+                    v2::controllers(&parent.join("cgroup.subtree_control"))
+                };
+                if controllers & (MEMORY | PIDS) == MEMORY | PIDS {
+                    v2::mode(*root, controllers)
                 } else {
                     LimitsMode::BUDGET
                 }
@@ -119,14 +120,7 @@ impl Cgroups {
     pub fn mode(&self) -> LimitsMode {
         match self {
             Cgroups::V1(_) => v1::mode(),
-            Cgroups::V2 { base, root } => LimitsMode {
-                kind: if *root {
-                    kennel_common::limits_mode::Kind::CgroupV2Root
-                } else {
-                    kennel_common::limits_mode::Kind::CgroupV2Delegated
-                },
-                controllers: base.controllers(),
-            },
+            Cgroups::V2 { base, root } => v2::mode(*root, base.controllers()),
         }
     }
 

@@ -40,11 +40,7 @@ impl Base {
             let root = Path::new(ROOT).join(c);
             remove_stale_bases(&root);
             let base = root.join(base_name(instance));
-            if let Err(e) = fs::create_dir(&base) {
-                if !base.is_dir() {
-                    return Err(e);
-                }
-            }
+            kennel_common::cgroup2::make_dir(&base)?;
             bases.push(base);
         }
         Ok(Base { bases })

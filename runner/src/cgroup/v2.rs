@@ -13,53 +13,21 @@ use kennel_common::limits_mode::{Kind, LimitsMode, CPU, MEMORY, PIDS};
 
 use super::{base_name, remove_dir_when_empty, remove_stale_bases, RunLimits};
 
-pub const MOUNT: &str = "/sys/fs/cgroup";
+use kennel_common::cgroup2::make_dir;
+pub use kennel_common::cgroup2::{controllers, enable, present, MOUNT};
+
 /// Where runs go as root, unless `--cgroup` says otherwise.
 pub const ROOT_PARENT: &str = "/sys/fs/cgroup/kennel";
 
-/// Whether `/sys/fs/cgroup` is a cgroup-v2 mount (the unified hierarchy, not a hybrid one).
-pub fn present() -> bool {
-    Path::new(MOUNT).join("cgroup.controllers").exists()
-}
-
-/// The controllers a directory's children can have (its `cgroup.controllers` for itself;
-/// `cgroup.subtree_control` for its children).
-pub fn controllers(file: &Path) -> u32 {
-    let text = fs::read_to_string(file).unwrap_or_default();
-    text.split_whitespace()
-        .map(|c| match c {
-            "memory" => MEMORY,
-            "pids" => PIDS,
-            "cpu" => CPU,
-            _ => 0,
-        })
-        .fold(0, |a, b| a | b)
-}
-
-/// Writes `+memory +pids +cpu` (those of `want` that the directory offers) into its
-/// `cgroup.subtree_control`, one at a time so one refused controller does not refuse all.
-pub fn enable(dir: &Path, want: u32) -> u32 {
-    let offered = controllers(&dir.join("cgroup.controllers"));
-    let mut on = 0;
-    for (bit, name) in [(MEMORY, "memory"), (PIDS, "pids"), (CPU, "cpu")] {
-        if want & offered & bit != 0
-            && fs::write(dir.join("cgroup.subtree_control"), format!("+{name}")).is_ok()
-        {
-            on |= bit;
-        }
-    }
-    on | (controllers(&dir.join("cgroup.subtree_control")) & want)
-}
-
-/// The mode runs under `parent` get: the controllers its children have.
-pub fn mode(parent: &Path, root: bool) -> LimitsMode {
+/// The mode of runs whose cgroups have `controllers`, made as root or in a delegated subtree.
+pub fn mode(root: bool, controllers: u32) -> LimitsMode {
     LimitsMode {
         kind: if root {
             Kind::CgroupV2Root
         } else {
             Kind::CgroupV2Delegated
         },
-        controllers: controllers(&parent.join("cgroup.subtree_control")),
+        controllers,
     }
 }
 
@@ -76,22 +44,14 @@ impl Base {
     pub fn setup(parent: &Path, root: bool, instance: u32) -> io::Result<Base> {
         if root && !parent.is_dir() {
             enable(Path::new(MOUNT), MEMORY | PIDS | CPU);
-            if let Err(e) = fs::create_dir(parent) {
-                if !parent.is_dir() {
-                    return Err(e);
-                }
-            }
+            make_dir(parent)?;
         }
         if root {
             enable(parent, MEMORY | PIDS | CPU);
         }
         remove_stale_bases(parent);
         let base = parent.join(base_name(instance));
-        if let Err(e) = fs::create_dir(&base) {
-            if !base.is_dir() {
-                return Err(e);
-            }
-        }
+        make_dir(&base)?;
         let controllers = enable(&base, MEMORY | PIDS | CPU);
         if controllers & (MEMORY | PIDS) != MEMORY | PIDS {
             let _ = fs::remove_dir(&base);
