@@ -1,18 +1,14 @@
-//! The client side of Kennel: the library behind `kennel-client` (talking to the system) and
-//! `kennelctl` (reading the shared segment, read-only, for people and scripts).
+//! The client side of Kennel: `Client` (one connection to the dispatcher, the worker it
+//! names), `ask` (the `kennel-client` command line: services and program runs), and the
+//! read-only view of an instance's shared segment (`inspect`, `status`, `status_json`) that
+//! `kennelctl` and the HTTP gateway both show. The operator and developer tools (kennelctl,
+//! kennel-bench, kennel-chaos) live above this crate, in `kennel-tools`.
 
 #![forbid(unsafe_code)]
 
 pub mod ask;
-pub mod bench;
-pub mod chaos;
-pub mod chaos_cli;
 pub mod client;
-pub mod ctl;
-pub mod http;
 pub mod inspect;
-pub mod lab;
-pub mod launch;
 pub mod status;
 pub mod status_json;
 

@@ -24,7 +24,7 @@ pub struct Context {
 
 /// A row's state for people: `stale` for every row when the watchdog is gone (the pids may
 /// not exist any more), `frozen` for a live process whose heartbeat stopped, else the state.
-pub(crate) fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String {
+pub fn state_word(s: &Snapshot, ctx: &Context, r: &RecordView) -> String {
     if ctx.watchdog == WatchdogLiveness::Gone {
         return "stale".into();
     }
@@ -43,7 +43,7 @@ pub(crate) fn port(r: &RecordView) -> Option<u16> {
 
 /// A record's heartbeat age; none for a slot with no process (stopped, vacant): a dead
 /// process's last beat, ever older, says nothing.
-pub(crate) fn heartbeat_age(s: &Snapshot, r: &RecordView) -> Option<u64> {
+pub fn heartbeat_age(s: &Snapshot, r: &RecordView) -> Option<u64> {
     r.pid().and_then(|_| age(s, r.heartbeat_ms))
 }
 
@@ -165,7 +165,7 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
 }
 
 /// `tasks/capacity` of a worker (`-` before it published its capacity).
-pub(crate) fn tasks(r: &RecordView) -> String {
+pub fn tasks(r: &RecordView) -> String {
     if r.id == RecordId::Dispatcher || r.capacity == 0 {
         "-".into()
     } else {
@@ -209,7 +209,7 @@ fn languages(r: &RecordView) -> String {
     }
 }
 
-pub(crate) fn fmt_age(ms: Option<u64>) -> String {
+pub fn fmt_age(ms: Option<u64>) -> String {
     match ms {
         None => "-".into(),
         Some(ms) if ms < 10_000 => format!("{:.1} s", ms as f64 / 1000.0),

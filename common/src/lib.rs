@@ -19,7 +19,6 @@ pub mod limits_mode;
 pub mod logging;
 pub mod metrics;
 pub mod notice;
-pub mod options;
 pub mod owner;
 pub mod procfs;
 pub mod protocol;

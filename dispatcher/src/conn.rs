@@ -22,11 +22,11 @@ use kennel_common::protocol::{
 use kennel_common::segment::{Claim, RecordId};
 use mio::net::TcpStream;
 
-use crate::aliases::find;
 use crate::assign::{answer_for, notify_worker, offered, try_claim};
 use crate::queue::{Queue, Waiter};
 use crate::reservations::Reservations;
 use crate::Dispatcher;
+use kennel_options::alias::find;
 
 /// Bytes read from a connection while one of its requests waits in the queue: enough for the
 /// next request or two; past it the socket is left unread (the kernel's buffer holds the

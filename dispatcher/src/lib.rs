@@ -9,7 +9,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | `settings` | flags → validated settings; `DispatcherOptions`, which the watchdog flattens |
+//! | `settings` | the command line (`kennel_options::dispatcher`) → validated settings |
 //! | `state` | `Dispatcher`: context, FIFOs, connection caps, tokens |
 //! | `listen` | `run(listener, dispatcher, shutdown)`: the event loop |
 //! | `accept` | accepting within the caps; running out of descriptors gracefully |
@@ -22,7 +22,6 @@
 #![forbid(unsafe_code)]
 
 pub mod accept;
-pub mod aliases;
 pub mod assign;
 pub mod conn;
 pub mod listen;
@@ -40,7 +39,8 @@ use std::sync::Arc;
 use kennel_common::child::{self, Placement};
 use kennel_common::segment::RecordId;
 
-use crate::settings::{Args, Settings};
+use crate::settings::Settings;
+use kennel_options::dispatcher::Args;
 
 /// The binary's body: returns the process exit status.
 pub fn main_with(args: Args) -> i32 {

@@ -6,6 +6,6 @@
 use clap::Parser;
 
 fn main() {
-    let args = kennel_dispatcher::settings::Args::parse();
+    let args = kennel_options::dispatcher::Args::parse();
     std::process::exit(kennel_dispatcher::main_with(args));
 }

@@ -1,138 +1,12 @@
-//! The dispatcher's command line, turned into validated settings in one place. Its tunables
-//! (`DispatcherOptions`) are defined once here; the watchdog flattens the same group into its
-//! own flags and hands them over with `to_args`.
+//! The dispatcher's command line (`kennel_options::dispatcher::Args`, where its flags are
+//! defined), turned into validated settings in one place.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use clap::Parser;
-use kennel_common::duration::parse_duration;
-use kennel_common::options::{duration_arg, ChildOptions};
 use kennel_common::runtime::RuntimeDir;
-
-use crate::aliases::Alias;
-
-/// The dispatcher's tunables, as the watchdog's `--help` shows them too.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DispatcherOptions {
-    /// A request waits this long for an idle worker before the answer is -1 (0 = answer -1
-    /// at once when no worker is idle).
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub queue_timeout: Duration,
-    /// A control connection silent this long is closed.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub idle_timeout: Duration,
-    /// Most control connections open at once; more are refused with `ERR busy`. Checked
-    /// against the descriptor limit at start (raised to fit, or the cap lowered, logged).
-    #[arg(long, default_value_t = 16_384)]
-    pub max_connections: usize,
-    /// Most control connections open at once from one source address (on loopback every
-    /// local client is 127.0.0.1, so the default equals --max-connections).
-    #[arg(long, default_value_t = 16_384)]
-    pub max_per_source: usize,
-    /// Most workers one control connection may hold reserved and unused at once; a request
-    /// beyond gets an error line (a client using its workers never has more than one).
-    #[arg(long, default_value_t = 2)]
-    pub max_reservations: usize,
-    /// This node's address for clients (one node of several behind a load balancer): every
-    /// line-style answer then names it, `ADDR PORT`, and so do the types configured
-    /// `addr-port`. Without it, line answers stay a bare `PORT` (the assignment's clients
-    /// parse that) and `addr-port` types name --bind, or the address the client reached.
-    #[arg(long)]
-    pub advertise: Option<IpAddr>,
-    /// Control connections start with a PROXY protocol v1 header (HAProxy's `send-proxy`):
-    /// the client it names is the one a worker admits. Set it only behind such a proxy.
-    #[arg(long)]
-    pub proxy_protocol: bool,
-    /// Another name for a request type, with its answer form: NAME=TYPE[/port|/addr-port]
-    /// (repeatable), e.g. i_have_a_request_please=requetetype1/addr-port.
-    #[arg(long = "type-alias", value_parser = Alias::parse)]
-    pub type_aliases: Vec<Alias>,
-}
-
-/// Upper bound on `--max-connections` (each costs a descriptor and a few hundred bytes).
-pub const MAX_CONNECTIONS: usize = 1_000_000;
-
-/// Upper bound on `--queue-timeout`: a request held longer than this is held by mistake.
-pub const MAX_QUEUE_TIMEOUT: Duration = Duration::from_secs(600);
-
-impl DispatcherOptions {
-    /// The one validation of these flags, for the dispatcher and the watchdog alike.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.idle_timeout < Duration::from_millis(1) {
-            return Err("--idle-timeout must be positive".into());
-        }
-        if self.queue_timeout > MAX_QUEUE_TIMEOUT {
-            return Err(format!(
-                "--queue-timeout must be at most {} s",
-                MAX_QUEUE_TIMEOUT.as_secs()
-            ));
-        }
-        if self.max_connections > MAX_CONNECTIONS || self.max_per_source > MAX_CONNECTIONS {
-            return Err(format!(
-                "--max-connections and --max-per-source must be at most {MAX_CONNECTIONS}"
-            ));
-        }
-        if self.advertise.is_some_and(|a| a.is_unspecified()) {
-            return Err(
-                "--advertise must name an address clients can reach, not 0.0.0.0 or ::".into(),
-            );
-        }
-        if self.max_connections == 0 || self.max_per_source == 0 || self.max_reservations == 0 {
-            return Err(
-                "--max-connections, --max-per-source and --max-reservations must be positive"
-                    .into(),
-            );
-        }
-        Ok(())
-    }
-
-    /// The same options as dispatcher flags.
-    pub fn to_args(&self) -> Vec<String> {
-        vec![
-            "--queue-timeout".into(),
-            duration_arg(self.queue_timeout),
-            "--idle-timeout".into(),
-            duration_arg(self.idle_timeout),
-            "--max-connections".into(),
-            self.max_connections.to_string(),
-            "--max-per-source".into(),
-            self.max_per_source.to_string(),
-            "--max-reservations".into(),
-            self.max_reservations.to_string(),
-        ]
-        .into_iter()
-        .chain(
-            self.type_aliases
-                .iter()
-                .flat_map(|a| ["--type-alias".to_string(), a.spec()]),
-        )
-        .chain(
-            self.advertise
-                .iter()
-                .flat_map(|a| ["--advertise".to_string(), a.to_string()]),
-        )
-        .chain(self.proxy_protocol.then(|| "--proxy-protocol".to_string()))
-        .collect()
-    }
-}
-
-#[derive(Debug, Parser)]
-#[command(
-    next_line_help = true,
-    name = "kennel-dispatcher",
-    version,
-    about = "Kennel dispatcher (started by kennel-watchdog)"
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub child: ChildOptions,
-    /// TCP port to listen on (0 = any free port; the real one is published in the segment).
-    #[arg(long, default_value_t = 2222)]
-    pub port: u16,
-    #[command(flatten)]
-    pub options: DispatcherOptions,
-}
+use kennel_options::alias::Alias;
+use kennel_options::dispatcher::Args;
 
 /// Validated settings.
 #[derive(Debug, Clone)]
@@ -184,6 +58,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn parse(extra: &[&str]) -> Result<Settings, String> {
         let argv = ["kennel-dispatcher"].iter().chain(extra);
@@ -191,34 +66,11 @@ mod tests {
     }
 
     #[test]
-    fn to_args_round_trips_through_the_parser() {
-        let s = parse(&[
-            "--queue-timeout",
-            "1.5s",
-            "--max-per-source",
-            "7",
-            "--type-alias",
-            "hi=echo/addr-port",
-        ])
-        .unwrap();
-        let opts = DispatcherOptions {
-            queue_timeout: s.queue_timeout,
-            idle_timeout: s.idle_timeout,
-            max_connections: s.max_connections,
-            max_per_source: s.max_per_source,
-            max_reservations: s.max_reservations,
-            type_aliases: s.type_aliases.clone(),
-            advertise: Some("10.0.0.7".parse().unwrap()),
-            proxy_protocol: true,
-        };
-        let argv: Vec<String> = opts.to_args();
-        let again = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
-        assert_eq!(again.queue_timeout, Duration::from_millis(1500));
-        assert_eq!(again.max_per_source, 7);
-        assert_eq!(again.idle_timeout, Duration::from_secs(30));
-        assert_eq!(again.type_aliases, s.type_aliases);
-        assert_eq!(again.advertise, Some("10.0.0.7".parse().unwrap()));
-        assert!(again.proxy_protocol);
+    fn advertise_names_the_workers_host() {
+        assert_eq!(
+            parse(&["--advertise", "10.0.0.7"]).unwrap().advertise,
+            Some("10.0.0.7".parse().unwrap())
+        );
         assert!(parse(&["--advertise", "0.0.0.0"]).is_err());
     }
 

@@ -38,7 +38,8 @@ use kennel_common::shutdown::Shutdown;
 use kennel_common::{Error, Result};
 
 use crate::api::AppState;
-use crate::settings::{Args, Settings};
+use crate::settings::Settings;
+use kennel_options::gateway::Args;
 
 /// Descriptors kept for everything but connections (segment, FIFOs, control connections to
 /// the dispatcher, the blocking pool's sockets).

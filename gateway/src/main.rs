@@ -6,6 +6,6 @@
 use clap::Parser;
 
 fn main() {
-    let args = kennel_gateway::settings::Args::parse();
+    let args = kennel_options::gateway::Args::parse();
     std::process::exit(kennel_gateway::main_with(args));
 }

@@ -1,39 +1,13 @@
-//! The gateway's command line, turned into validated settings in one place. Its own flags
-//! (`GatewayOptions`) and the runner's limits (`WorkerOptions`, the same group the workers
-//! take) come from the watchdog, which defines them once; `--dispatcher` says where the
-//! dispatcher listens.
+//! The gateway's command line (`kennel_options::gateway::Args`: its own flags, the runner's
+//! limits the workers take, `--dispatcher`), turned into validated settings in one place.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use clap::Parser;
-use kennel_common::options::{ChildOptions, GatewayOptions};
 use kennel_common::runtime::RuntimeDir;
-use kennel_worker::settings::WorkerOptions;
-
-#[derive(Debug, Parser)]
-#[command(
-    next_line_help = true,
-    name = "kennel-gateway",
-    version,
-    about = "Kennel's HTTP API and browser playground (started by kennel-watchdog --http)"
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub child: ChildOptions,
-    #[command(flatten)]
-    pub gateway: GatewayOptions,
-    /// The runner's limits: what a submission may ask for is checked here first.
-    #[command(flatten)]
-    pub worker: WorkerOptions,
-    /// The dispatcher's address (the watchdog passes its own socket's).
-    #[arg(long, default_value = "127.0.0.1:2222")]
-    pub dispatcher: SocketAddr,
-    /// Port to bind when run by hand (the watchdog passes --listen-fd instead).
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-}
+use kennel_options::gateway::{Args, GatewayOptions};
+use kennel_options::worker::WorkerOptions;
 
 /// Validated settings.
 #[derive(Debug, Clone)]
@@ -116,6 +90,7 @@ fn read_token(path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn parse(extra: &[&str]) -> Result<Settings, String> {
         let mut argv = vec!["kennel-gateway"];
@@ -133,40 +108,6 @@ mod tests {
         assert!(parse(&["--http-max-body", "10"]).is_err());
         assert!(parse(&["--http-cors-origin", "evil"]).is_err());
         assert!(parse(&["--http-token-file", "/nonexistent/token"]).is_err());
-    }
-
-    /// What the watchdog hands the gateway (`GatewayOptions::to_args`) parses back to the same
-    /// options, every field (`--http` aside: the gateway inherits its listener instead).
-    #[test]
-    fn gateway_options_round_trip_through_argv() {
-        let a = Args::try_parse_from([
-            "kennel-gateway",
-            "--http-rate",
-            "7",
-            "--http-queue",
-            "9",
-            "--http-max-connections",
-            "100",
-            "--http-header-timeout",
-            "2s",
-            "--http-max-body",
-            "2048",
-            "--http-results",
-            "20",
-            "--http-result-ttl",
-            "90s",
-            "--http-results-bytes",
-            "2097152",
-            "--http-token-file",
-            "/etc/kennel/token",
-            "--http-cors-origin",
-            "http://localhost:3000",
-        ])
-        .unwrap();
-        let mut argv = vec!["kennel-gateway".to_string()];
-        argv.extend(a.gateway.to_args());
-        let back = Args::try_parse_from(argv).unwrap();
-        assert_eq!(format!("{:?}", back.gateway), format!("{:?}", a.gateway));
     }
 
     #[test]

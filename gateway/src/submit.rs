@@ -154,10 +154,7 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
         memory_limit_kib: req.memory_limit_kib,
         language: Some(language),
     };
-    let limits = s
-        .worker
-        .runner
-        .limits_for(&submission)
+    let limits = kennel_runner::limits::limits_for(&s.worker.runner, &submission)
         .map_err(|e| ApiError::unprocessable("over_limit", e))?;
     let wire = submission.encode();
     if wire.len() > s.worker.max_payload {

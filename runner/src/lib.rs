@@ -42,8 +42,8 @@ pub mod submission;
 pub mod verdict;
 pub mod watch;
 
+pub use kennel_options::runner::RunnerOptions;
 pub use language::Language;
-pub use limits::RunnerOptions;
 pub use outcome::{RunResult, TimeKind, Verdict};
 pub use runner::Runner;
 pub use submission::Submission;

@@ -11,11 +11,12 @@ use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
 use crate::execute::{run_step, StepIo, StepOutput};
 use crate::facts::Report;
 use crate::language::{Language, Toolchains};
-use crate::limits::{Limits, RunnerOptions};
+use crate::limits::{limits_for, Limits};
 use crate::outcome::{RunResult, Verdict};
 use crate::sandbox::{bwrap_args, etc_paths, StepSpec};
 use crate::submission::Submission;
 use crate::verdict::{judge, Evidence};
+use crate::RunnerOptions;
 
 /// What a JVM needs beyond its heap (`-Xmx`): code cache, metaspace, threads' stacks.
 const JVM_ROOM: u64 = 192 << 20;
@@ -117,7 +118,7 @@ impl Runner {
                 lang.name()
             ));
         }
-        let limits = self.opts.limits_for(sub)?;
+        let limits = limits_for(&self.opts, sub)?;
         let mut result = RunResult::new(Verdict::Accepted, lang.name());
         result.worker = worker;
         result.time_limit_ms = limits.cpu_ms;

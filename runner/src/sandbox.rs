@@ -209,9 +209,11 @@ mod tests {
     fn the_sandbox_has_every_named_feature() {
         let step = StepSpec {
             command: vec!["./prog".into(), "x".into()],
-            limits: crate::limits::RunnerOptions::default()
-                .limits_for(&Default::default())
-                .unwrap(),
+            limits: crate::limits::limits_for(
+                &crate::RunnerOptions::default(),
+                &Default::default(),
+            )
+            .unwrap(),
             address_space: true,
             pack_out: false,
             runtime_room: 0,

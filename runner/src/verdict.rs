@@ -157,9 +157,7 @@ mod tests {
     }
 
     fn limits() -> Limits {
-        crate::limits::RunnerOptions::default()
-            .limits_for(&Default::default())
-            .unwrap()
+        crate::limits::limits_for(&crate::RunnerOptions::default(), &Default::default()).unwrap()
     }
 
     #[test]

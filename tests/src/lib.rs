@@ -2,7 +2,7 @@
 //! Kennel instance (the real binaries, real sockets, real IPC objects) in a runtime directory
 //! of its own, on ports the kernel picks, so that tests run in parallel. Waits are on
 //! conditions (the readiness line, a state in the segment) with a deadline, never bare sleeps.
-//! Starting and stopping a watchdog is `kennel_client::launch`, shared with the chaos tool
+//! Starting and stopping a watchdog is `kennel_tools::launch`, shared with the chaos tool
 //! and the benchmarks.
 
 #![forbid(unsafe_code)]
@@ -12,7 +12,7 @@ pub mod browser;
 mod sockets;
 mod student;
 /// The minimal HTTP client lives in kennel-client (its benchmark uses it too).
-pub use kennel_client::http;
+pub use kennel_tools::http;
 pub use sockets::{allow_fds, connect_from};
 pub use student::{recv_1024, worker_exchange, StudentClient};
 
@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use kennel_client::launch::Launched;
+use kennel_tools::launch::Launched;
 use std::time::{Duration, Instant};
 
 use kennel_common::runtime::RuntimeDir;
@@ -64,7 +64,7 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// A fresh runtime directory path for a test (not created: the watchdog creates it 0700).
 pub fn fresh_dir(tag: &str) -> PathBuf {
-    kennel_client::launch::fresh_runtime_dir(&format!("test-{tag}"))
+    kennel_tools::launch::fresh_runtime_dir(&format!("test-{tag}"))
 }
 
 pub struct Instance {
@@ -136,7 +136,7 @@ impl Instance {
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut args: Vec<String> = vec!["--port".into(), "0".into()];
         args.extend(flags);
-        let watchdog = kennel_client::launch::launch_wrapped(
+        let watchdog = kennel_tools::launch::launch_wrapped(
             wrap,
             bin_dir,
             &dir,

@@ -1,4 +1,4 @@
-//! Several hosts on one machine (`kennel_client::lab`): three network namespaces on a bridge,
+//! Several hosts on one machine (`kennel_tools::lab`): three network namespaces on a bridge,
 //! a Kennel node in each, HAProxy (contrib/haproxy/kennel.cfg) in a fourth, and clients in
 //! this process sending requests through HAProxy's address. One whole node is SIGKILLed
 //! while they run, then started again: HAProxy takes it out and back in, and the clients see
@@ -11,9 +11,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 
-use kennel_client::lab::{self, Lab};
 use kennel_client::{Client, ClientConfig};
 use kennel_tests::{bin, wait_for};
+use kennel_tools::lab::{self, Lab};
 
 #[test]
 #[ignore = "needs root (network namespaces); scripts/test.sh runs it as root"]

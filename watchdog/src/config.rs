@@ -12,7 +12,7 @@ use std::path::Path;
 
 use clap::CommandFactory;
 
-use crate::settings::Args;
+use kennel_options::watchdog::Args;
 
 /// Keys of a `[types.NAME]` table.
 const TYPE_KEYS: [&str; 2] = ["service", "answer"];

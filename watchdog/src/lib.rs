@@ -54,8 +54,9 @@ use crate::instance::Instance;
 use crate::listeners::Listeners;
 use crate::machine::Event;
 use crate::operator::{After, Operator};
-use crate::settings::{Args, Settings};
+use crate::settings::Settings;
 use crate::supervisor::Supervisor;
+use kennel_options::watchdog::Args;
 
 /// The binary's body: returns the process exit status.
 pub fn main_with(args: Args) -> i32 {

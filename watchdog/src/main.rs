@@ -13,6 +13,6 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let args = kennel_watchdog::settings::Args::parse_from(argv);
+    let args = kennel_options::watchdog::Args::parse_from(argv);
     std::process::exit(kennel_watchdog::main_with(args));
 }

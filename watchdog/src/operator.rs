@@ -92,8 +92,9 @@ impl Operator {
         if self.rolling.is_some() {
             return Err("a rolling restart is under way: reload when it has ended".into());
         }
-        let new = crate::reload::read_settings().map_err(|e| format!("nothing changed: {e}"))?;
-        let report = crate::reload::apply(sup, new);
+        let report = crate::reload::read_args()
+            .and_then(|args| crate::reload::apply(sup, args))
+            .map_err(|e| format!("nothing changed: {e}"))?;
         if report.restart_dispatcher {
             sup.handle(RecordId::Dispatcher, Event::Stop, now);
             sup.handle(RecordId::Dispatcher, Event::Start, now);

@@ -5,9 +5,10 @@
 //! count, runtime directory: those keep their old values until a restart).
 //! A file that does not parse changes nothing and says why, with its line.
 
-use std::sync::atomic::Ordering::SeqCst;
+use kennel_options::watchdog::Args;
+use kennel_options::{Group, Reload};
 
-use crate::settings::{Args, Settings};
+use crate::settings::Settings;
 use crate::supervisor::Supervisor;
 
 /// What a reload did.
@@ -50,75 +51,41 @@ impl Report {
     }
 }
 
-/// The settings the same command line (and its `--config` file) give now.
-pub fn read_settings() -> Result<Settings, String> {
+/// The command line as it reads now (the same argv, the same `--config` file read again).
+pub fn read_args() -> Result<Args, String> {
     let argv = crate::config::merged_args(std::env::args_os().collect())?;
-    let args = <Args as clap::Parser>::try_parse_from(argv)
-        .map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())?;
-    Settings::from_args(args)
+    <Args as clap::Parser>::try_parse_from(argv)
+        .map_err(|e| e.to_string().lines().next().unwrap_or("").to_string())
 }
 
-/// Puts `new` in force on `sup`, as far as a running instance allows; returns what it did.
-/// The processes to replace are only named: the caller restarts them.
-pub fn apply(sup: &mut Supervisor, mut new: Settings) -> Report {
+/// Puts `args` in force on `sup`, as far as a running instance allows, and says what it did;
+/// a value the settings refuse changes nothing. Each flag's reload class (where the flag is
+/// defined, `kennel_options`) decides: kept, applied live, or its process replaced. The
+/// processes to replace are only named: the caller restarts them.
+pub fn apply(sup: &mut Supervisor, mut args: Args) -> Result<Report, String> {
     let old = &sup.settings;
-    let mut r = Report::default();
-    // What a running instance cannot change: the old values stay.
-    macro_rules! keep {
-        ($field:ident, $name:literal) => {
-            if format!("{:?}", new.$field) != format!("{:?}", old.$field) {
-                r.kept.push($name);
-                new.$field = old.$field.clone();
-            }
-        };
+    let mut r = Report {
+        kept: args.keep_from(&old.args),
+        ..Report::default()
+    };
+    let changes = args.changes(&old.args);
+    let mut new = Settings::from_args(args)?;
+    // Found (or prepared from a delegated subtree) at start, not read from the command line.
+    new.worker.runner.cgroup = old.worker.runner.cgroup.clone();
+    let mut workers_changed = false;
+    for c in changes {
+        match c.reload {
+            Reload::Live => r.applied.push(c.flag),
+            Reload::Dispatcher => r.restart_dispatcher = true,
+            Reload::Workers => workers_changed = true,
+            Reload::Gateway => r.restart_gateway = true,
+            // Put back by keep_from; a group's own class is resolved where it is flattened.
+            Reload::Keep | Reload::Child => {}
+        }
     }
-    keep!(runtime, "runtime-dir");
-    keep!(port, "port");
-    keep!(worker_port_base, "worker-port-base");
-    keep!(workers, "max-workers");
-    keep!(bin_dir, "bin-dir");
-    keep!(metrics_addr, "metrics-addr");
-    if new.gateway.http != old.gateway.http {
-        r.kept.push("http");
-        new.gateway.http = old.gateway.http;
-    }
-    // The runs' cgroup parent was found (or prepared from a delegated subtree) at start.
-    if new.worker.runner.cgroup != old.worker.runner.cgroup {
-        r.kept.push("cgroup");
-        new.worker.runner.cgroup = old.worker.runner.cgroup.clone();
-    }
-    if new.shared.to_args() != old.shared.to_args() {
-        r.kept.push("bind / require-token");
-        new.shared = old.shared.clone();
-    }
-    macro_rules! live {
-        ($field:ident, $name:literal) => {
-            if format!("{:?}", new.$field) != format!("{:?}", old.$field) {
-                r.applied.push($name);
-            }
-        };
-    }
-    live!(min_workers, "min-workers");
-    live!(scale_up_after, "scale-up-after");
-    live!(idle_stop, "idle-stop");
-    live!(poll_interval, "poll-interval");
-    live!(report_every, "report-every");
-    live!(hang_timeout, "hang-timeout");
-    live!(start_timeout, "start-timeout");
-    live!(policy, "restart policy");
-    live!(grace, "grace");
-    r.restart_dispatcher = new.dispatcher.to_args() != old.dispatcher.to_args();
-    r.restart_workers = new.worker.to_args() != old.worker.to_args();
-    r.restart_gateway = new.gateway.http.is_some()
-        && (r.restart_workers || new.gateway.to_args() != old.gateway.to_args());
-    if new.min_workers != old.min_workers {
-        sup.pool_floor = new.min_workers;
-        let bounds = (new.min_workers as u64) << 32 | new.workers as u64;
-        sup.segment.header().pool_bounds.store(bounds, SeqCst);
-    }
-    sup.policy.restart = new.policy;
-    sup.policy.start_timeout = new.start_timeout;
-    sup.policy.grace = new.grace;
-    sup.settings = new;
-    r
+    r.restart_workers = workers_changed;
+    // The gateway checks submissions against the workers' limits: it takes their flags too.
+    r.restart_gateway = new.gateway.http.is_some() && (r.restart_gateway || workers_changed);
+    sup.set_settings(new);
+    Ok(r)
 }

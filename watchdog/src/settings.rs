@@ -1,126 +1,27 @@
-//! The watchdog's command line, turned into validated settings in one place. These flags are
-//! the whole system's configuration: the children's option groups (`DispatcherOptions`,
-//! `WorkerOptions`, `SharedOptions`) are flattened in from the crates that define them, validated
-//! by those crates, and handed back to each child by `spawn.rs` with their own `to_args`.
+//! The watchdog's command line (`kennel_options::watchdog::Args`), turned into validated
+//! settings in one place. These flags are the whole system's configuration: the children's
+//! option groups are flattened in, validated by their own `validate`, and handed back to each
+//! child by `spawn.rs` as that child's own typed command line.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
 use kennel_common::child::TICK;
-use kennel_common::duration::parse_duration;
 use kennel_common::layout::MAX_WORKERS;
-use kennel_common::options::{GatewayOptions, RuntimeOption, SharedOptions};
 use kennel_common::runtime::RuntimeDir;
-use kennel_dispatcher::settings::DispatcherOptions;
-use kennel_worker::settings::WorkerOptions;
+use kennel_options::dispatcher::DispatcherOptions;
+use kennel_options::gateway::GatewayOptions;
+use kennel_options::shared::SharedOptions;
+use kennel_options::watchdog::Args;
+use kennel_options::worker::WorkerOptions;
 
 use crate::policy::RestartPolicy;
-
-#[derive(Debug, Parser)]
-#[command(
-    next_line_help = true,
-    name = "kennel-watchdog",
-    version,
-    about = "Starts and supervises a Kennel instance: one dispatcher and a pool of workers",
-    after_help = "Stop with Ctrl-C or SIGTERM: children are stopped, reaped, and every IPC object removed."
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub runtime: RuntimeOption,
-    #[command(flatten)]
-    pub shared: SharedOptions,
-    /// Number of workers: a fixed pool (min = max = N). Default 2.
-    #[arg(long, conflicts_with_all = ["min_workers", "max_workers"])]
-    pub workers: Option<usize>,
-    /// An elastic pool: at least this many workers (started first)…
-    #[arg(long, requires = "max_workers")]
-    pub min_workers: Option<usize>,
-    /// …and at most this many (every slot is sized for them).
-    #[arg(long, requires = "min_workers")]
-    pub max_workers: Option<usize>,
-    /// Elastic pool: start a worker when requests have waited this long for one.
-    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
-    pub scale_up_after: Duration,
-    /// Elastic pool: a worker beyond the minimum idle this long drains and stops.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub idle_stop: Duration,
-    /// Dispatcher port (0 = any free port).
-    #[arg(long, default_value_t = 2222)]
-    pub port: u16,
-    /// Port of worker 0; worker k listens on base + k (default: port + 1; 0 = any free port).
-    #[arg(long)]
-    pub worker_port_base: Option<u16>,
-    /// Time between two supervision polls (PID report, hang check).
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub poll_interval: Duration,
-    /// The poll's PID report is logged when something changed, and in full this often
-    /// (0: at every poll).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub report_every: Duration,
-    /// A child whose heartbeat is older than this is killed and restarted (default: 2 polls,
-    /// at least 1s).
-    #[arg(long, value_parser = parse_duration)]
-    pub hang_timeout: Option<Duration>,
-    /// A child not ready within this time after its start is killed and restarted.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub start_timeout: Duration,
-    /// More than this many deaths of one child within --restart-window make it FATAL.
-    #[arg(long, default_value_t = 5)]
-    pub max_restarts: u32,
-    /// Window over which --max-restarts is counted.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub restart_window: Duration,
-    /// A FATAL child is tried again after this cool-down.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub fatal_cooldown: Duration,
-    /// Time a child gets to exit after SIGTERM before SIGKILL.
-    #[arg(long, default_value = "3s", value_parser = parse_duration)]
-    pub grace: Duration,
-    #[command(flatten)]
-    pub dispatcher: DispatcherOptions,
-    #[command(flatten)]
-    pub worker: WorkerOptions,
-    #[command(flatten)]
-    pub gateway: GatewayOptions,
-    /// Serve the Prometheus metrics over HTTP at this address (e.g. 127.0.0.1:9187).
-    #[arg(long)]
-    pub metrics_addr: Option<std::net::SocketAddr>,
-    /// Write every process's log to this file (appended, 0600) instead of stderr. Rotate it
-    /// with logrotate's copytruncate (every process writes with O_APPEND).
-    #[arg(long)]
-    pub log_file: Option<PathBuf>,
-    /// Log lines as text for people, or as one JSON object per line (the children too).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-    /// A configuration file (TOML): any of these flags by name, and [types.NAME] aliases;
-    /// flags on the command line override it (docs/OPERATIONS.md, contrib/kennel.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Directory holding kennel-dispatcher and kennel-worker (default: next to this binary).
-    #[arg(long)]
-    pub bin_dir: Option<PathBuf>,
-}
-
-/// How every Kennel process writes its log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-impl LogFormat {
-    pub fn name(self) -> &'static str {
-        match self {
-            LogFormat::Text => "text",
-            LogFormat::Json => "json",
-        }
-    }
-}
 
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The command line these settings came from: what a reload compares the new one with.
+    pub args: Args,
     pub runtime: RuntimeDir,
     pub shared: SharedOptions,
     /// Worker slots: the pool's maximum.
@@ -149,6 +50,7 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_args(a: Args) -> Result<Settings, String> {
+        let args = a.clone();
         let (min_workers, workers) = match (a.workers, a.min_workers, a.max_workers) {
             (Some(n), _, _) => (n, n),
             (None, Some(min), Some(max)) => (min, max),
@@ -217,6 +119,7 @@ impl Settings {
                 .ok_or("cannot find the directory of kennel-watchdog; pass --bin-dir")?,
         };
         Ok(Settings {
+            args,
             runtime: a.runtime.resolve(),
             shared: a.shared,
             workers,
@@ -257,6 +160,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn parse(extra: &[&str]) -> Result<Settings, String> {
         let mut argv = vec!["kennel-watchdog", "--bin-dir", "/x"];

@@ -4,8 +4,9 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use kennel_common::options::{ListenOption, RuntimeOption};
 use kennel_common::segment::RecordId;
+use kennel_options::shared::{ChildOptions, ListenOption, RuntimeOption};
+use kennel_options::{dispatcher, gateway, worker, Group};
 
 use crate::settings::Settings;
 
@@ -26,29 +27,46 @@ pub fn command(
     port: u16,
     dispatcher: std::net::SocketAddr,
 ) -> Command {
-    let mut cmd = match id {
+    // Each child's own command line, built as the typed value its flags parse to, and written
+    // back as argv by the one definition of those flags.
+    let child = ChildOptions {
+        runtime: RuntimeOption::naming(&s.runtime),
+        shared: s.shared.clone(),
+        listen: ListenOption {
+            listen_fd: Some(listen_fd),
+        },
+    };
+    let (binary, argv) = match id {
         RecordId::Dispatcher => {
-            let mut c = Command::new(s.bin_dir.join(DISPATCHER_BIN));
-            c.args(s.dispatcher.to_args());
-            c
+            let args = dispatcher::Args {
+                child,
+                port,
+                options: s.dispatcher.clone(),
+            };
+            (DISPATCHER_BIN, args.to_args())
         }
-        RecordId::Worker(k) => {
-            let mut c = Command::new(s.bin_dir.join(WORKER_BIN));
-            c.args(["--slot", &k.to_string()]).args(s.worker.to_args());
-            c
+        RecordId::Worker(slot) => {
+            let args = worker::Args {
+                child,
+                slot,
+                port,
+                options: s.worker.clone(),
+            };
+            (WORKER_BIN, args.to_args())
         }
         RecordId::Gateway => {
-            let mut c = Command::new(s.bin_dir.join(GATEWAY_BIN));
-            c.args(["--dispatcher", &dispatcher.to_string()])
-                .args(s.gateway.to_args())
-                .args(s.worker.to_args());
-            c
+            let args = gateway::Args {
+                child,
+                gateway: s.gateway.clone(),
+                worker: s.worker.clone(),
+                dispatcher,
+                port,
+            };
+            (GATEWAY_BIN, args.to_args())
         }
     };
-    cmd.args(["--port", &port.to_string()])
-        .args(ListenOption::args_for(listen_fd))
-        .args(s.shared.to_args())
-        .args(RuntimeOption::args_for(&s.runtime))
+    let mut cmd = Command::new(s.bin_dir.join(binary));
+    cmd.args(argv)
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null());

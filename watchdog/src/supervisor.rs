@@ -80,6 +80,20 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// Puts reloaded settings in force: the restart policy, the timeouts, and the pool's
+    /// floor (also published in the segment's bounds word, which `kennelctl` shows).
+    pub fn set_settings(&mut self, new: Settings) {
+        if new.min_workers != self.settings.min_workers {
+            self.pool_floor = new.min_workers;
+            let bounds = (new.min_workers as u64) << 32 | new.workers as u64;
+            self.segment.header().pool_bounds.store(bounds, SeqCst);
+        }
+        self.policy.restart = new.policy;
+        self.policy.start_timeout = new.start_timeout;
+        self.policy.grace = new.grace;
+        self.settings = new;
+    }
+
     /// Every child's record id.
     pub fn ids(&self) -> impl Iterator<Item = RecordId> + 'a {
         self.segment.ids()

@@ -6,7 +6,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | `settings` | flags → validated settings; `WorkerOptions`, which the watchdog flattens |
+//! | `settings` | the command line (`kennel_options::worker`) → validated settings |
 //! | `state` | `Worker`: its context, FIFOs, pong notices |
 //! | `listen` | `run(listener, worker, shutdown)`: the main loop |
 //! | `serve` | one client connection, from admission to the pong |
@@ -31,7 +31,8 @@ pub use state::Worker;
 use kennel_common::child::{self, Placement};
 use kennel_common::segment::RecordId;
 
-use crate::settings::{Args, Settings};
+use crate::settings::Settings;
+use kennel_options::worker::Args;
 
 /// The binary's body: returns the process exit status.
 pub fn main_with(args: Args) -> i32 {

@@ -6,6 +6,6 @@
 use clap::Parser;
 
 fn main() {
-    let args = kennel_worker::settings::Args::parse();
+    let args = kennel_options::worker::Args::parse();
     std::process::exit(kennel_worker::main_with(args));
 }

@@ -4,9 +4,9 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use clap::Parser;
-use kennel_common::options::{Format, FormatOption, RuntimeOption};
 use kennel_common::protocol::MAX_TYPE_LEN;
 use kennel_common::segment::{Access, RecordId, Segment};
+use kennel_options::shared::{Format, FormatOption, RuntimeOption};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -8,7 +8,7 @@ pub mod run;
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
-use kennel_common::options::Format;
+use kennel_options::shared::Format;
 
 use crate::{Answer, Client, ClientConfig};
 use cli::{Args, Settings};

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kennel_common::duration::parse_duration;
-use kennel_common::options::Format;
-use kennel_runner::limits::parse_size;
+use kennel_options::runner::parse_size;
+use kennel_options::shared::Format;
 use kennel_runner::{Language, RunResult, Submission};
 
 use crate::{Client, ClientConfig};

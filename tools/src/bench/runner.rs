@@ -1,0 +1,332 @@
+//! The program runner's benchmark: for a hello world and a CPU-bound program in each language,
+//! at 1 and 8 clients, Kennel end to end (client → dispatcher → worker → sandbox → result)
+//! against, in the same run and interleaved:
+//! - (a) the bare run: the compiled binary, `python3` or `java` started directly;
+//! - (b) the same steps by hand: `prlimit … bwrap …` to compile, then again to run, with the
+//!   sandbox flags a person would type (namespaces, read-only `/usr`, tmpfs, rlimits);
+//! - (b') as root, the same again in a memory and a pids cgroup and as uid 65534, as Kennel's
+//!   sandboxes are as root (the same sandbox: the ratio Kennel is judged by);
+//! - the runner in-process (`Runner::run`, no network): (b) plus what Kennel adds to the
+//!   sandbox (`kennel-run` as PID 1, memfds, a cgroup per step as root).
+//!
+//! Every Kennel and (b) run compiles (each source carries a unique comment), so no cache
+//! flatters Kennel; the cache is measured apart: the same C hello world, first run against
+//! the next ones.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kennel_runner::language::Toolchains;
+use kennel_runner::{Language, RunResult, Runner, RunnerOptions, Submission, Verdict};
+use serde::Serialize;
+
+use super::baselines::{bare_prepare, by_hand, layers};
+use crate::launch::{bin_dir, fresh_runtime_dir, launch_for_bench};
+use kennel_client::{Client, ClientConfig};
+
+/// How long the benchmark runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerBenchConfig {
+    /// Runs per (program, system, clients) cell and round (at least one per client).
+    pub runs: usize,
+    pub rounds: usize,
+    /// Only the hello worlds at one client (the smoke run of the test suite).
+    pub smoke: bool,
+}
+
+impl RunnerBenchConfig {
+    pub fn full() -> Self {
+        RunnerBenchConfig {
+            runs: 6,
+            rounds: 2,
+            smoke: false,
+        }
+    }
+    pub fn quick() -> Self {
+        RunnerBenchConfig {
+            runs: 3,
+            rounds: 1,
+            smoke: false,
+        }
+    }
+    pub fn tiny() -> Self {
+        RunnerBenchConfig {
+            runs: 1,
+            rounds: 1,
+            smoke: true,
+        }
+    }
+}
+
+/// One (program, clients) row: mean milliseconds per run for each system.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub program: String,
+    pub clients: usize,
+    pub bare_ms: f64,
+    pub by_hand_ms: f64,
+    /// (b') as root: by hand in the same cgroups and as the same uid as Kennel.
+    pub by_hand_same_sandbox_ms: Option<f64>,
+    pub in_process_ms: f64,
+    pub kennel_ms: f64,
+    pub kennel_over_by_hand: f64,
+    pub kennel_over_bare: f64,
+    pub errors: u64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub rows: Vec<Row>,
+    pub c_hello_first_ms: f64,
+    pub c_hello_cached_ms: f64,
+    pub cache_speedup: f64,
+    pub sandbox_layers_ms: Vec<(String, f64)>,
+    pub runner: String,
+    pub errors: u64,
+}
+
+pub(super) struct Program {
+    pub(super) name: &'static str,
+    pub(super) lang: Language,
+    pub(super) source: &'static str,
+}
+
+pub(super) const PROGRAMS: [Program; 8] = [
+    Program { name: "python hello", lang: Language::Python, source: "print('hello')\n" },
+    Program { name: "python cpu", lang: Language::Python, source: "s = 0\nfor i in range(1000000):\n    s += i % 7\nprint(s)\n" },
+    Program { name: "c hello", lang: Language::C, source: "#include <stdio.h>\nint main(void){puts(\"hello\");return 0;}\n" },
+    Program { name: "c cpu", lang: Language::C, source: "#include <stdio.h>\nint main(void){unsigned long s=0; for(unsigned long i=0;i<100000000UL;i++) s+=i%7; printf(\"%lu\\n\",s); return 0;}\n" },
+    Program { name: "cpp hello", lang: Language::Cpp, source: "#include <iostream>\nint main(){std::cout<<\"hello\"<<std::endl;}\n" },
+    Program { name: "cpp cpu", lang: Language::Cpp, source: "#include <cstdio>\nint main(){unsigned long s=0; for(unsigned long i=0;i<100000000UL;i++) s+=i%7; std::printf(\"%lu\\n\",s);}\n" },
+    Program { name: "java hello", lang: Language::Java, source: "public class Main { public static void main(String[] a) { System.out.println(\"hello\"); } }\n" },
+    Program { name: "java cpu", lang: Language::Java, source: "public class Main { public static void main(String[] a) { long s = 0; for (long i = 0; i < 100000000L; i++) s += i % 7; System.out.println(s); } }\n" },
+];
+
+/// A unique comment, so that no compile is ever served from a cache.
+pub(super) fn unique(p: &Program) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let tag = format!("kennel-bench {} {n}", std::process::id());
+    match p.lang {
+        Language::Python => format!("# {tag}\n{}", p.source),
+        _ => format!("// {tag}\n{}", p.source),
+    }
+}
+
+/// Runs the benchmark; `say` gets progress lines.
+pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String> {
+    let tools = Toolchains::discover();
+    let opts = RunnerOptions {
+        time_limit: Duration::from_secs(10),
+        wall_limit: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let scratch = fresh_runtime_dir("bench-runner-scratch");
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let runner = Runner::new(
+        opts.clone(),
+        bin_dir().map_err(|e| e.to_string())?.join("kennel-run"),
+        &scratch.join("cache"),
+    );
+    say(&runner.describe());
+    let kennel = launch_for_bench(
+        "bench-runner",
+        &[
+            "--workers",
+            "2",
+            "--max-tasks",
+            "4",
+            "--time-limit",
+            "10s",
+            "--wall-limit",
+            "30s",
+        ],
+    )?;
+    let mut rows = Vec::new();
+    let mut errors = 0;
+    let clients_grid: &[usize] = if cfg.smoke { &[1] } else { &[1, 8] };
+    let programs = PROGRAMS
+        .iter()
+        .filter(|p| runner.offers(p.lang) && (!cfg.smoke || p.name.ends_with("hello")));
+    for p in programs {
+        let bare = bare_prepare(&tools, p, &scratch.join(p.name.replace(' ', "-")))?;
+        for &clients in clients_grid {
+            let mut sums = [0.0f64; 5];
+            let mut row_errors = 0;
+            let root = nix::unistd::geteuid().is_root();
+            for _ in 0..cfg.rounds {
+                let n = cfg.runs.max(clients);
+                sums[0] += timed(clients, n, || bare.run().then_some(()).ok_or(()));
+                sums[1] += timed(clients, n, || by_hand(&tools, p, &opts, &scratch, false));
+                if root {
+                    sums[4] += timed(clients, n, || by_hand(&tools, p, &opts, &scratch, true));
+                }
+                sums[2] += timed(clients, n, || {
+                    let sub = Submission {
+                        source: unique(p).into_bytes(),
+                        ..Default::default()
+                    };
+                    match runner.run(p.lang, &sub, 0) {
+                        Ok(r) if r.verdict == Verdict::Accepted => Ok(()),
+                        _ => Err(()),
+                    }
+                });
+                sums[3] += timed(clients, n, || {
+                    kennel_run(kennel.addr, p.lang, unique(p)).map(|_| ())
+                });
+                for (k, s) in sums.iter().enumerate() {
+                    if s.is_nan() {
+                        row_errors += 1;
+                        say(&format!("{}: system {k} failed", p.name));
+                    }
+                }
+            }
+            let r = cfg.rounds as f64;
+            let [bare_ms, by_hand_ms, in_process_ms, kennel_ms, same_ms] = sums.map(|s| s / r);
+            errors += row_errors;
+            let same = root.then_some(same_ms);
+            let row = Row {
+                program: p.name.to_string(),
+                clients,
+                bare_ms,
+                by_hand_ms,
+                by_hand_same_sandbox_ms: same,
+                in_process_ms,
+                kennel_ms,
+                kennel_over_by_hand: kennel_ms / same.unwrap_or(by_hand_ms),
+                kennel_over_bare: kennel_ms / bare_ms,
+                errors: row_errors,
+            };
+            say(&format!(
+                "{:<11} C={:<2} bare {:>8.1} ms  by hand {:>8.1} ms  in-process {:>8.1} ms  kennel {:>8.1} ms  kennel/by-hand {:.2}",
+                row.program, clients, bare_ms, by_hand_ms, in_process_ms, kennel_ms, row.kennel_over_by_hand
+            ));
+            rows.push(row);
+        }
+    }
+    let (first, cached) = cache_figures(kennel.addr, cfg.runs.max(3))?;
+    let layers = layers(&tools, &scratch, cfg.runs.max(5) * 2)?;
+    drop(kennel);
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(Report {
+        schema: "kennel-bench-runner/1",
+        rows,
+        c_hello_first_ms: first,
+        c_hello_cached_ms: cached,
+        cache_speedup: first / cached,
+        sandbox_layers_ms: layers,
+        runner: runner.describe(),
+        errors,
+    })
+}
+
+/// Mean milliseconds per run of `n` runs of `f` spread over `clients` threads; NaN if any failed.
+pub(super) fn timed(clients: usize, n: usize, f: impl Fn() -> Result<(), ()> + Sync) -> f64 {
+    let failed = AtomicU64::new(0);
+    let next = AtomicU64::new(0);
+    let busy_ns = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..clients {
+            s.spawn(|| {
+                while (next.fetch_add(1, Ordering::Relaxed) as usize) < n {
+                    let t = Instant::now();
+                    if f().is_err() {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    busy_ns.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    if failed.load(Ordering::Relaxed) > 0 {
+        return f64::NAN;
+    }
+    busy_ns.load(Ordering::Relaxed) as f64 / n as f64 / 1e6
+}
+
+/// One run through Kennel: ask, send, decode; the result must be accepted.
+fn kennel_run(addr: std::net::SocketAddr, lang: Language, source: String) -> Result<RunResult, ()> {
+    let mut cfg = ClientConfig::new(addr);
+    cfg.answer_timeout = Duration::from_secs(120);
+    let sub = Submission {
+        source: source.into_bytes(),
+        ..Default::default()
+    };
+    let answer = Client::connect(cfg)
+        .and_then(|mut c| c.request(lang.name(), &sub.encode()))
+        .map_err(|_| ())?;
+    let r = RunResult::decode(&answer.body).map_err(|_| ())?;
+    (r.verdict == Verdict::Accepted).then_some(r).ok_or(())
+}
+
+/// The C hello world through Kennel: its first run (a compile) and the mean of the next ones
+/// (the compile cache).
+fn cache_figures(addr: std::net::SocketAddr, n: usize) -> Result<(f64, f64), String> {
+    let src = format!("// cache {}\n{}", std::process::id(), PROGRAMS[2].source);
+    let t = Instant::now();
+    let first =
+        kennel_run(addr, Language::C, src.clone()).map_err(|_| "the C hello world failed")?;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+    if first.cached_compile {
+        return Err("the first run claims a cached compile".into());
+    }
+    let t = Instant::now();
+    for _ in 0..n {
+        let r =
+            kennel_run(addr, Language::C, src.clone()).map_err(|_| "the C hello world failed")?;
+        if !r.cached_compile {
+            return Err("a repeated run was not served from the cache".into());
+        }
+    }
+    Ok((first_ms, t.elapsed().as_secs_f64() * 1000.0 / n as f64))
+}
+
+/// The report for people.
+pub fn table(r: &Report) -> String {
+    let mut t = String::new();
+    t.push_str(
+        "program runner: mean ms per run (compile included for C, C++, Java); kennel/by-hand is\n",
+    );
+    t.push_str(
+        "against the same sandbox by hand (same sbx: cgroups and uid as Kennel's) where measured\n",
+    );
+    t.push_str(&format!(
+        "{:<11} {:>2} {:>9} {:>9} {:>9} {:>11} {:>9} {:>15} {:>12}\n",
+        "program",
+        "C",
+        "bare",
+        "by hand",
+        "same sbx",
+        "in-process",
+        "kennel",
+        "kennel/by-hand",
+        "kennel/bare"
+    ));
+    for row in &r.rows {
+        t.push_str(&format!(
+            "{:<11} {:>2} {:>9.1} {:>9.1} {:>9} {:>11.1} {:>9.1} {:>15.2} {:>12.2}\n",
+            row.program,
+            row.clients,
+            row.bare_ms,
+            row.by_hand_ms,
+            row.by_hand_same_sandbox_ms
+                .map_or("-".into(), |v| format!("{v:.1}")),
+            row.in_process_ms,
+            row.kennel_ms,
+            row.kennel_over_by_hand,
+            row.kennel_over_bare
+        ));
+    }
+    t.push_str(&format!(
+        "C hello through Kennel: first run {:.1} ms, cached compile {:.1} ms: {:.1}x faster\n",
+        r.c_hello_first_ms, r.c_hello_cached_ms, r.cache_speedup
+    ));
+    t.push_str("the sandbox's cost, layer by layer (C hello, compiled):\n");
+    for (name, ms) in &r.sandbox_layers_ms {
+        t.push_str(&format!("  {name:<46} {ms:>7.2} ms\n"));
+    }
+    t.push_str(&format!("{}\nerrors: {}\n", r.runner, r.errors));
+    t
+}
