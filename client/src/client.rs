@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use kennel_common::protocol::{
-    frame_request, parse_port_answer, token_line, RequestType, MAX_LINE,
+    frame_request, parse_port_answer, token_line, RequestKind, MAX_LINE,
 };
 
 /// How hard the client tries.
@@ -184,7 +184,7 @@ impl Client {
     /// Retries on a lost dispatcher, a busy pool, or (for request types safe to repeat) a
     /// worker that failed mid-request.
     pub fn request(&mut self, request_type: &str, payload: &[u8]) -> Result<Answer, ClientError> {
-        let repeatable = RequestType::from_name(request_type.as_bytes())
+        let repeatable = RequestKind::from_name(request_type.as_bytes())
             .map(|t| t.is_idempotent())
             .unwrap_or(false);
         let mut last = String::from("no attempt made");

@@ -4,7 +4,7 @@
 
 use kennel_common::invariants::{self, Violation};
 use kennel_common::layout::KillReason;
-use kennel_common::protocol::RequestType;
+use kennel_common::protocol::RequestKind;
 use kennel_common::segment::{RecordId, RecordView, Snapshot};
 use serde::Serialize;
 
@@ -126,7 +126,7 @@ fn record(s: &Snapshot, ctx: &Context, r: &RecordView) -> RecordDoc {
                 languages: r.language_names(),
                 limits: kennel_common::limits_mode::LimitsMode::decode(r.limits).summary(),
                 client: r.client.map(|c| c.to_string()),
-                request_type: RequestType::from_code(r.request_type).map(|t| t.name()),
+                request_type: RequestKind::from_code(r.request_type).map(|t| t.name()),
             },
             RecordId::Gateway => RoleDoc::Gateway {
                 address: r.endpoint.map(|e| e.to_string()),

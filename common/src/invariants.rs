@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::layout::{ProcState, Role, Supervision};
-use crate::protocol::RequestType;
+use crate::protocol::RequestKind;
 use crate::segment::{RecordId, RecordView, Snapshot};
 
 /// One broken invariant.
@@ -126,7 +126,7 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
             ),
         );
     }
-    if assigned && RequestType::from_code(r.request_type).is_none() {
+    if assigned && RequestKind::from_code(r.request_type).is_none() {
         fail(
             "request-type",
             format!("assignment with request type code {}", r.request_type),

@@ -65,9 +65,9 @@ pub struct Header {
     pub scale_downs: AtomicU64,
     /// Elastic pool: the pool's minimum and maximum (`min << 32 | max`), 0 before the start.
     pub pool_bounds: AtomicU64,
-    /// Requests workers answered, by `RequestType` code (index 0 unused).
+    /// Requests workers answered, by `RequestKind` code (index 0 unused).
     pub served_by_type: [AtomicU64; TYPE_SLOTS],
-    /// Requests workers admitted but could not serve, by `RequestType` code.
+    /// Requests workers admitted but could not serve, by `RequestKind` code.
     pub failed_by_type: [AtomicU64; TYPE_SLOTS],
     pub reserved: [AtomicU64; 1],
     /// The dispatcher's own time per request, from the request line parsed to the port
@@ -76,7 +76,7 @@ pub struct Header {
     pub dispatch_hist: [AtomicU64; DISPATCH_BUCKETS],
 }
 
-/// Per-request-type counters in the header: one per `RequestType` code (1 to 7) and 0.
+/// Per-request-type counters in the header: one per `RequestKind` code (1 to 7) and 0.
 pub const TYPE_SLOTS: usize = 8;
 
 /// Buckets of the dispatch-time histogram (1 µs each).
@@ -115,7 +115,7 @@ pub struct Record {
     pub endpoint: EndpointCell,
     /// Worker slots: the client the dispatcher sent here (the ping's payload).
     pub client: EndpointCell,
-    /// Worker slots: `RequestType` code of the current assignment.
+    /// Worker slots: `RequestKind` code of the current assignment.
     pub request_type: AtomicU32,
     /// `KillReason` code of the last death: why the watchdog killed it, if it did.
     pub kill_reason: AtomicU32,

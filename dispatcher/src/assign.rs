@@ -9,7 +9,7 @@ use std::time::Duration;
 use kennel_common::clock;
 use kennel_common::layout::ProcState;
 use kennel_common::notice::{Notice, NoticeKind};
-use kennel_common::protocol::{worker_answer, AnswerStyle, RequestType};
+use kennel_common::protocol::{worker_answer, AnswerStyle, RequestKind};
 use kennel_common::segment::{Claim, RecordId};
 
 use crate::Dispatcher;
@@ -29,7 +29,7 @@ const GUARD_WAIT: Duration = Duration::from_millis(50);
 pub fn try_claim(
     d: &Dispatcher,
     client: SocketAddr,
-    request: RequestType,
+    request: RequestKind,
     token: u64,
 ) -> Option<Claim> {
     let seg = &d.ctx.segment;
@@ -86,12 +86,12 @@ pub fn notify_worker(d: &Dispatcher, c: Claim) {
 /// Whether `request` can be served: built-in types always; a language unless every running
 /// worker has published what it offers and none offers it (while workers start, or when
 /// none runs, the request waits in the queue as any other).
-pub fn offered(d: &Dispatcher, request: RequestType) -> bool {
-    if !request.is_run() {
+pub fn offered(d: &Dispatcher, request: RequestKind) -> bool {
+    let Some(lang) = request.language() else {
         return true;
-    }
+    };
     let seg = &d.ctx.segment;
-    let bit = kennel_common::segment::language_bit(request);
+    let bit = lang.bit();
     let mut running = (0..seg.workers())
         .map(|k| seg.read(RecordId::Worker(k)))
         .filter(|r| r.supervision() == Some(kennel_common::layout::Supervision::Running))

@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use kennel_common::protocol::{
-    error_line, AnswerStyle, ControlParser, ControlRequest, LineTooLong, RequestType, Style,
+    error_line, AnswerStyle, ControlParser, ControlRequest, LineTooLong, RequestKind, Style,
     MAX_LINE,
 };
 use kennel_common::segment::{Claim, RecordId};
@@ -382,7 +382,7 @@ fn failed(d: &Dispatcher) {
 
 /// The type names this dispatcher answers: the built-in ones, then its aliases.
 fn known_types(d: &Dispatcher) -> String {
-    RequestType::ALL
+    RequestKind::ALL
         .iter()
         .map(|t| t.name().to_string())
         .chain(d.settings.type_aliases.iter().map(|a| a.name.clone()))

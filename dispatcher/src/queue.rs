@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
-use kennel_common::protocol::{AnswerStyle, RequestType};
+use kennel_common::protocol::{AnswerStyle, RequestKind};
 use kennel_common::segment::{Claim, RecordId};
 
 use crate::assign::{answer_for, try_claim};
@@ -27,7 +27,7 @@ pub struct Waiter {
     /// not this one).
     pub conn: (usize, u64),
     pub client: SocketAddr,
-    pub request: RequestType,
+    pub request: RequestKind,
     pub style: AnswerStyle,
     pub token: u64,
     /// No worker by then: the answer is `-1`.

@@ -7,7 +7,7 @@ use kennel_common::layout::Header;
 use kennel_common::notice::{decode_batch, NOTICE_SIZE};
 use kennel_common::protocol::{
     parse_message, parse_port_answer, parse_token_line, ControlParser, ControlRequest, Framing,
-    MessageProgress, RequestType, Style, MAX_LINE,
+    MessageProgress, RequestKind, Style, MAX_LINE,
 };
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::{Access, Segment, GUARD_TIMEOUT};
@@ -37,7 +37,7 @@ pub fn by_name(name: &str) -> Result<Box<dyn Target>, String> {
 }
 
 fn type_names() -> Vec<Vec<u8>> {
-    RequestType::ALL
+    RequestKind::ALL
         .iter()
         .map(|t| t.name().as_bytes().to_vec())
         .collect()

@@ -4,13 +4,13 @@
 //! in the configuration file). `ArKc0s/OSPS`'s client asks `i_have_a_request_please` and
 //! parses `ADDR PORT`: one line of configuration serves it.
 
-use kennel_common::protocol::{printable_excerpt, RequestType};
+use kennel_common::protocol::{printable_excerpt, RequestKind};
 
 /// One alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alias {
     pub name: String,
-    pub request: RequestType,
+    pub request: RequestKind,
     /// Answer `ADDR PORT` instead of a bare port.
     pub addr_port: bool,
 }
@@ -36,11 +36,11 @@ impl Alias {
                 printable_excerpt(name.as_bytes())
             ));
         }
-        if RequestType::from_name(name.as_bytes()).is_some() {
+        if RequestKind::from_name(name.as_bytes()).is_some() {
             return Err(format!("--type-alias: {name} is already a built-in type"));
         }
-        let request = RequestType::from_name(target.as_bytes()).ok_or_else(|| {
-            let known: Vec<&str> = RequestType::ALL.iter().map(|t| t.name()).collect();
+        let request = RequestKind::from_name(target.as_bytes()).ok_or_else(|| {
+            let known: Vec<&str> = RequestKind::ALL.iter().map(|t| t.name()).collect();
             format!(
                 "--type-alias {name}: unknown type {target:?} (one of {})",
                 known.join(", ")
@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn aliases_parse_round_trip_and_refuse_nonsense() {
         let a = Alias::parse("i_have_a_request_please=requetetype1/addr-port").unwrap();
-        assert_eq!((a.request, a.addr_port), (RequestType::Time, true));
+        assert_eq!((a.request, a.addr_port), (RequestKind::TIME, true));
         assert_eq!(Alias::parse(&a.spec()), Ok(a));
         assert!(!Alias::parse("hello=echo").unwrap().addr_port);
         for bad in [

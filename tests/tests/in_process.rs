@@ -133,7 +133,7 @@ fn a_worker_run_in_process_serves_its_assigned_client_and_stops_on_its_trigger()
         .claim_idle_worker(
             0,
             client,
-            kennel_common::protocol::RequestType::Echo,
+            kennel_common::protocol::RequestKind::ECHO,
             now,
             0,
         )
@@ -218,7 +218,7 @@ fn the_dispatcher_queues_a_request_until_a_worker_frees_and_answers_it_first_com
     let v = inst.segment.read(w0);
     assert_eq!(
         v.request_type,
-        kennel_common::protocol::RequestType::Date.code()
+        kennel_common::protocol::RequestKind::DATE.code()
     );
     free(v.ping);
     assert_eq!(line(&mut third), "2999");

@@ -12,7 +12,7 @@
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
-use kennel_common::protocol::{Framing, RequestType};
+use kennel_common::protocol::Framing;
 use kennel_runner::{Language, Submission};
 
 use crate::serve::{fill, read_message, say_error, write_answer, ReadFailure};
@@ -24,13 +24,9 @@ pub fn serve(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     deadline: Instant,
-    request: RequestType,
+    lang: Language,
     peer: SocketAddr,
 ) -> bool {
-    let Some(lang) = Language::from_request(request) else {
-        say_error(stream, "not a language");
-        return false;
-    };
     let submission = match read_submission(worker, stream, buf, deadline) {
         Ok(s) => s,
         Err(why) => {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use kennel_common::layout::ProcState;
 use kennel_common::protocol::{
     error_line, frame_answer, parse_message, parse_token_line, Framing, MessageProgress,
+    RequestKind,
 };
 use kennel_common::segment::Admission;
 use kennel_common::segment::GUARD_TIMEOUT;
@@ -82,10 +83,11 @@ pub fn connection(worker: &Worker, mut stream: TcpStream, peer: SocketAddr) {
         // take it now rather than when this one ends.
         worker.send_pong_if_awaited(ping);
     }
-    let served = if request.is_run() {
-        run::serve(worker, &mut stream, &mut buf, deadline, request, peer)
-    } else {
-        crate::session::serve_service(worker, &mut stream, &mut buf, deadline, request, peer)
+    let served = match request {
+        RequestKind::Run(lang) => run::serve(worker, &mut stream, &mut buf, deadline, lang, peer),
+        RequestKind::Service(service) => {
+            crate::session::serve_service(worker, &mut stream, &mut buf, deadline, service, peer)
+        }
     };
     let by_type = {
         let h = seg.header();

@@ -3,26 +3,22 @@
 
 use std::borrow::Cow;
 
-use kennel_common::protocol::RequestType;
+use kennel_common::protocol::Service;
 
 use crate::calendar::now_utc;
 
 /// The answer body for `request` with the client's `payload` (an echo borrows it: no copy).
-pub fn answer(request: RequestType, payload: &[u8]) -> Cow<'_, [u8]> {
-    match request {
-        RequestType::Time => {
+pub fn answer(service: Service, payload: &[u8]) -> Cow<'_, [u8]> {
+    match service {
+        Service::Time => {
             let t = now_utc();
             Cow::Owned(format!("{:02}:{:02}:{:02} UTC", t.hour, t.minute, t.second).into_bytes())
         }
-        RequestType::Date => {
+        Service::Date => {
             let t = now_utc();
             Cow::Owned(format!("{:04}-{:02}-{:02}", t.year, t.month, t.day).into_bytes())
         }
-        RequestType::Echo => Cow::Borrowed(payload),
-        // The languages are the program runner's (`run.rs`), never answered here.
-        RequestType::Python | RequestType::C | RequestType::Cpp | RequestType::Java => {
-            Cow::Borrowed(b"ERR not a built-in service\n")
-        }
+        Service::Echo => Cow::Borrowed(payload),
     }
 }
 
@@ -32,13 +28,13 @@ mod tests {
 
     #[test]
     fn time_and_date_have_their_shapes_and_echo_is_exact() {
-        let t = String::from_utf8(answer(RequestType::Time, b"").into_owned()).unwrap();
+        let t = String::from_utf8(answer(Service::Time, b"").into_owned()).unwrap();
         assert_eq!(t.len(), "12:34:56 UTC".len(), "{t}");
         assert_eq!(&t[2..3], ":");
-        let d = String::from_utf8(answer(RequestType::Date, b"").into_owned()).unwrap();
+        let d = String::from_utf8(answer(Service::Date, b"").into_owned()).unwrap();
         assert_eq!(d.len(), "2026-11-22".len(), "{d}");
         assert!(d.starts_with("20"));
         let bin = [0u8, 255, 10, 13];
-        assert_eq!(&answer(RequestType::Echo, &bin)[..], &bin[..]);
+        assert_eq!(&answer(Service::Echo, &bin)[..], &bin[..]);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::time::Instant;
 
 use kennel_common::layout::ProcState;
-use kennel_common::protocol::RequestType;
+use kennel_common::protocol::{RequestKind, Service};
 
 use crate::serve::{read_message, say_error, write_answer, ReadFailure};
 use crate::services;
@@ -24,14 +24,15 @@ pub(crate) fn serve_service(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     mut deadline: Instant,
-    request: RequestType,
+    service: Service,
     peer: SocketAddr,
 ) -> bool {
+    let request = RequestKind::Service(service);
     let mut answered = 0u64;
     loop {
         match read_message(worker, stream, buf, deadline) {
             Ok((framing, payload)) => {
-                let body = services::answer(request, &payload);
+                let body = services::answer(service, &payload);
                 let write_deadline = Instant::now() + worker.settings.client_timeout;
                 if let Err(e) = write_answer(worker, stream, framing, &body, write_deadline) {
                     if answered == 0 {

@@ -79,7 +79,7 @@ pub fn check_type(t: &str) -> Result<(), String> {
 impl Settings {
     pub fn from_args(a: Args) -> Result<Settings, String> {
         check_type(&a.request_type)?;
-        let is_language = kennel_common::protocol::RequestType::ALL
+        let is_language = kennel_common::protocol::RequestKind::ALL
             .iter()
             .any(|t| t.is_run() && t.name() == a.request_type);
         if is_language && a.command.is_none() {

@@ -15,81 +15,9 @@ pub const MAX_TYPE_LEN: usize = 64;
 /// Default bound on a framed worker payload.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 
-/// A request type the system knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RequestType {
-    /// `requetetype1`: the current UTC time.
-    Time,
-    /// `requetetype2`: today's UTC date.
-    Date,
-    /// `echo`: the payload, returned unchanged.
-    Echo,
-    /// `python`, `c`, `cpp`, `java`: the payload is a program to compile and run in the
-    /// sandbox (the program runner, docs/RUNNER.md).
-    Python,
-    C,
-    Cpp,
-    Java,
-}
+pub mod kind;
 
-impl RequestType {
-    pub const ALL: [RequestType; 7] = [
-        RequestType::Time,
-        RequestType::Date,
-        RequestType::Echo,
-        RequestType::Python,
-        RequestType::C,
-        RequestType::Cpp,
-        RequestType::Java,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RequestType::Time => "requetetype1",
-            RequestType::Date => "requetetype2",
-            RequestType::Echo => "echo",
-            RequestType::Python => "python",
-            RequestType::C => "c",
-            RequestType::Cpp => "cpp",
-            RequestType::Java => "java",
-        }
-    }
-
-    /// Code stored in shared memory (0 means none).
-    pub fn code(self) -> u32 {
-        match self {
-            RequestType::Time => 1,
-            RequestType::Date => 2,
-            RequestType::Echo => 3,
-            RequestType::Python => 4,
-            RequestType::C => 5,
-            RequestType::Cpp => 6,
-            RequestType::Java => 7,
-        }
-    }
-
-    pub fn from_code(code: u32) -> Option<RequestType> {
-        RequestType::ALL.into_iter().find(|t| t.code() == code)
-    }
-
-    pub fn from_name(name: &[u8]) -> Option<RequestType> {
-        RequestType::ALL
-            .into_iter()
-            .find(|t| t.name().as_bytes() == name)
-    }
-
-    /// Whether a client may send the same request again after a failure without changing
-    /// the outcome: true for every built-in type (they only read the clock or echo, and a
-    /// program runs in a sandbox that nothing outlives).
-    pub fn is_idempotent(self) -> bool {
-        true
-    }
-
-    /// A program-runner language (the payload is a program), not a built-in service.
-    pub fn is_run(self) -> bool {
-        self.code() >= RequestType::Python.code()
-    }
-}
+pub use kind::{Language, RequestKind, Service};
 
 /// How a request was framed, which decides how its answer is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +31,7 @@ pub enum Style {
 /// One complete thing a client said on the control connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ControlRequest {
-    Known(RequestType, Style),
+    Known(RequestKind, Style),
     /// Not a known type; carries a printable excerpt for the error line and the log (and for
     /// the dispatcher's alias table), and how it was framed.
     Unknown(String, Style),
@@ -172,12 +100,12 @@ impl ControlParser {
             if body.is_empty() {
                 return Ok(None);
             }
-            if RequestType::from_name(body).is_some() {
+            if RequestKind::from_name(body).is_some() {
                 let line = std::mem::take(&mut self.buf);
                 let body = line.strip_suffix(b"\r").unwrap_or(&line);
                 return Ok(Some(classify(body, Style::Bare)));
             }
-            let could_grow = RequestType::ALL
+            let could_grow = RequestKind::ALL
                 .iter()
                 .any(|t| t.name().as_bytes().starts_with(body));
             if could_grow || body.len() > MAX_TYPE_LEN {
@@ -190,7 +118,7 @@ impl ControlParser {
 }
 
 fn classify(line: &[u8], style: Style) -> ControlRequest {
-    match RequestType::from_name(line) {
+    match RequestKind::from_name(line) {
         Some(t) => ControlRequest::Known(t, style),
         None => ControlRequest::Unknown(printable_excerpt(line), style),
     }

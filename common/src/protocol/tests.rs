@@ -21,7 +21,7 @@ fn bare_type_is_complete_without_newline() {
     assert_eq!(
         parse_all(b"requetetype1"),
         vec![
-            Ok(Some(ControlRequest::Known(RequestType::Time, Style::Bare))),
+            Ok(Some(ControlRequest::Known(RequestKind::TIME, Style::Bare))),
             Ok(None)
         ]
     );
@@ -32,8 +32,8 @@ fn terminated_types_are_line_style_and_crlf_is_stripped() {
     assert_eq!(
         parse_all(b"requetetype2\r\necho\n"),
         vec![
-            Ok(Some(ControlRequest::Known(RequestType::Date, Style::Line))),
-            Ok(Some(ControlRequest::Known(RequestType::Echo, Style::Line))),
+            Ok(Some(ControlRequest::Known(RequestKind::DATE, Style::Line))),
+            Ok(Some(ControlRequest::Known(RequestKind::ECHO, Style::Line))),
             Ok(None)
         ]
     );
@@ -48,7 +48,7 @@ fn prefix_of_a_type_waits_for_more_bytes() {
     p.push(b"type1");
     assert_eq!(
         p.next_request(),
-        Ok(Some(ControlRequest::Known(RequestType::Time, Style::Bare)))
+        Ok(Some(ControlRequest::Known(RequestKind::TIME, Style::Bare)))
     );
     // A newline arriving after a bare request is ignored, not an empty request.
     p.push(b"\n");
@@ -189,11 +189,11 @@ fn tokens_in_answers_and_lines() {
 
 #[test]
 fn request_type_codes_round_trip() {
-    for t in RequestType::ALL {
-        assert_eq!(RequestType::from_code(t.code()), Some(t));
-        assert_eq!(RequestType::from_name(t.name().as_bytes()), Some(t));
+    for t in RequestKind::ALL {
+        assert_eq!(RequestKind::from_code(t.code()), Some(t));
+        assert_eq!(RequestKind::from_name(t.name().as_bytes()), Some(t));
     }
-    assert_eq!(RequestType::from_code(0), None);
+    assert_eq!(RequestKind::from_code(0), None);
 }
 
 #[test]

@@ -22,7 +22,7 @@ mod view;
 
 pub use endpoint::{load_endpoint, store_endpoint};
 pub use guard::Guard;
-pub use transitions::{language_bit, Admission, Claim, WatchdogFields, STALE_HEARTBEAT_MS};
+pub use transitions::{Admission, Claim, WatchdogFields, STALE_HEARTBEAT_MS};
 pub use view::{PoolView, RecordView, Snapshot};
 
 use std::sync::atomic::Ordering::SeqCst;

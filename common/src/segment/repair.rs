@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use super::transitions::{cancel_assignment, set_state, WatchdogFields};
 use super::{Guard, RecordId};
 use crate::layout::{KillReason, ProcState, Supervision};
-use crate::protocol::RequestType;
+use crate::protocol::RequestKind;
 
 impl Guard<'_> {
     /// Watchdog only: rewrites every field it alone writes that differs from what it knows
@@ -82,7 +82,7 @@ fn damage(g: &Guard<'_>, id: RecordId) -> Option<&'static str> {
         return Some("holding impossible ping/pong markers");
     }
     let assigned = state == Some(ProcState::Assigned);
-    if assigned && RequestType::from_code(r.request_type.load(SeqCst)).is_none() {
+    if assigned && RequestKind::from_code(r.request_type.load(SeqCst)).is_none() {
         return Some("holding an assignment with an unknown request type");
     }
     None

@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use super::endpoint::{load_endpoint, store_endpoint};
 use super::{Guard, RecordId};
 use crate::layout::{ExitCode, FatalReason, KillReason, ProcState, Record, Supervision};
-use crate::protocol::RequestType;
+use crate::protocol::RequestKind;
 
 /// A worker whose heartbeat is older than this is not handed out, even if its slot says idle:
 /// it stamps every 250 ms at most, so it is frozen or starved, and a client sent to it would
@@ -54,7 +54,7 @@ pub struct Claim {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
     /// The dispatcher sent this client here: serve `request` for assignment `ping`.
-    Admitted { request: RequestType, ping: u64 },
+    Admitted { request: RequestKind, ping: u64 },
     /// No assignment is pending on this slot.
     NotAssigned,
     /// An assignment is pending, for another address.
@@ -71,14 +71,10 @@ pub(super) fn set_state(r: &Record, s: ProcState) {
 
 /// Whether the worker behind `r` serves `request`: every worker serves the built-in types; a
 /// language only if its bit is published.
-fn offers(r: &Record, request: RequestType) -> bool {
-    !request.is_run() || r.languages.load(SeqCst) & language_bit(request) != 0
-}
-
-/// The bit of a program-runner request type in a slot's `languages` word.
-pub fn language_bit(request: RequestType) -> u32 {
-    1u32.checked_shl(request.code().saturating_sub(RequestType::Python.code()))
-        .unwrap_or(0)
+fn offers(r: &Record, request: RequestKind) -> bool {
+    request
+        .language()
+        .is_none_or(|lang| r.languages.load(SeqCst) & lang.bit() != 0)
 }
 
 pub(super) fn cancel_assignment(r: &Record) {
@@ -203,7 +199,7 @@ impl Guard<'_> {
         &self,
         start: usize,
         client: SocketAddr,
-        request: RequestType,
+        request: RequestKind,
         now_ms: u64,
         token: u64,
     ) -> Option<Claim> {
@@ -275,7 +271,7 @@ impl Guard<'_> {
                 return Admission::BadToken;
             }
         }
-        let Some(request) = RequestType::from_code(r.request_type.load(SeqCst)) else {
+        let Some(request) = RequestKind::from_code(r.request_type.load(SeqCst)) else {
             self.write(id, |r| {
                 cancel_assignment(r);
                 set_state(r, ProcState::Idle);

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use super::*;
 use crate::layout::{ExitCode, FatalReason, ProcState, Supervision};
-use crate::protocol::RequestType;
+use crate::protocol::{Language, RequestKind};
 use crate::runtime::RuntimeDir;
 use crate::segment::{RecordId, Segment, GUARD_TIMEOUT};
 
@@ -67,7 +67,7 @@ fn claim_serve_finish_walks_idle_assigned_busy_idle() {
     let now = crate::clock::monotonic_ms();
     let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
     let claim = g
-        .claim_idle_worker(1, CLIENT, RequestType::Time, now, 0)
+        .claim_idle_worker(1, CLIENT, RequestKind::TIME, now, 0)
         .expect("an idle worker");
     assert_eq!(
         (claim.slot, claim.port, claim.ping),
@@ -80,7 +80,7 @@ fn claim_serve_finish_walks_idle_assigned_busy_idle() {
     assert_eq!(
         g.begin_service(w1, addr(1), None),
         Admission::Admitted {
-            request: RequestType::Time,
+            request: RequestKind::TIME,
             ping: 1
         },
         "any port of the assigned client's address is admitted"
@@ -111,7 +111,7 @@ fn a_worker_with_capacity_takes_clients_until_full_and_the_least_loaded_is_chose
     let now = crate::clock::monotonic_ms();
     let serve = |start: usize| {
         let c = g
-            .claim_idle_worker(start, CLIENT, RequestType::Echo, now, 0)
+            .claim_idle_worker(start, CLIENT, RequestKind::ECHO, now, 0)
             .unwrap();
         let id = RecordId::Worker(c.slot);
         assert!(matches!(
@@ -126,14 +126,14 @@ fn a_worker_with_capacity_takes_clients_until_full_and_the_least_loaded_is_chose
     assert_eq!(t.seg().read(w1).state(), Some(ProcState::Busy), "2/2: full");
     assert_eq!(serve(1), 0, "the only one with room");
     assert_eq!(
-        g.claim_idle_worker(0, CLIENT, RequestType::Echo, now, 0),
+        g.claim_idle_worker(0, CLIENT, RequestKind::ECHO, now, 0),
         None,
         "every worker full"
     );
     assert!(g.finish_task(w1));
     assert_eq!(t.seg().read(w1).tasks, 1);
     assert_eq!(
-        g.claim_idle_worker(0, CLIENT, RequestType::Echo, now, 0)
+        g.claim_idle_worker(0, CLIENT, RequestKind::ECHO, now, 0)
             .map(|c| c.slot),
         Some(1)
     );
@@ -143,7 +143,7 @@ fn a_worker_with_capacity_takes_clients_until_full_and_the_least_loaded_is_chose
 fn a_language_goes_only_to_a_worker_that_offers_it() {
     let t = TempSegment::new("languages", 2);
     let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
-    for (k, langs) in [(0, 0), (1, language_bit(RequestType::C))] {
+    for (k, langs) in [(0, 0), (1, Language::C.bit())] {
         let id = RecordId::Worker(k);
         g.reset_for_spawn(id, crate::clock::monotonic_ms(), 0);
         g.set_offer(id, 1, langs, 0);
@@ -152,11 +152,11 @@ fn a_language_goes_only_to_a_worker_that_offers_it() {
     }
     let now = crate::clock::monotonic_ms();
     assert_eq!(
-        g.claim_idle_worker(0, CLIENT, RequestType::Java, now, 0),
+        g.claim_idle_worker(0, CLIENT, RequestKind::Run(Language::Java), now, 0),
         None
     );
     assert_eq!(
-        g.claim_idle_worker(0, CLIENT, RequestType::C, now, 0)
+        g.claim_idle_worker(0, CLIENT, RequestKind::Run(Language::C), now, 0)
             .map(|c| c.slot),
         Some(1)
     );
@@ -185,11 +185,11 @@ fn only_idle_running_fresh_slots_are_claimed() {
         .heartbeat_ms
         .store(now.saturating_sub(STALE_HEARTBEAT_MS + 1), SeqCst);
     let c = g
-        .claim_idle_worker(0, CLIENT, RequestType::Echo, now, 0)
+        .claim_idle_worker(0, CLIENT, RequestKind::ECHO, now, 0)
         .unwrap();
     assert_eq!(c.slot, 2);
     assert_eq!(
-        g.claim_idle_worker(0, CLIENT, RequestType::Echo, now, 0),
+        g.claim_idle_worker(0, CLIENT, RequestKind::ECHO, now, 0),
         None,
         "slot 2 is assigned now; nothing else qualifies"
     );
@@ -203,7 +203,7 @@ fn admission_refuses_strangers_wrong_tokens_and_unassigned_slots() {
     let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
     assert_eq!(g.begin_service(w0, CLIENT, None), Admission::NotAssigned);
     let now = crate::clock::monotonic_ms();
-    g.claim_idle_worker(0, CLIENT, RequestType::Date, now, 0xfeed)
+    g.claim_idle_worker(0, CLIENT, RequestKind::DATE, now, 0xfeed)
         .unwrap();
     let stranger = SocketAddr::from(([10, 0, 0, 9], 40_000));
     assert_eq!(g.begin_service(w0, stranger, None), Admission::WrongPeer);
@@ -230,7 +230,7 @@ fn an_assignment_expires_only_after_its_timeout() {
     let g = t.seg().lock(GUARD_TIMEOUT).unwrap();
     let at = crate::clock::monotonic_ms();
     let c = g
-        .claim_idle_worker(0, CLIENT, RequestType::Time, at, 0)
+        .claim_idle_worker(0, CLIENT, RequestKind::TIME, at, 0)
         .unwrap();
     assert_eq!(g.expired_assignment(w0, at + 100, 100), None);
     assert_eq!(g.expired_assignment(w0, at + 101, 100), Some(c.ping));
@@ -255,7 +255,7 @@ fn death_and_respawn_clear_the_record_and_keep_the_exit() {
     g.claim_idle_worker(
         0,
         CLIENT,
-        RequestType::Time,
+        RequestKind::TIME,
         crate::clock::monotonic_ms(),
         0,
     )

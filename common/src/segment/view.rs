@@ -89,10 +89,10 @@ impl RecordView {
 
     /// The program-runner languages this worker offers, by request type name.
     pub fn language_names(&self) -> Vec<&'static str> {
-        crate::protocol::RequestType::ALL
+        crate::protocol::Language::ALL
             .into_iter()
-            .filter(|t| t.is_run() && self.languages & super::transitions::language_bit(*t) != 0)
-            .map(|t| t.name())
+            .filter(|lang| self.languages & lang.bit() != 0)
+            .map(|lang| lang.name())
             .collect()
     }
 
@@ -170,7 +170,7 @@ pub struct PoolView {
     pub max: u32,
     pub scale_ups: u64,
     pub scale_downs: u64,
-    /// Requests served and failed, by `RequestType` code.
+    /// Requests served and failed, by `RequestKind` code.
     pub served_by_type: [u64; crate::layout::TYPE_SLOTS],
     pub failed_by_type: [u64; crate::layout::TYPE_SLOTS],
 }
