@@ -23,6 +23,7 @@ pub mod instance;
 pub mod life;
 pub mod listeners;
 pub mod machine;
+mod main_loop;
 pub mod metrics_http;
 pub mod notify;
 pub mod operator;
@@ -36,24 +37,16 @@ pub mod spawn;
 pub mod supervisor;
 pub mod upkeep;
 
-use std::io::Write;
-use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant};
 
-use kennel_common::segment::RecordId;
-use kennel_common::shutdown::{first_termination, handled_signals, pending_signals, signalfd_for};
-use kennel_common::{clock, Error, Result};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use kennel_common::shutdown::{handled_signals, signalfd_for};
+use kennel_common::{Error, Result};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 
 use crate::control::ControlServer;
 use crate::instance::Instance;
 use crate::listeners::Listeners;
-use crate::machine::Event;
-use crate::operator::{After, Operator};
 use crate::settings::Settings;
 use crate::supervisor::Supervisor;
 use kennel_options::watchdog::Args;
@@ -138,16 +131,9 @@ fn check_open_file_limit(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-/// A start that failed once the instance existed: nothing is left half up — the objects just
-/// created go, then the error is said.
-fn abandon(instance: Instance, e: Error) -> Result<()> {
-    if let Err(d) = instance.destroy() {
-        log::warn!("removing the instance after a failed start: {d}");
-    }
-    Err(e)
-}
-
-/// Creates the instance, supervises it until asked to stop, then removes it.
+/// Creates the instance, supervises it until asked to stop, then removes it. Whatever fails
+/// once the instance exists goes through one exit: every object just created is removed (by
+/// then every borrow of it, the supervisor and the servers, is gone), then the error is said.
 pub fn run(settings: &Settings) -> Result<()> {
     let uname = nix::sys::utsname::uname().map_err(|e| Error::nix("uname", e))?;
     if uname.sysname() != "Linux" {
@@ -167,10 +153,25 @@ pub fn run(settings: &Settings) -> Result<()> {
     check_open_file_limit(settings)?;
     spawn::check_binaries(settings)?;
     let instance = Instance::create(settings.runtime.clone(), settings.workers, settings.port)?;
-    let listeners = match Listeners::bind_all(settings) {
-        Ok(l) => l,
-        Err(e) => return abandon(instance, e),
-    };
+    match serve(settings, &instance, &signals) {
+        Ok(()) => {
+            instance.destroy()?;
+            log::info!("stopped; every process reaped and every IPC object removed");
+            Ok(())
+        }
+        Err(e) => {
+            if let Err(d) = instance.destroy() {
+                log::warn!("removing the instance after a failed start: {d}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The instance's life once its objects exist: its sockets and servers, the main loop, and
+/// the orderly stop of every child.
+fn serve(settings: &Settings, instance: &Instance, signals: &SignalFd) -> Result<()> {
+    let listeners = Listeners::bind_all(settings)?;
     log::info!(
         "supervising 1 dispatcher and {} workers; poll every {} ms, hang timeout {} ms",
         settings.workers,
@@ -186,197 +187,14 @@ pub fn run(settings: &Settings) -> Result<()> {
     let mut sup = Supervisor::new(settings, &instance.segment, &listeners);
     let answer_timeout =
         operator::answer_timeout(settings.workers, settings.grace, settings.start_timeout);
-    let control = match ControlServer::start(&instance.runtime, answer_timeout) {
-        Ok(c) => c,
-        Err(e) => {
-            drop(sup);
-            return abandon(instance, e);
-        }
-    };
+    let control = ControlServer::start(&instance.runtime, answer_timeout)?;
     if let Some(addr) = settings.metrics_addr {
-        if let Err(e) = metrics_http::start(addr, &instance.runtime) {
-            drop(control);
-            drop(sup);
-            return abandon(instance, e);
-        }
+        metrics_http::start(addr, &instance.runtime)?;
     }
     let mut notifier = crate::notify::Notifier::from_env();
-    supervise(&mut sup, &instance, &signals, &control, &mut notifier);
+    main_loop::supervise(&mut sup, instance, signals, &control, &mut notifier);
     notifier.stopping();
     drop(control);
-    stop_all(&mut sup, &signals);
-    drop(sup);
-    instance.destroy()?;
-    log::info!("stopped; every process reaped and every IPC object removed");
+    main_loop::stop_all(&mut sup, signals);
     Ok(())
-}
-
-/// The main loop: returns when a termination signal (or the `shutdown` verb) arrives.
-fn supervise(
-    sup: &mut Supervisor,
-    instance: &Instance,
-    signals: &SignalFd,
-    control: &ControlServer,
-    notifier: &mut crate::notify::Notifier,
-) {
-    let mut operator = Operator::default();
-    sup.publish_all();
-    let mut scaler = crate::scaler::Scaler::new(sup, Instant::now());
-    let started = Instant::now();
-    let header = instance.segment.header();
-    let mut next_poll = Instant::now() + sup.settings.poll_interval;
-    let mut reported_up = false;
-    let mut last_report: (String, Option<Instant>) = (String::new(), None);
-    // The watchdog FIFO, reopened if its path was removed and recreated.
-    let mut reopened = None;
-    let mut upkeep = crate::upkeep::Upkeep::default();
-    loop {
-        let fifo = reopened.as_ref().unwrap_or(&instance.fifo);
-        let now = Instant::now();
-        sup.run_deadlines(now);
-        // At least every TICK, like every child: the watchdog's heartbeat is read by the same
-        // rule as theirs (kennelctl reports a process frozen after 3 s of silence).
-        let wake = sup
-            .next_deadline(Instant::now())
-            .map_or(next_poll, |d| d.min(next_poll))
-            .min(Instant::now() + kennel_common::child::TICK);
-        let wait = wake.saturating_duration_since(Instant::now());
-        let mut fds = [
-            PollFd::new(signals.as_fd(), PollFlags::POLLIN),
-            PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
-            PollFd::new(control.wake_fd(), PollFlags::POLLIN),
-        ];
-        let timeout = PollTimeout::try_from(wait.as_millis().min(60_000) as i32 + 1)
-            .unwrap_or(PollTimeout::NONE);
-        let _ = poll(&mut fds, timeout);
-        // Before touching the mapping: a segment sized down by hand would be a SIGBUS here.
-        if let Some(what) = instance.segment.restore_size_as_owner() {
-            log::warn!("{what}");
-            sup.repair();
-        }
-        header
-            .watchdog_heartbeat_ms
-            .store(clock::monotonic_ms(), SeqCst);
-        // SIGHUP is a reload for the watchdog (its children still take it as a stop).
-        let signals_now = pending_signals(signals);
-        let hup = signals_now.contains(&Signal::SIGHUP);
-        let stop = first_termination(signals_now.into_iter().filter(|s| *s != Signal::SIGHUP));
-        // The hang check first, and every turn it is due: it takes no lock, and a frozen child
-        // holding the guard makes every locking step below wait (2 s each) until it is killed.
-        let now = Instant::now();
-        let polling = now >= next_poll;
-        if polling {
-            sup.check_hangs(now);
-        }
-        // The instance's files at every poll, and at once when a child died (a broken file is
-        // a likely cause, and its restart must find the file whole).
-        let restored = if reap::reap(sup) || polling {
-            upkeep.run(instance, control)
-        } else {
-            None
-        };
-        for notice in fifo.drain() {
-            sup.on_notice(&notice);
-        }
-        if let Some(f) = restored {
-            reopened = Some(f);
-        }
-        if let Some(sig) = stop {
-            log::info!("received {}: stopping", sig.as_str());
-            return;
-        }
-        let now = Instant::now();
-        for request in control.drain() {
-            if operator.execute(sup, request, now) == After::Shutdown {
-                log::info!("shutdown asked on the control socket: stopping");
-                return;
-            }
-        }
-        if hup {
-            match operator.reload(sup, now) {
-                Ok(what) => log::info!("SIGHUP: {what}"),
-                Err(why) => log::warn!("SIGHUP: reload refused: {why}"),
-            }
-        }
-        operator.tick(sup, now);
-        if reported_up {
-            scaler.tick(sup, now);
-        }
-        if polling {
-            // The assignment's PID report, without drowning the events: a line when something
-            // changed, and the whole report every --report-every (0: every poll).
-            let report = sup.report();
-            let due = last_report
-                .1
-                .is_none_or(|t: Instant| t.elapsed() >= sup.settings.report_every);
-            if report != last_report.0 || due {
-                log::info!("poll: {report}");
-                last_report = (report, Some(Instant::now()));
-            }
-            sup.repair();
-            next_poll = Instant::now() + sup.settings.poll_interval;
-        }
-        if !reported_up && sup.all_running() {
-            reported_up = true;
-            report_up(instance, started.elapsed());
-            notifier.ready(sup);
-        }
-        if reported_up {
-            notifier.tick(sup, Instant::now());
-        }
-    }
-}
-
-/// Logs that the system is up, and prints the machine-readable readiness line on stdout.
-fn report_up(instance: &Instance, took: Duration) {
-    let dispatcher = instance.segment.read(RecordId::Dispatcher);
-    let addr = dispatcher
-        .endpoint
-        .map(|e| e.to_string())
-        .unwrap_or_else(|| "?".into());
-    log::info!(
-        "system up in {:.1} ms: dispatcher on {addr}, {} workers ready (runtime dir {})",
-        took.as_secs_f64() * 1000.0,
-        instance.segment.workers(),
-        instance.runtime.path().display()
-    );
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "ready {addr}");
-    let _ = out.flush();
-}
-
-/// Stops the gateway first (no new runs from HTTP), then the dispatcher (no new
-/// assignments), then the workers (each finishes the client it is serving): each group is sent
-/// `Stop` (SIGTERM); the machine sends SIGKILL to whoever is still alive after the grace
-/// period; every child is reaped.
-fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
-    sup.segment.header().stopping.store(1, SeqCst);
-    stop_group(sup, signals, |id| id == RecordId::Gateway);
-    stop_group(sup, signals, |id| id == RecordId::Dispatcher);
-    stop_group(sup, signals, |id| matches!(id, RecordId::Worker(_)));
-    // Children that were never alive (Down, Backoff, Fatal) are wanted down too.
-    let now = Instant::now();
-    for id in sup.ids().collect::<Vec<_>>() {
-        sup.handle(id, Event::Stop, now);
-    }
-}
-
-fn stop_group(sup: &mut Supervisor, signals: &SignalFd, which: impl Fn(RecordId) -> bool + Copy) {
-    let now = Instant::now();
-    for id in sup.ids().filter(|id| which(*id)).collect::<Vec<_>>() {
-        sup.handle(id, Event::Stop, now);
-    }
-    while !sup.live(which).is_empty() {
-        let now = Instant::now();
-        sup.run_deadlines(now);
-        let wait = sup
-            .next_deadline(now)
-            .map_or(Duration::from_secs(1), |d| d.saturating_duration_since(now))
-            .min(Duration::from_secs(1));
-        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-        let ms = PollTimeout::try_from(wait.as_millis() as i32 + 1).unwrap_or(PollTimeout::NONE);
-        let _ = poll(&mut fds, ms);
-        while let Ok(Some(_)) = signals.read_signal() {}
-        let _ = reap::reap(sup);
-    }
 }

@@ -1,5 +1,5 @@
 //! The state × event table of `machine.rs`, checked cell by cell: every phase meets every
-//! event once (48 cells), then the conditions inside cells (pid mismatch, deadline not yet
+//! event once (54 cells), then the conditions inside cells (pid mismatch, deadline not yet
 //! due, wanted up or down, quick deaths) have rows of their own.
 
 use super::*;
@@ -90,6 +90,7 @@ fn event(name: &str) -> Event {
         },
         "Hung" => Event::Hung { silent_ms: 5000 },
         "Stop" => Event::Stop,
+        "Vacate" => Event::Vacate,
         "Start" => Event::Start,
         other => panic!("no event {other}"),
     }
@@ -110,6 +111,7 @@ const TABLE: &[(&str, &str, &str, &[&str], bool)] = &[
     ("Down", "Exited", "Down", &[], true),
     ("Down", "Hung", "Down", &[], true),
     ("Down", "Stop", "Down", &[], false),
+    ("Down", "Vacate", "Down", &[], false),
     ("Down", "Start", "Down", &["spawn"], true),
 
     ("Starting", "Deadline", "Stopping", &[KILL], true),
@@ -119,6 +121,7 @@ const TABLE: &[(&str, &str, &str, &[&str], bool)] = &[
     ("Starting", "Exited", "Down", &[DEAD, "spawn"], true),
     ("Starting", "Hung", "Starting", &[], true),
     ("Starting", "Stop", "Stopping", &[TERM], false),
+    ("Starting", "Vacate", "Stopping", &[TERM], false),
     ("Starting", "Start", "Starting", &[], true),
 
     ("Running", "Deadline", "Running", &[], true),
@@ -128,6 +131,7 @@ const TABLE: &[(&str, &str, &str, &[&str], bool)] = &[
     ("Running", "Exited", "Down", &[DEAD, "spawn"], true),
     ("Running", "Hung", "Stopping", &[KILL], true),
     ("Running", "Stop", "Stopping", &[TERM], false),
+    ("Running", "Vacate", "Stopping", &[TERM], false),
     ("Running", "Start", "Running", &[], true),
 
     ("Stopping", "Deadline", "Stopping", &[KILL], false),
@@ -137,6 +141,7 @@ const TABLE: &[(&str, &str, &str, &[&str], bool)] = &[
     ("Stopping", "Exited", "Down", &[DEAD], false),
     ("Stopping", "Hung", "Stopping", &[], false),
     ("Stopping", "Stop", "Stopping", &[], false),
+    ("Stopping", "Vacate", "Stopping", &[], false),
     ("Stopping", "Start", "Stopping", &[], true),
 
     ("Backoff", "Deadline", "Down", &["spawn"], true),
@@ -146,6 +151,7 @@ const TABLE: &[(&str, &str, &str, &[&str], bool)] = &[
     ("Backoff", "Exited", "Backoff", &[], true),
     ("Backoff", "Hung", "Backoff", &[], true),
     ("Backoff", "Stop", "Down", &[], false),
+    ("Backoff", "Vacate", "Down", &[], false),
     ("Backoff", "Start", "Down", &["spawn"], true),
 
     ("Fatal", "Deadline", "Down", &["spawn"], true),
@@ -155,13 +161,14 @@ const TABLE: &[(&str, &str, &str, &[&str], bool)] = &[
     ("Fatal", "Exited", "Fatal", &[], true),
     ("Fatal", "Hung", "Fatal", &[], true),
     ("Fatal", "Stop", "Down", &[], false),
+    ("Fatal", "Vacate", "Down", &[], false),
     ("Fatal", "Start", "Down", &["spawn"], true),
 ];
 
 const PHASES: [&str; 6] = [
     "Down", "Starting", "Running", "Stopping", "Backoff", "Fatal",
 ];
-const EVENTS: [&str; 8] = [
+const EVENTS: [&str; 9] = [
     "Deadline",
     "Spawned",
     "SpawnFailed",
@@ -169,6 +176,7 @@ const EVENTS: [&str; 8] = [
     "Exited",
     "Hung",
     "Stop",
+    "Vacate",
     "Start",
 ];
 
@@ -197,8 +205,11 @@ fn every_cell_does_what_the_table_says() {
         // The published state is a function of the phase, and of want-up when Down: a child
         // wanted down shows `stopped` (kennelctl stop), one waiting to start `down`.
         let (sup, _) = published(&next);
+        assert_eq!(next.vacant, e == "Vacate", "({p}, {e}): vacant");
         let want_published = match (want_phase, want_up) {
+            ("Down", false) if e == "Vacate" => "vacant".to_string(),
             ("Down", false) => "stopped".to_string(),
+            ("Stopping", false) if e == "Vacate" => "draining".to_string(),
             (phase, _) => phase.to_lowercase(),
         };
         assert_eq!(sup.name(), want_published, "({p}, {e}): published");
@@ -378,4 +389,17 @@ fn a_ready_child_killed_from_outside_is_restarted_at_once_every_time() {
     };
     let (l, _) = step(&l, exit, now + Duration::from_millis(5), &p);
     assert_eq!(kind(&l.phase), "Backoff");
+}
+
+#[test]
+fn a_vacated_slot_started_again_is_no_longer_vacant() {
+    let t0 = Instant::now();
+    let (vacated, _) = step(&sample("Running", t0), Event::Vacate, t0, &policy());
+    assert!(vacated.vacant && !vacated.want_up);
+    let (started, fx) = step(&sample("Down", t0), Event::Start, t0, &policy());
+    assert!(!started.vacant && started.want_up && acts(&fx) == ["spawn"]);
+    let mut down = sample("Down", t0);
+    down.vacant = true;
+    let (started, _) = step(&down, Event::Start, t0, &policy());
+    assert!(!started.vacant, "Start clears the mark");
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use kennel_common::control::{Answer, Child, Verb};
 use kennel_common::segment::RecordId;
+use nix::sys::signal::Signal;
 use std::sync::mpsc::SyncSender;
 
 use crate::control::Request;
@@ -47,12 +48,8 @@ impl Operator {
     /// Carries out one verb; answers it now (or, for a rolling restart, when it ends).
     pub fn execute(&mut self, sup: &mut Supervisor, req: Request, now: Instant) -> After {
         let Request { verb, reply } = req;
-        if verb == Verb::RollingRestart {
-            if self.rolling.is_some() {
-                let _ = reply.try_send(Err("a rolling restart is already under way".into()));
-            } else {
-                self.start_rolling(sup, Some(reply), now);
-            }
+        if verb == Verb::RollingRestart && self.rolling.is_none() {
+            self.start_rolling(sup, Some(reply), now);
             return After::Continue;
         }
         let answer = self.one(sup, verb, now);
@@ -107,7 +104,10 @@ impl Operator {
             self.start_rolling(sup, None, now);
         }
         // A minimum raised (or set back after `scale`) is met now, not at the next burst.
-        let (min, active) = (sup.settings.min_workers, crate::scaler::Scaler::active(sup));
+        let (min, active) = (
+            sup.settings().min_workers,
+            crate::scaler::Scaler::active(sup),
+        );
         if active < min {
             let grown = crate::scaler::scale_to(sup, min, now)?;
             return Ok(format!("{}; {grown}", report.text()));
@@ -115,72 +115,23 @@ impl Operator {
         Ok(report.text())
     }
 
+    /// A verb answered at once. Only `shutdown` and signals pass a rolling restart.
     fn one(&mut self, sup: &mut Supervisor, verb: Verb, now: Instant) -> Answer {
-        if verb == Verb::Reload {
-            return self.reload(sup, now);
-        }
-        if self.rolling.is_some() && !matches!(verb, Verb::Signal(..) | Verb::Shutdown) {
-            return Err("a rolling restart is under way: wait for it to end".into());
-        }
         match verb {
+            Verb::RollingRestart => Err("a rolling restart is already under way".into()),
+            Verb::Reload => self.reload(sup, now),
+            _ if self.rolling.is_some() && !matches!(verb, Verb::Signal(..) | Verb::Shutdown) => {
+                Err("a rolling restart is under way: wait for it to end".into())
+            }
             Verb::Shutdown => Ok("stopping the instance".into()),
             Verb::Scale(n) => crate::scaler::scale_to(sup, n, now),
-            Verb::Reload => Err("handled apart".into()),
-            Verb::RollingRestart => Err("handled apart".into()),
-            Verb::Restart(c) => {
-                let id = resolve(sup, c)?;
-                let life = sup.life(id);
-                if !life.want_up {
-                    return Err(format!("{id} is stopped: start it instead"));
-                }
-                let pid = life.phase.pid();
-                sup.handle(id, Event::Stop, now);
-                sup.handle(id, Event::Start, now);
-                Ok(match pid {
-                    Some(p) => format!("restarting {id} (pid {p}): it finishes what it serves"),
-                    None => format!("starting {id} now (it was waiting to be started)"),
-                })
-            }
+            Verb::Restart(c) => restart(sup, resolve(sup, c)?, now),
             Verb::Stop(Child::Dispatcher) => {
                 Err("the dispatcher is not stopped alone: use shutdown".into())
             }
-            Verb::Stop(c) => {
-                let id = resolve(sup, c)?;
-                if !sup.life(id).want_up {
-                    return Ok(format!("{id} is already stopped"));
-                }
-                let pid = sup.life(id).phase.pid();
-                // The operator's stop: not a vacant slot the pool may start again.
-                sup.life_mut(id).vacant = false;
-                sup.handle(id, Event::Stop, now);
-                Ok(match pid {
-                    Some(p) => format!("stopping {id} (pid {p}); it stays stopped until started"),
-                    None => format!("{id} stopped; it stays stopped until started"),
-                })
-            }
-            Verb::Start(c) => {
-                let id = resolve(sup, c)?;
-                let life = sup.life(id);
-                if life.want_up
-                    && matches!(life.phase, Phase::Running { .. } | Phase::Starting { .. })
-                {
-                    return Ok(format!("{id} is already running"));
-                }
-                sup.life_mut(id).vacant = false;
-                sup.handle(id, Event::Start, now);
-                Ok(format!("starting {id}"))
-            }
-            Verb::Signal(c, sig) => {
-                let id = resolve(sup, c)?;
-                let pid = sup
-                    .life(id)
-                    .phase
-                    .pid()
-                    .ok_or_else(|| format!("{id} has no process now"))?;
-                nix::sys::signal::kill(pid, sig)
-                    .map_err(|e| format!("{sig} to {id} (pid {pid}): {e}"))?;
-                Ok(format!("sent {} to {id} (pid {pid})", sig.as_str()))
-            }
+            Verb::Stop(c) => stop(sup, resolve(sup, c)?, now),
+            Verb::Start(c) => start(sup, resolve(sup, c)?, now),
+            Verb::Signal(c, sig) => signal(sup, resolve(sup, c)?, sig),
         }
     }
 
@@ -235,19 +186,19 @@ impl Operator {
 
 /// How long one worker of a rolling restart may take: stop, grace, start.
 fn until_budget(sup: &Supervisor) -> Duration {
-    sup.settings.grace + sup.settings.start_timeout + Duration::from_secs(2)
+    sup.settings().grace + sup.settings().start_timeout + Duration::from_secs(2)
 }
 
 /// The record of `c`, if it exists.
 fn resolve(sup: &Supervisor, c: Child) -> Result<RecordId, String> {
     match c {
         Child::Dispatcher => Ok(RecordId::Dispatcher),
-        Child::Gateway if sup.settings.gateway.http.is_some() => Ok(RecordId::Gateway),
+        Child::Gateway if sup.settings().gateway.http.is_some() => Ok(RecordId::Gateway),
         Child::Gateway => Err("this instance has no HTTP gateway (start it with --http)".into()),
-        Child::Worker(k) if k < sup.settings.workers => Ok(RecordId::Worker(k)),
+        Child::Worker(k) if k < sup.settings().workers => Ok(RecordId::Worker(k)),
         Child::Worker(k) => Err(format!(
             "there is no worker {k}: this instance has workers 0 to {}",
-            sup.settings.workers - 1
+            sup.settings().workers - 1
         )),
     }
 }
@@ -255,4 +206,53 @@ fn resolve(sup: &Supervisor, c: Child) -> Result<RecordId, String> {
 /// How long the control thread waits for a rolling restart of `workers` to answer.
 pub fn answer_timeout(workers: usize, grace: Duration, start_timeout: Duration) -> Duration {
     (grace + start_timeout + Duration::from_secs(2)) * workers as u32 + Duration::from_secs(5)
+}
+
+/// `restart CHILD`: stopped and started again (it finishes what it serves first).
+fn restart(sup: &mut Supervisor, id: RecordId, now: Instant) -> Answer {
+    let life = sup.life(id);
+    if !life.want_up {
+        return Err(format!("{id} is stopped: start it instead"));
+    }
+    let pid = life.phase.pid();
+    sup.handle(id, Event::Stop, now);
+    sup.handle(id, Event::Start, now);
+    Ok(match pid {
+        Some(p) => format!("restarting {id} (pid {p}): it finishes what it serves"),
+        None => format!("starting {id} now (it was waiting to be started)"),
+    })
+}
+
+/// `stop CHILD`: wanted down until started (supervision never revives it).
+fn stop(sup: &mut Supervisor, id: RecordId, now: Instant) -> Answer {
+    if !sup.life(id).want_up {
+        return Ok(format!("{id} is already stopped"));
+    }
+    let pid = sup.life(id).phase.pid();
+    sup.handle(id, Event::Stop, now);
+    Ok(match pid {
+        Some(p) => format!("stopping {id} (pid {p}); it stays stopped until started"),
+        None => format!("{id} stopped; it stays stopped until started"),
+    })
+}
+
+/// `start CHILD`: wanted up again.
+fn start(sup: &mut Supervisor, id: RecordId, now: Instant) -> Answer {
+    let life = sup.life(id);
+    if life.want_up && matches!(life.phase, Phase::Running { .. } | Phase::Starting { .. }) {
+        return Ok(format!("{id} is already running"));
+    }
+    sup.handle(id, Event::Start, now);
+    Ok(format!("starting {id}"))
+}
+
+/// `signal CHILD SIG`: sent as it is, for the lab (the machine sees what follows).
+fn signal(sup: &Supervisor, id: RecordId, sig: Signal) -> Answer {
+    let pid = sup
+        .life(id)
+        .phase
+        .pid()
+        .ok_or_else(|| format!("{id} has no process now"))?;
+    nix::sys::signal::kill(pid, sig).map_err(|e| format!("{sig} to {id} (pid {pid}): {e}"))?;
+    Ok(format!("sent {} to {id} (pid {pid})", sig.as_str()))
 }

@@ -21,7 +21,7 @@ pub fn reap(sup: &mut Supervisor) -> bool {
     let mut reaped = false;
     let started = std::time::Instant::now();
     for _ in 0..sup.ids().count() {
-        if reaped && started.elapsed() >= sup.settings.poll_interval {
+        if reaped && started.elapsed() >= sup.settings().poll_interval {
             break;
         }
         match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {

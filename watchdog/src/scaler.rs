@@ -31,9 +31,8 @@ pub struct Scaler {
 
 impl Scaler {
     pub fn new(sup: &Supervisor, now: Instant) -> Scaler {
-        let n = sup.settings.workers;
-        let bounds = (sup.settings.min_workers as u64) << 32 | n as u64;
-        sup.segment.header().pool_bounds.store(bounds, SeqCst);
+        let n = sup.settings().workers;
+        sup.publish_bounds();
         Scaler {
             waiting_since: None,
             last_active: vec![now; n],
@@ -48,8 +47,8 @@ impl Scaler {
 
     /// One look at the load; at most one decision.
     pub fn tick(&mut self, sup: &mut Supervisor, now: Instant) {
-        if sup.settings.min_workers == sup.settings.workers
-            && sup.pool_floor == sup.settings.workers
+        if sup.settings().min_workers == sup.settings().workers
+            && sup.pool_floor() == sup.settings().workers
         {
             return; // a fixed pool: nothing to watch
         }
@@ -60,14 +59,14 @@ impl Scaler {
                 return;
             }
         }
-        if Self::active(sup) > sup.pool_floor {
+        if Self::active(sup) > sup.pool_floor() {
             let idle = workers(sup).rev().find(|id| {
                 sup.life(*id).want_up
                     && matches!(sup.life(*id).phase, Phase::Running { .. })
-                    && now.duration_since(self.last_active[slot(*id)]) >= sup.settings.idle_stop
+                    && now.duration_since(self.last_active[slot(*id)]) >= sup.settings().idle_stop
             });
             if let Some(id) = idle {
-                let why = format!("{id} idle for {} s", sup.settings.idle_stop.as_secs_f64());
+                let why = format!("{id} idle for {} s", sup.settings().idle_stop.as_secs_f64());
                 shrink(sup, id, &why, now);
             }
         }
@@ -76,7 +75,7 @@ impl Scaler {
     /// Notes which workers did something since the last look.
     fn observe(&mut self, sup: &Supervisor, now: Instant) {
         for id in workers(sup) {
-            let r = sup.segment.read(id);
+            let r = sup.segment().read(id);
             let k = slot(id);
             let counters = (r.served, r.failed);
             let busy = r.tasks > 0 || r.state() != Some(ProcState::Idle);
@@ -88,7 +87,7 @@ impl Scaler {
             }
             self.counters[k] = counters;
         }
-        let waiting = sup.segment.read(RecordId::Dispatcher).waiting > 0;
+        let waiting = sup.segment().read(RecordId::Dispatcher).waiting > 0;
         self.waiting_since = match (waiting, self.waiting_since) {
             (true, Some(t)) => Some(t),
             (true, None) => Some(now),
@@ -99,12 +98,12 @@ impl Scaler {
     /// Why the pool should grow now, if it should.
     fn wants_more(&self, sup: &Supervisor, now: Instant) -> Option<String> {
         let starting = workers(sup).any(|id| matches!(sup.life(id).phase, Phase::Starting { .. }));
-        if starting || Self::active(sup) >= sup.settings.workers {
+        if starting || Self::active(sup) >= sup.settings().workers {
             return None;
         }
         if let Some(t) = self.waiting_since {
             let waited = now.duration_since(t);
-            if waited >= sup.settings.scale_up_after {
+            if waited >= sup.settings().scale_up_after {
                 return Some(format!(
                     "requests waited {} ms for a worker",
                     waited.as_millis()
@@ -117,13 +116,13 @@ impl Scaler {
         let all_full = !running.is_empty()
             && running
                 .iter()
-                .all(|id| sup.segment.read(*id).state() == Some(ProcState::Busy));
+                .all(|id| sup.segment().read(*id).state() == Some(ProcState::Busy));
         all_full.then(|| "every running worker is at capacity".to_string())
     }
 }
 
 fn workers(sup: &Supervisor) -> impl DoubleEndedIterator<Item = RecordId> {
-    (0..sup.settings.workers).map(RecordId::Worker)
+    (0..sup.settings().workers).map(RecordId::Worker)
 }
 
 fn vacant(sup: &Supervisor, id: RecordId) -> bool {
@@ -133,9 +132,8 @@ fn vacant(sup: &Supervisor, id: RecordId) -> bool {
 
 /// Starts the vacant slot `id`.
 pub fn grow(sup: &mut Supervisor, id: RecordId, why: &str, now: Instant) {
-    sup.life_mut(id).vacant = false;
     sup.handle(id, Event::Start, now);
-    sup.segment.header().scale_ups.fetch_add(1, SeqCst);
+    sup.segment().header().scale_ups.fetch_add(1, SeqCst);
     log::info!(
         "scaling up to a pool of {} ({why}): starting {id}",
         Scaler::active(sup)
@@ -144,9 +142,8 @@ pub fn grow(sup: &mut Supervisor, id: RecordId, why: &str, now: Instant) {
 
 /// Drains `id` and makes its slot vacant.
 pub fn shrink(sup: &mut Supervisor, id: RecordId, why: &str, now: Instant) {
-    sup.life_mut(id).vacant = true;
-    sup.handle(id, Event::Stop, now);
-    sup.segment.header().scale_downs.fetch_add(1, SeqCst);
+    sup.handle(id, Event::Vacate, now);
+    sup.segment().header().scale_downs.fetch_add(1, SeqCst);
     log::info!(
         "scaling down to a pool of {} ({why}): draining {id}",
         Scaler::active(sup)
@@ -157,7 +154,7 @@ pub fn shrink(sup: &mut Supervisor, id: RecordId, why: &str, now: Instant) {
 /// scaler shrinks to from now on (it still grows past it under load); the highest slots drain
 /// first.
 pub fn scale_to(sup: &mut Supervisor, n: usize, now: Instant) -> Result<String, String> {
-    let (min, max) = (sup.settings.min_workers, sup.settings.workers);
+    let (min, max) = (sup.settings().min_workers, sup.settings().workers);
     if n > max {
         return Err(format!(
             "scale {n}: this instance has {max} worker slots (--max-workers); a larger pool needs a new instance"
@@ -169,14 +166,11 @@ pub fn scale_to(sup: &mut Supervisor, n: usize, now: Instant) -> Result<String, 
         );
     }
     if n < min {
-        // Below the minimum: the minimum follows (until a reload or restart sets it again).
-        sup.settings.min_workers = n;
-        let bounds = (n as u64) << 32 | max as u64;
-        sup.segment.header().pool_bounds.store(bounds, SeqCst);
         log::info!("the pool's minimum lowered from {min} to {n} (kennelctl scale)");
     }
     let before = Scaler::active(sup);
-    sup.pool_floor = n;
+    // Below the minimum: the minimum follows (until a reload or restart sets it again).
+    sup.set_pool(min.min(n), n);
     while Scaler::active(sup) < n {
         let Some(id) = workers(sup).find(|id| vacant(sup, *id)) else {
             return Err(format!(
@@ -192,7 +186,7 @@ pub fn scale_to(sup: &mut Supervisor, n: usize, now: Instant) -> Result<String, 
         };
         shrink(sup, id, "kennelctl scale", now);
     }
-    let min_now = sup.settings.min_workers;
+    let min_now = sup.settings().min_workers;
     let bounds = if min_now < min {
         format!("the minimum lowered from {min} to {min_now}, the maximum {max}")
     } else {

@@ -30,17 +30,17 @@ const WATCHDOG_GUARD_TIMEOUT: std::time::Duration = kennel_common::child::TICK;
 
 /// Every child's life, and what the driver needs to act on them.
 pub struct Supervisor<'a> {
-    /// The settings in force (a reload replaces what can change live).
-    pub settings: Settings,
-    pub segment: &'a Segment,
-    pub policy: Policy,
+    /// The settings in force (a reload replaces what can change live: `set_settings`).
+    settings: Settings,
+    segment: &'a Segment,
+    policy: Policy,
     /// Indexed by `Segment::index`: the dispatcher, each worker slot, the gateway.
     lives: Vec<Life>,
     /// Every child's listening socket, held for the instance's whole life.
     listeners: &'a Listeners,
     /// The pool size the scaler does not shrink below: `--min-workers`, or the last
     /// `kennelctl scale N`.
-    pub pool_floor: usize,
+    pool_floor: usize,
 }
 
 impl<'a> Supervisor<'a> {
@@ -83,15 +83,43 @@ impl<'a> Supervisor<'a> {
     /// Puts reloaded settings in force: the restart policy, the timeouts, and the pool's
     /// floor (also published in the segment's bounds word, which `kennelctl` shows).
     pub fn set_settings(&mut self, new: Settings) {
-        if new.min_workers != self.settings.min_workers {
-            self.pool_floor = new.min_workers;
-            let bounds = (new.min_workers as u64) << 32 | new.workers as u64;
-            self.segment.header().pool_bounds.store(bounds, SeqCst);
-        }
+        let min_changed = new.min_workers != self.settings.min_workers;
         self.policy.restart = new.policy;
         self.policy.start_timeout = new.start_timeout;
         self.policy.grace = new.grace;
         self.settings = new;
+        if min_changed {
+            self.set_pool(self.settings.min_workers, self.settings.min_workers);
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The instance's shared segment.
+    pub fn segment(&self) -> &'a Segment {
+        self.segment
+    }
+
+    /// The pool size the scaler does not shrink below.
+    pub fn pool_floor(&self) -> usize {
+        self.pool_floor
+    }
+
+    /// Sets the pool's minimum (until a reload sets it again) and the scaler's floor, and
+    /// publishes the bounds in the segment, where `kennelctl` reads them.
+    pub fn set_pool(&mut self, min: usize, floor: usize) {
+        self.settings.min_workers = min;
+        self.pool_floor = floor;
+        self.publish_bounds();
+    }
+
+    /// The pool's bounds, in the segment's header word (minimum high, maximum low).
+    pub fn publish_bounds(&self) {
+        let bounds = (self.settings.min_workers as u64) << 32 | self.settings.workers as u64;
+        self.segment.header().pool_bounds.store(bounds, SeqCst);
     }
 
     /// Every child's record id.
@@ -364,11 +392,6 @@ impl<'a> Supervisor<'a> {
         self.lives
             .iter()
             .all(|l| !l.want_up || matches!(l.phase, Phase::Running { .. }))
-    }
-
-    /// A child's life, to change what it is wanted to be (the scaler's `vacant`).
-    pub fn life_mut(&mut self, id: RecordId) -> &mut Life {
-        &mut self.lives[self.segment.index(id)]
     }
 
     /// One line with every PID and state, for the periodic report.
