@@ -3,76 +3,21 @@
 //! token check, CORS when configured, and a panic guard that answers a JSON 500 (a bug of
 //! ours, never a client's fault).
 
-use std::net::IpAddr;
-use std::sync::Arc;
-
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
-use governor::DefaultKeyedRateLimiter;
-use kennel_common::child::ChildContext;
 use kennel_common::layout::Supervision;
 use kennel_runner::Language;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::error::{self, ApiError};
-use crate::executor::Executor;
-use crate::settings::Settings;
-use crate::store::Store;
+use crate::state::AppState;
 use crate::{guard, playground, runs};
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    /// The instance: the segment to read the pool from.
-    pub ctx: Arc<ChildContext>,
-    pub store: Arc<Store>,
-    pub executor: Arc<Executor>,
-    /// The global bound on runs held at once (`--http-queue`).
-    pub queue: Arc<Semaphore>,
-    pub limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
-}
-
-impl AppState {
-    pub fn new(settings: Settings, ctx: ChildContext) -> AppState {
-        let g = &settings.gateway;
-        let deadline =
-            settings.run_deadline(settings.worker.runner.wall_limit_max.as_millis() as u64);
-        AppState {
-            store: Arc::new(Store::new(
-                g.http_results,
-                g.http_results_bytes,
-                g.http_result_ttl,
-            )),
-            executor: Arc::new(Executor::new(settings.dispatcher, deadline, g.http_queue)),
-            queue: Arc::new(Semaphore::new(g.http_queue)),
-            limiter: Arc::new(guard::limiter(g.http_rate)),
-            ctx: Arc::new(ctx),
-            settings: Arc::new(settings),
-        }
-    }
-}
-
-impl AppState {
-    /// Counts a submission in our record: `served` when it got a result, else `failed`
-    /// (refused at admission, or no result could be had). One word each, no guard needed.
-    pub fn count(&self, served: bool) {
-        use std::sync::atomic::Ordering::SeqCst;
-        let r = self.ctx.segment.record(self.ctx.id);
-        if served {
-            r.served.fetch_add(1, SeqCst);
-        } else {
-            r.failed.fetch_add(1, SeqCst);
-        }
-    }
-}
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
@@ -287,9 +232,4 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.yaml");
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI).into_response()
-}
-
-/// Turns an `ApiError` result into a response (handlers return either).
-pub fn answer(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
 }

@@ -3,42 +3,14 @@
 //! (`--http-rate`, GCRA from the `governor` crate, keyed by the client's address).
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::api::AppState;
 use crate::error::ApiError;
-
-/// The per-client limiter: `rate` submissions a second, bursts of twice that.
-pub fn limiter(rate: u32) -> DefaultKeyedRateLimiter<IpAddr> {
-    let per_sec = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(rate.saturating_mul(2)).unwrap_or(per_sec);
-    RateLimiter::keyed(Quota::per_second(per_sec).allow_burst(burst))
-}
-
-/// Takes one submission from `peer`'s allowance, or says when to come back.
-pub fn admit(limiter: &DefaultKeyedRateLimiter<IpAddr>, peer: IpAddr) -> Result<(), ApiError> {
-    limiter.check_key(&peer).map_err(|not_until| {
-        let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError {
-            retry_after: Some(wait.as_secs().max(1)),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "too many submissions from {peer}: try again in {} ms",
-                    wait.as_millis().max(1)
-                ),
-            )
-        }
-    })
-}
+use crate::state::AppState;
 
 /// Middleware on the API: with a token configured, every request but `GET /api/v1/healthz`
 /// (a probe) must carry `Authorization: Bearer <token>`.
@@ -86,20 +58,6 @@ pub fn peer(info: &ConnectInfo<SocketAddr>) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_limiter_allows_a_burst_then_refuses_with_a_retry_after() {
-        let l = limiter(2);
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let other: IpAddr = "10.0.0.2".parse().unwrap();
-        for _ in 0..4 {
-            admit(&l, ip).unwrap();
-        }
-        let e = admit(&l, ip).unwrap_err();
-        assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(e.retry_after, Some(1));
-        admit(&l, other).expect("another client has its own allowance");
-    }
 
     #[test]
     fn tokens_compare_whole() {

@@ -12,7 +12,8 @@
 //! | `submit` | the JSON submission and every check before a worker sees it |
 //! | `executor` | one run through the dispatcher and a worker (kennel-client's library) |
 //! | `store` | finished runs, bounded in count and time |
-//! | `guard` | bearer token, per-client rate limit |
+//! | `guard` | bearer token, the client's address |
+//! | `state` | `AppState`, shared by every handler; the per-client rate limit; `answer` |
 //! | `serve` | accept loop, per-connection limits, heartbeat |
 //! | `playground` | the embedded page |
 //! | `error` | the one JSON error shape |
@@ -27,6 +28,7 @@ pub mod playground;
 pub mod runs;
 pub mod serve;
 pub mod settings;
+pub mod state;
 pub mod store;
 pub mod submit;
 
@@ -37,8 +39,8 @@ use kennel_common::segment::RecordId;
 use kennel_common::shutdown::Shutdown;
 use kennel_common::{Error, Result};
 
-use crate::api::AppState;
 use crate::settings::Settings;
+use crate::state::AppState;
 use kennel_options::gateway::Args;
 
 /// Descriptors kept for everything but connections (segment, FIFOs, control connections to

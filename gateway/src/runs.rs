@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::api::{answer, AppState};
 use crate::error::ApiError;
+use crate::state::{answer, AppState};
 use crate::store::{valid_id, RunDoc, RunState};
 use crate::submit::{check, Checked, RunRequest};
 
@@ -49,7 +49,7 @@ async fn admit(
     query: Result<Query<RunQuery>, QueryRejection>,
     body: Result<Json<RunRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    crate::guard::admit(&app.limiter, crate::guard::peer(&peer))?;
+    crate::state::admit(&app.limiter, crate::guard::peer(&peer))?;
     let Query(q) = query?;
     let Json(req) = body?;
     let checked = check(req, &app.settings, &app.ctx.segment.snapshot())?;

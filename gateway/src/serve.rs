@@ -20,7 +20,7 @@ use kennel_common::logging::warn_limited;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-use crate::api::AppState;
+use crate::state::AppState;
 
 /// What hyper buffers of a request head at most (the exact limit is `api::MAX_HEAD`).
 const MAX_HEAD: usize = crate::api::MAX_HEAD;

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use kennel_common::layout::{FatalReason, KillReason, Supervision};
 use nix::unistd::Pid;
 
-use crate::machine::Policy;
-use crate::policy::History;
+use crate::policy::{History, RestartPolicy};
 
 /// Why the watchdog is stopping a child: said in the logs (and, later, in its record).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +85,15 @@ impl Phase {
 }
 
 /// Everything the supervisor knows about one child: the whole input of `step`.
+/// What the machine decides with: the restart policy and the two timings of a start and a
+/// stop (`--start-timeout`, `--grace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub restart: RestartPolicy,
+    pub start_timeout: Duration,
+    pub grace: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Life {
     pub phase: Phase,

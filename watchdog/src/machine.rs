@@ -30,8 +30,8 @@ use kennel_common::layout::{ExitCode, FatalReason, KillReason};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-pub use crate::life::{deadline, published, Life, Phase, StopReason};
-use crate::policy::{judge, Death, Next, RestartPolicy};
+pub use crate::life::{deadline, published, Life, Phase, Policy, StopReason};
+use crate::policy::{judge, Death, Next};
 
 /// Something that happened to a child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,14 +68,6 @@ pub enum Effect {
     MarkDead(ExitCode, KillReason),
     /// Say something, at a level, about this child (the driver prefixes its name).
     Log(log::Level, String),
-}
-
-/// Timings the machine needs besides the restart policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    pub restart: RestartPolicy,
-    pub start_timeout: Duration,
-    pub grace: Duration,
 }
 
 /// The one transition function. Pure: same inputs, same outputs. Each cell of the table is a

@@ -12,18 +12,20 @@
 //! | `serve` | one client connection, from admission to the pong |
 //! | `session` | a built-in service's connection: message after message until the client ends it |
 //! | `services` | what each built-in request type answers; `calendar`, the UTC date and time |
-//! | `run` | the program runner's languages: submission in, result out |
+//! | `programs` | the program runner's languages: submission in, result out |
+//! | `wire` | `Conn`: a client connection's reads, writes, buffer and deadline |
 
 #![forbid(unsafe_code)]
 
 pub mod calendar;
 pub mod listen;
-pub mod run;
+pub mod programs;
 pub mod serve;
 pub mod services;
 pub mod session;
 pub mod settings;
 pub mod state;
+pub mod wire;
 
 pub use listen::run;
 pub use state::Worker;

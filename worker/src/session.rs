@@ -3,40 +3,35 @@
 //! information and cut the connection") and as published student clients talk (`Hello`,
 //! `encore`, a goodbye). docs/PROTOCOL.md §5.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::SeqCst;
-use std::time::Instant;
 
 use kennel_common::layout::ProcState;
 use kennel_common::protocol::{RequestKind, Service};
 
-use crate::serve::{read_message, say_error, write_answer, ReadFailure};
 use crate::services;
 use crate::state::Worker;
+use crate::wire::{Conn, ReadFailure};
 
 /// A built-in service (time, date, echo): a session of messages, each answered in its own
 /// framing, until the client closes, says goodbye (`bye`, `goodbye`, `quit`, `exit`: answered,
 /// then closed) or stays silent for the client timeout — the assignment's "exchange some
 /// information and cut the connection". The slot stays assigned to the client for the whole
 /// session. True if at least one message was answered.
-pub(crate) fn serve_service(
-    worker: &Worker,
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    mut deadline: Instant,
-    service: Service,
-    peer: SocketAddr,
-) -> bool {
+pub(crate) fn serve(worker: &Worker, conn: &mut Conn, service: Service) -> bool {
     let request = RequestKind::Service(service);
     let mut answered = 0u64;
     loop {
-        match read_message(worker, stream, buf, deadline) {
+        match conn.read_message() {
             Ok((framing, payload)) => {
                 let body = services::answer(service, &payload);
-                let write_deadline = Instant::now() + worker.settings.client_timeout;
-                if let Err(e) = write_answer(worker, stream, framing, &body, write_deadline) {
+                if let Err(e) = conn.write_answer(framing, &body) {
                     if answered == 0 {
-                        log::warn!("{peer} left before its {} answer: {e}", request.name());
+                        log::warn!(
+                            "{} left before its {} answer: {e}",
+                            conn.peer,
+                            request.name()
+                        );
                     }
                     return answered > 0;
                 }
@@ -44,7 +39,7 @@ pub(crate) fn serve_service(
                 if is_goodbye(&payload) || stopping(worker) {
                     return true;
                 }
-                deadline = Instant::now() + worker.settings.client_timeout;
+                conn.renew_deadline();
             }
             // The end of a session: the client closed (a reset too: it closed with our last
             // answer unread, as clients that send a goodbye and leave do), or went quiet.
@@ -53,7 +48,7 @@ pub(crate) fn serve_service(
             {
                 return true
             }
-            Err(failure) => return first_message_failed(stream, failure, peer),
+            Err(failure) => return first_message_failed(conn, failure),
         }
     }
 }
@@ -77,16 +72,17 @@ fn is_goodbye(payload: &[u8]) -> bool {
 }
 
 /// Why a session's first message could not be read, said to the client and logged.
-fn first_message_failed(stream: &mut TcpStream, failure: ReadFailure, peer: SocketAddr) -> bool {
+fn first_message_failed(conn: &Conn, failure: ReadFailure) -> bool {
+    let peer: SocketAddr = conn.peer;
     match failure {
         ReadFailure::Invalid(why) => {
             log::warn!("rejected a message from {peer}: {why}");
-            say_error(stream, &why);
+            conn.say_error(&why);
             false
         }
         ReadFailure::TimedOut => {
             log::warn!("{peer} sent no complete message within the client timeout");
-            say_error(stream, "timed out waiting for the message");
+            conn.say_error("timed out waiting for the message");
             false
         }
         ReadFailure::Closed => {

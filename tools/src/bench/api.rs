@@ -12,7 +12,7 @@ use kennel_common::segment::{Access, Segment};
 use kennel_runner::{RunResult, Submission, Verdict};
 use serde::Serialize;
 
-use super::runner::{timed, unique, Program, PROGRAMS};
+use super::programs::{timed, unique, Program, PROGRAMS};
 use crate::launch::launch_for_bench;
 use kennel_client::{Client, ClientConfig};
 

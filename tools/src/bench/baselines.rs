@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use kennel_runner::language::Toolchains;
 use kennel_runner::{Language, Runner, RunnerOptions, Submission, Verdict};
 
-use super::runner::{timed, unique, Program, PROGRAMS};
+use super::programs::{timed, unique, Program, PROGRAMS};
 use crate::launch::bin_dir;
 
 /// The bare program, compiled once outside any sandbox.

@@ -13,7 +13,7 @@ use kennel_common::protocol::frame_request;
 use kennel_common::segment::RecordId;
 
 use super::load::percentile_us;
-use super::suite::Outcome;
+use super::report::Outcome;
 use kennel_client::inspect::Inspector;
 use kennel_client::{Client, ClientConfig};
 

@@ -9,6 +9,7 @@ pub mod load;
 pub mod minimal;
 pub mod multihost;
 pub mod nginx;
+pub mod programs;
 pub mod report;
 pub mod restart;
 pub mod runner;

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::load::percentile_us;
-use super::suite::Outcome;
+use super::load::RunResult;
+use super::restart;
 
 pub fn human_bytes(n: usize) -> String {
     if n >= 1 << 20 {
@@ -175,4 +176,76 @@ pub fn write_json(path: &Path, out: &Outcome) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
     std::fs::write(path, json(out) + "\n").map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// One (clients, payload) cell: every system's rounds.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub clients: usize,
+    pub payload: usize,
+    /// Per system (same order as `Suite::systems`), per round.
+    pub runs: Vec<Vec<RunResult>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub systems: Vec<&'static str>,
+    pub cells: Vec<Cell>,
+    pub nginx_note: Option<String>,
+    pub dispatch_hist: Vec<u64>,
+    pub dispatch_mean_us: f64,
+    pub rss_idle_kib: Vec<(String, u64)>,
+    pub rss_peak_kib: Vec<(String, u64)>,
+    pub idle_conn_rss_kib: u64,
+    pub idle_conn_errors: u64,
+    pub idle_conn_opened: usize,
+    /// A real client's echo exchanges while the idle connections are open (and a few busy
+    /// clients run): p50 and p99 in µs, and its failures.
+    pub idle_real_p50_us: f64,
+    pub idle_real_p99_us: f64,
+    pub idle_real_errors: u64,
+    pub restart: Option<restart::RestartReport>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+impl Cell {
+    pub fn rps(&self, sys: usize) -> f64 {
+        median(self.runs[sys].iter().map(RunResult::rps).collect())
+    }
+
+    /// Median over rounds of system `a`'s throughput divided by `b`'s in the same round.
+    pub fn ratio(&self, a: usize, b: usize) -> f64 {
+        median(
+            self.runs[a]
+                .iter()
+                .zip(&self.runs[b])
+                .map(|(x, y)| x.rps() / y.rps().max(1e-9))
+                .collect(),
+        )
+    }
+
+    pub fn latencies(&self, sys: usize) -> Vec<u64> {
+        let mut v: Vec<u64> = self.runs[sys]
+            .iter()
+            .flat_map(|r| r.latencies_ns.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    pub fn errors(&self, sys: usize) -> u64 {
+        self.runs[sys].iter().map(|r| r.errors).sum()
+    }
 }

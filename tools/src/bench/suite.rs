@@ -12,8 +12,8 @@ use kennel_common::procfs;
 use kennel_common::runtime::RuntimeDir;
 use kennel_common::segment::RecordId;
 
-use super::load::{self, Route, RunResult};
-use super::report::{human_bytes, write_json};
+use super::load::{self, Route};
+use super::report::{human_bytes, write_json, Cell, Outcome};
 use super::{idle, minimal, nginx, restart};
 use crate::launch::{bin_dir, fresh_runtime_dir, launch};
 use kennel_client::inspect::Inspector;
@@ -122,78 +122,6 @@ impl SuiteConfig {
 
 /// The largest payload a benchmark request may carry: the workers' default payload bound.
 const MAX_BENCH_PAYLOAD: usize = 1 << 20;
-
-/// One (clients, payload) cell: every system's rounds.
-#[derive(Debug, Clone)]
-pub struct Cell {
-    pub clients: usize,
-    pub payload: usize,
-    /// Per system (same order as `Suite::systems`), per round.
-    pub runs: Vec<Vec<RunResult>>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Outcome {
-    pub systems: Vec<&'static str>,
-    pub cells: Vec<Cell>,
-    pub nginx_note: Option<String>,
-    pub dispatch_hist: Vec<u64>,
-    pub dispatch_mean_us: f64,
-    pub rss_idle_kib: Vec<(String, u64)>,
-    pub rss_peak_kib: Vec<(String, u64)>,
-    pub idle_conn_rss_kib: u64,
-    pub idle_conn_errors: u64,
-    pub idle_conn_opened: usize,
-    /// A real client's echo exchanges while the idle connections are open (and a few busy
-    /// clients run): p50 and p99 in µs, and its failures.
-    pub idle_real_p50_us: f64,
-    pub idle_real_p99_us: f64,
-    pub idle_real_errors: u64,
-    pub restart: Option<restart::RestartReport>,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-impl Cell {
-    pub fn rps(&self, sys: usize) -> f64 {
-        median(self.runs[sys].iter().map(RunResult::rps).collect())
-    }
-
-    /// Median over rounds of system `a`'s throughput divided by `b`'s in the same round.
-    pub fn ratio(&self, a: usize, b: usize) -> f64 {
-        median(
-            self.runs[a]
-                .iter()
-                .zip(&self.runs[b])
-                .map(|(x, y)| x.rps() / y.rps().max(1e-9))
-                .collect(),
-        )
-    }
-
-    pub fn latencies(&self, sys: usize) -> Vec<u64> {
-        let mut v: Vec<u64> = self.runs[sys]
-            .iter()
-            .flat_map(|r| r.latencies_ns.iter().copied())
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
-    pub fn errors(&self, sys: usize) -> u64 {
-        self.runs[sys].iter().map(|r| r.errors).sum()
-    }
-}
 
 fn processes(inspector: &Inspector, watchdog: u32) -> Vec<(String, u32)> {
     let snap = inspector.segment.snapshot();

@@ -9,30 +9,21 @@
 //! A submission that cannot be run as sent (malformed, over a limit, a language this host
 //! lacks) is answered `ERR refused: <why>`: clients do not retry those.
 
-use std::net::{SocketAddr, TcpStream};
-use std::time::Instant;
-
 use kennel_common::protocol::Framing;
 use kennel_runner::{Language, Submission};
 
-use crate::serve::{fill, read_message, say_error, write_answer, ReadFailure};
 use crate::state::Worker;
+use crate::wire::{Conn, ReadFailure};
 
 /// Serves one submission; true if the client got a result.
-pub fn serve(
-    worker: &Worker,
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-    lang: Language,
-    peer: SocketAddr,
-) -> bool {
-    let submission = match read_submission(worker, stream, buf, deadline) {
+pub fn serve(worker: &Worker, conn: &mut Conn, lang: Language) -> bool {
+    let peer = conn.peer;
+    let submission = match read_submission(worker, conn) {
         Ok(s) => s,
         Err(why) => {
             log::warn!("{peer}: {why}");
-            say_error(stream, &format!("refused: {why}"));
-            linger(stream);
+            conn.say_error(&format!("refused: {why}"));
+            conn.linger();
             return false;
         }
     };
@@ -41,7 +32,7 @@ pub fn serve(
         Ok(r) => r,
         Err(why) => {
             log::warn!("{peer}: refused a {} submission: {why}", lang.name());
-            say_error(stream, &format!("refused: {why}"));
+            conn.say_error(&format!("refused: {why}"));
             return false;
         }
     };
@@ -62,8 +53,7 @@ pub fn serve(
     } else {
         Framing::Bare
     };
-    let write_deadline = Instant::now() + worker.settings.client_timeout;
-    match write_answer(worker, stream, framing, &answer, write_deadline) {
+    match conn.write_answer(framing, &answer) {
         Ok(()) => true,
         Err(e) => {
             log::warn!("{peer} left before its result: {e}");
@@ -73,31 +63,26 @@ pub fn serve(
 }
 
 /// The submission, and whether it came framed.
-fn read_submission(
-    worker: &Worker,
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    deadline: Instant,
-) -> Result<(Submission, bool), String> {
+fn read_submission(worker: &Worker, conn: &mut Conn) -> Result<(Submission, bool), String> {
     let max = worker.settings.max_payload;
     // Enough bytes to tell the styles apart: "LEN " or anything else.
-    while buf.len() < 4 && b"LEN ".starts_with(buf) {
-        match fill(worker, stream, buf, deadline) {
+    while conn.buffered().len() < 4 && b"LEN ".starts_with(conn.buffered()) {
+        match conn.fill() {
             Ok(0) => break,
             Ok(_) => {}
             Err(e) => return Err(describe(e)),
         }
     }
-    if buf.starts_with(b"LEN ") {
-        let (_, payload) = read_message(worker, stream, buf, deadline).map_err(describe)?;
+    if conn.buffered().starts_with(b"LEN ") {
+        let (_, payload) = conn.read_message().map_err(describe)?;
         return Ok((Submission::decode(&payload)?, true));
     }
     // Bare: the source is everything up to the client's half-close.
     loop {
-        if buf.len() > max {
+        if conn.buffered().len() > max {
             return Err(format!("source over {max} bytes (--max-payload)"));
         }
-        match fill(worker, stream, buf, deadline) {
+        match conn.fill() {
             Ok(0) => break,
             Ok(_) => {}
             Err(ReadFailure::TimedOut) => {
@@ -109,10 +94,10 @@ fn read_submission(
             Err(e) => return Err(describe(e)),
         }
     }
-    if buf.is_empty() {
+    if conn.buffered().is_empty() {
         return Err("an empty source".into());
     }
-    let source = std::mem::take(buf);
+    let source = conn.take_buffered();
     Ok((
         Submission {
             source,
@@ -120,28 +105,6 @@ fn read_submission(
         },
         false,
     ))
-}
-
-/// After refusing a submission that is still arriving (too large), reads and drops the rest
-/// for a bounded time and size before closing: closing with unread bytes would send a reset,
-/// and the client, still writing, would lose the `ERR` line that says why.
-fn linger(stream: &mut TcpStream) {
-    use std::io::Read;
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let until = Instant::now() + std::time::Duration::from_secs(2);
-    let mut sink = [0u8; 64 * 1024];
-    let mut left: usize = 64 << 20;
-    while left > 0 && Instant::now() < until {
-        let _ = stream.set_read_timeout(Some(
-            until
-                .saturating_duration_since(Instant::now())
-                .max(std::time::Duration::from_millis(1)),
-        ));
-        match stream.read(&mut sink) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => left = left.saturating_sub(n),
-        }
-    }
 }
 
 fn describe(e: ReadFailure) -> String {
