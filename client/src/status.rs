@@ -54,11 +54,6 @@ pub(crate) fn age(s: &Snapshot, stamp: u64) -> Option<u64> {
 /// The human table.
 pub fn table(s: &Snapshot, ctx: &Context) -> String {
     let mut out = String::new();
-    let watchdog = match ctx.watchdog {
-        WatchdogLiveness::Alive if invariants::watchdog_frozen(s) => "frozen",
-        WatchdogLiveness::Alive => "running",
-        WatchdogLiveness::Gone => "GONE",
-    };
     let _ = writeln!(
         out,
         "Kennel instance {}  segment {}{}",
@@ -66,9 +61,24 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         ctx.segment_name,
         if s.stopping { "  (stopping)" } else { "" }
     );
-    let _ = writeln!(
-        out,
-        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>5} {:>8} {:>6} {:>8} {:>9} {:>11}  LAST EXIT",
+    rows(&mut out, s, ctx);
+    footer(&mut out, s, ctx);
+    out
+}
+
+/// One row of the table: eleven columns, then the last exit.
+fn row(out: &mut String, cells: [&str; 11], last: &str) {
+    let [role, slot, pid, state, port, tasks, served, failed, restarts, beat, pings] = cells;
+    let line = format!(
+        "{role:<10} {slot:>4} {pid:>8} {state:<9} {port:>6} {tasks:>5} {served:>8} {failed:>6} \
+         {restarts:>8} {beat:>9} {pings:>11}  {last}"
+    );
+    let _ = writeln!(out, "{}", line.trim_end());
+}
+
+/// The header, the watchdog's row, and one row per child.
+fn rows(out: &mut String, s: &Snapshot, ctx: &Context) {
+    let header = [
         "ROLE",
         "SLOT",
         "PID",
@@ -79,23 +89,23 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         "FAILED",
         "RESTARTS",
         "HEARTBEAT",
-        "PING/PONG"
-    );
-    let _ = writeln!(
-        out,
-        "{:<10} {:>4} {:>8} {:<9} {:>6} {:>5} {:>8} {:>6} {:>8} {:>9} {:>11}",
-        "watchdog",
-        "-",
-        s.watchdog_pid,
-        watchdog,
-        "-",
-        "-",
-        "-",
-        "-",
-        "-",
+        "PING/PONG",
+    ];
+    row(out, header, "LAST EXIT");
+    let watchdog = match ctx.watchdog {
+        WatchdogLiveness::Alive if invariants::watchdog_frozen(s) => "frozen",
+        WatchdogLiveness::Alive => "running",
+        WatchdogLiveness::Gone => "GONE",
+    };
+    let (pid, beat) = (
+        s.watchdog_pid.to_string(),
         fmt_age(age(s, s.watchdog_heartbeat_ms)),
-        "-"
     );
+    let dash = "-";
+    let cells = [
+        "watchdog", dash, &pid, watchdog, dash, dash, dash, dash, dash, &beat, dash,
+    ];
+    row(out, cells, "");
     for r in s.present() {
         let (role, slot) = match r.id {
             RecordId::Dispatcher => ("dispatcher", "-".to_string()),
@@ -106,23 +116,41 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
         if let Some(reason) = r.fatal_reason().filter(|f| f.describe() != "") {
             state = format!("{state}: {}", reason.describe());
         }
-        let _ = writeln!(
-            out,
-            "{:<10} {:>4} {:>8} {:<9} {:>6} {:>5} {:>8} {:>6} {:>8} {:>9} {:>11}  {}",
-            role,
-            slot,
-            r.pid().map_or("-".into(), |p| p.to_string()),
-            state,
-            port(r).map_or("-".into(), |p| p.to_string()),
-            tasks(r),
-            r.served,
-            r.failed,
-            r.restarts,
+        let pid = r.pid().map_or("-".into(), |p| p.to_string());
+        let port = port(r).map_or("-".into(), |p| p.to_string());
+        let (served, failed, restarts) = (
+            r.served.to_string(),
+            r.failed.to_string(),
+            r.restarts.to_string(),
+        );
+        let (beat, pings) = (
             fmt_age(heartbeat_age(s, r)),
             format!("{}/{}", r.ping, r.pong),
-            r.last_exit_text().unwrap_or_else(|| "-".into()),
+        );
+        let cells = [
+            role,
+            &slot,
+            &pid,
+            &state,
+            &port,
+            &tasks(r),
+            &served,
+            &failed,
+            &restarts,
+            &beat,
+            &pings,
+        ];
+        row(
+            out,
+            cells,
+            &r.last_exit_text().unwrap_or_else(|| "-".into()),
         );
     }
+}
+
+/// What the rows do not say: languages by worker, limits, the pool, the dispatcher's figures,
+/// and whether the instance is stale.
+fn footer(out: &mut String, s: &Snapshot, ctx: &Context) {
     let offers: Vec<String> = s
         .workers()
         .iter()
@@ -161,7 +189,6 @@ pub fn table(s: &Snapshot, ctx: &Context) -> String {
              words, not live processes. The next start cleans up."
         );
     }
-    out
 }
 
 /// `tasks/capacity` of a worker (`-` before it published its capacity).

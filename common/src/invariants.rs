@@ -85,6 +85,15 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
         );
         return;
     }
+    let Some(state) = codes(r, &mut fail) else {
+        return;
+    };
+    assignment(r, state, &mut fail);
+    liveness(s, r, state, &mut fail);
+}
+
+/// Every code is one its type knows; the state, if it is one.
+fn codes(r: &RecordView, fail: &mut impl FnMut(&'static str, String)) -> Option<ProcState> {
     if Role::from_code(r.role) != Some(r.id.role()) {
         fail("role", format!("role code {}", r.role));
     }
@@ -93,7 +102,7 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
             "state-code",
             format!("state code {} is not a state", r.state),
         );
-        return;
+        return None;
     };
     if r.supervision().is_none() {
         fail(
@@ -104,6 +113,12 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
     if r.fatal_reason().is_none() {
         fail("fatal-reason", format!("reason code {}", r.fatal_reason));
     }
+    Some(state)
+}
+
+/// At most one assignment open, marked the same way by the state and the ping/pong pair, and
+/// naming a request type and a client; tasks within the capacity.
+fn assignment(r: &RecordView, state: ProcState, fail: &mut impl FnMut(&'static str, String)) {
     let outstanding = r.ping.wrapping_sub(r.pong);
     if outstanding > 1 {
         fail(
@@ -144,6 +159,16 @@ fn check_record(s: &Snapshot, r: &RecordView, out: &mut Vec<Violation>) {
             format!("{} tasks for a capacity of {}", r.tasks, r.capacity),
         );
     }
+}
+
+/// A live process has a pid, an endpoint and a fresh heartbeat (never one from the future),
+/// and is not both supervised as running and marked dead.
+fn liveness(
+    s: &Snapshot,
+    r: &RecordView,
+    state: ProcState,
+    fail: &mut impl FnMut(&'static str, String),
+) {
     let live = matches!(
         state,
         ProcState::Idle | ProcState::Assigned | ProcState::Busy

@@ -32,6 +32,12 @@ impl Out {
 }
 
 impl Out {
+    /// A family with one unlabelled sample: the name written once.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+
     /// One family with one sample per record of `records`, labelled by child.
     fn per_child<T: std::fmt::Display>(
         &mut self,
@@ -65,11 +71,15 @@ fn child(r: &RecordView) -> Vec<(&'static str, String)> {
 /// The exposition of `s`, with the dispatch-time histogram `hist` (1 µs buckets).
 pub fn render(s: &Snapshot, hist: &[u64]) -> String {
     let mut o = Out(String::new());
-    let workers = s.workers();
-    let d = s.dispatcher();
-    // Every child that exists: the gateway only when HTTP is on.
-    let children: Vec<RecordView> = s.present().cloned().collect();
+    workers(&mut o, s.workers());
+    dispatcher(&mut o, s.dispatcher());
+    children(&mut o, s);
+    pool(&mut o, s);
+    dispatch_histogram(&mut o, hist);
+    o.0
+}
 
+fn workers(o: &mut Out, workers: &[RecordView]) {
     o.per_child(
         "kennel_worker_served_total",
         "counter",
@@ -98,37 +108,44 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
         workers,
         |r| r.capacity,
     );
-    o.family(
+}
+
+fn dispatcher(o: &mut Out, d: &RecordView) {
+    o.single(
         "kennel_dispatcher_dispatched_total",
         "counter",
         "Requests the dispatcher gave a worker.",
+        d.served,
     );
-    o.sample("kennel_dispatcher_dispatched_total", &[], d.served);
-    o.family(
+    o.single(
         "kennel_dispatcher_busy_answers_total",
         "counter",
         "Requests answered -1 (no worker in time).",
+        d.busy,
     );
-    o.sample("kennel_dispatcher_busy_answers_total", &[], d.busy);
-    o.family(
+    o.single(
         "kennel_dispatcher_failed_total",
         "counter",
         "Control requests refused (unknown type, limits).",
+        d.failed,
     );
-    o.sample("kennel_dispatcher_failed_total", &[], d.failed);
-    o.family(
+    o.single(
         "kennel_dispatcher_queue_length",
         "gauge",
         "Requests waiting for a worker now.",
+        d.waiting,
     );
-    o.sample("kennel_dispatcher_queue_length", &[], d.waiting);
-    o.family(
+    o.single(
         "kennel_dispatcher_connections",
         "gauge",
         "Control connections open now.",
+        d.connections,
     );
-    o.sample("kennel_dispatcher_connections", &[], d.connections);
+}
 
+/// Every child that exists (the gateway only when HTTP is on), and the watchdog's heartbeat.
+fn children(o: &mut Out, s: &Snapshot) {
+    let children: Vec<RecordView> = s.present().cloned().collect();
     o.per_child(
         "kennel_child_up",
         "gauge",
@@ -143,8 +160,9 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
         &children,
         |r| r.restarts,
     );
+    let name = "kennel_child_last_exit";
     o.family(
-        "kennel_child_last_exit",
+        name,
         "gauge",
         "How the child's last process ended: its exit code, or its signal (label how).",
     );
@@ -156,40 +174,31 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
             };
             let mut l = child(r);
             l.push(("how", how.into()));
-            o.sample("kennel_child_last_exit", &l, v);
+            o.sample(name, &l, v);
         }
     }
+    let name = "kennel_child_heartbeat_age_seconds";
     o.family(
-        "kennel_child_heartbeat_age_seconds",
+        name,
         "gauge",
         "Seconds since the child's last sign of life.",
     );
     for r in &children {
         if r.pid().is_some() && r.supervision() == Some(Supervision::Running) {
-            o.sample(
-                "kennel_child_heartbeat_age_seconds",
-                &child(r),
-                s.age_ms(r.heartbeat_ms) as f64 / 1000.0,
-            );
+            o.sample(name, &child(r), s.age_ms(r.heartbeat_ms) as f64 / 1000.0);
         }
     }
-    o.family(
+    o.single(
         "kennel_watchdog_heartbeat_age_seconds",
         "gauge",
         "Seconds since the watchdog's loop last turned.",
-    );
-    o.sample(
-        "kennel_watchdog_heartbeat_age_seconds",
-        &[],
         s.age_ms(s.watchdog_heartbeat_ms) as f64 / 1000.0,
     );
+}
 
-    o.family(
-        "kennel_pool_workers",
-        "gauge",
-        "Workers in the pool now (running or starting).",
-    );
-    let active = workers
+fn pool(o: &mut Out, s: &Snapshot) {
+    let active = s
+        .workers()
         .iter()
         .filter(|r| {
             matches!(
@@ -198,51 +207,53 @@ pub fn render(s: &Snapshot, hist: &[u64]) -> String {
             )
         })
         .count();
-    o.sample("kennel_pool_workers", &[], active);
+    o.single(
+        "kennel_pool_workers",
+        "gauge",
+        "Workers in the pool now (running or starting).",
+        active,
+    );
+    let name = "kennel_pool_bounds";
     o.family(
-        "kennel_pool_bounds",
+        name,
         "gauge",
         "The pool's minimum and maximum (label bound).",
     );
-    o.sample("kennel_pool_bounds", &[("bound", "min".into())], s.pool.min);
-    o.sample("kennel_pool_bounds", &[("bound", "max".into())], s.pool.max);
-    o.family(
+    o.sample(name, &[("bound", "min".into())], s.pool.min);
+    o.sample(name, &[("bound", "max".into())], s.pool.max);
+    o.single(
         "kennel_pool_scale_ups_total",
         "counter",
         "Workers started because requests waited.",
+        s.pool.scale_ups,
     );
-    o.sample("kennel_pool_scale_ups_total", &[], s.pool.scale_ups);
-    o.family(
+    o.single(
         "kennel_pool_scale_downs_total",
         "counter",
         "Idle workers drained beyond the minimum.",
+        s.pool.scale_downs,
     );
-    o.sample("kennel_pool_scale_downs_total", &[], s.pool.scale_downs);
+}
 
+fn dispatch_histogram(o: &mut Out, hist: &[u64]) {
+    let name = "kennel_dispatch_seconds";
     o.family(
-        "kennel_dispatch_seconds",
+        name,
         "histogram",
         "The dispatcher's own time per request (waits for a worker excluded).",
     );
+    let bucket = format!("{name}_bucket");
     let mut cumulative = 0u64;
     let mut sum_us = 0.0;
     for (us, count) in hist.iter().enumerate().take(DISPATCH_BUCKETS) {
         cumulative += count;
         sum_us += *count as f64 * (us as f64 + 0.5);
         if us + 1 < DISPATCH_BUCKETS {
-            o.sample(
-                "kennel_dispatch_seconds_bucket",
-                &[("le", format!("{:e}", (us + 1) as f64 * 1e-6))],
-                cumulative,
-            );
+            let le = format!("{:e}", (us + 1) as f64 * 1e-6);
+            o.sample(&bucket, &[("le", le)], cumulative);
         }
     }
-    o.sample(
-        "kennel_dispatch_seconds_bucket",
-        &[("le", "+Inf".into())],
-        cumulative,
-    );
-    o.sample("kennel_dispatch_seconds_sum", &[], sum_us * 1e-6);
-    o.sample("kennel_dispatch_seconds_count", &[], cumulative);
-    o.0
+    o.sample(&bucket, &[("le", "+Inf".into())], cumulative);
+    o.sample(&format!("{name}_sum"), &[], sum_us * 1e-6);
+    o.sample(&format!("{name}_count"), &[], cumulative);
 }

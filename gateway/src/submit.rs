@@ -73,77 +73,15 @@ pub struct Checked {
 
 /// Every check, in order; the first that fails is the answer.
 pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, ApiError> {
-    let (source, file_lang) = match (req.source, req.files) {
-        (Some(src), None) => (src, None),
-        (None, Some(mut files)) => {
-            if files.len() != 1 {
-                return Err(ApiError::unprocessable(
-                    "unsupported",
-                    format!(
-                        "{} files given: the runner compiles single-file programs, send one",
-                        files.len()
-                    ),
-                ));
-            }
-            let f = files.remove(0);
-            if !kennel_runner::archive::valid_name(&f.name) {
-                return Err(ApiError::unprocessable(
-                    "invalid_request",
-                    "a file name is letters, digits, '.', '_', '-' (no path, not hidden)",
-                ));
-            }
-            let lang = Language::from_path(Path::new(&f.name));
-            (f.content, lang)
-        }
-        (Some(_), Some(_)) => {
-            return Err(ApiError::unprocessable(
-                "invalid_request",
-                "give either source or files, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "invalid_request",
-                "no program: give source (or files)",
-            ))
-        }
-    };
-    let language = match (req.language.as_deref(), file_lang) {
-        (Some(name), _) => Language::from_name(name).ok_or_else(|| {
-            ApiError::unprocessable(
-                "unknown_language",
-                format!(
-                    "unknown language {:?}: Kennel runs python, c, cpp, java",
-                    printable(name)
-                ),
-            )
-        })?,
-        (None, Some(l)) => l,
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "unknown_language",
-                "no language: give language, or a file name with a known extension",
-            ))
-        }
-    };
+    let (source, file_lang) = program(req.source, req.files)?;
+    let language = language(req.language.as_deref(), file_lang)?;
     if source.is_empty() {
         return Err(ApiError::unprocessable(
             "invalid_request",
             "the source is empty",
         ));
     }
-    if req.args.len() > MAX_ARGS {
-        return Err(ApiError::unprocessable(
-            "invalid_request",
-            format!("{} arguments: at most {MAX_ARGS}", req.args.len()),
-        ));
-    }
-    if req.args.iter().any(|a| a.contains('\0')) {
-        return Err(ApiError::unprocessable(
-            "invalid_request",
-            "an argument holds a NUL character",
-        ));
-    }
+    check_args(&req.args)?;
     let submission = Submission {
         source: source.into_bytes(),
         stdin: req.stdin.into_bytes(),
@@ -187,6 +125,81 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
         wire,
         wall_ms: limits.wall_ms,
     })
+}
+
+/// The program: `source`, or exactly one of `files` (whose name may give the language).
+fn program(
+    source: Option<String>,
+    files: Option<Vec<SourceFile>>,
+) -> Result<(String, Option<Language>), ApiError> {
+    match (source, files) {
+        (Some(src), None) => Ok((src, None)),
+        (None, Some(mut files)) => {
+            if files.len() != 1 {
+                return Err(ApiError::unprocessable(
+                    "unsupported",
+                    format!(
+                        "{} files given: the runner compiles single-file programs, send one",
+                        files.len()
+                    ),
+                ));
+            }
+            let f = files.remove(0);
+            if !kennel_runner::archive::valid_name(&f.name) {
+                return Err(ApiError::unprocessable(
+                    "invalid_request",
+                    "a file name is letters, digits, '.', '_', '-' (no path, not hidden)",
+                ));
+            }
+            let lang = Language::from_path(Path::new(&f.name));
+            Ok((f.content, lang))
+        }
+        (Some(_), Some(_)) => Err(ApiError::unprocessable(
+            "invalid_request",
+            "give either source or files, not both",
+        )),
+        (None, None) => Err(ApiError::unprocessable(
+            "invalid_request",
+            "no program: give source (or files)",
+        )),
+    }
+}
+
+/// The language asked for by name, else the one the file's extension names.
+fn language(name: Option<&str>, from_file: Option<Language>) -> Result<Language, ApiError> {
+    match (name, from_file) {
+        (Some(name), _) => Language::from_name(name).ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_language",
+                format!(
+                    "unknown language {:?}: Kennel runs python, c, cpp, java",
+                    printable(name)
+                ),
+            )
+        }),
+        (None, Some(l)) => Ok(l),
+        (None, None) => Err(ApiError::unprocessable(
+            "unknown_language",
+            "no language: give language, or a file name with a known extension",
+        )),
+    }
+}
+
+/// The program's arguments: at most `MAX_ARGS`, none holding a NUL.
+fn check_args(args: &[String]) -> Result<(), ApiError> {
+    if args.len() > MAX_ARGS {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            format!("{} arguments: at most {MAX_ARGS}", args.len()),
+        ));
+    }
+    if args.iter().any(|a| a.contains('\0')) {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "an argument holds a NUL character",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a running worker offers `lang` (the bit it published before it was ready).

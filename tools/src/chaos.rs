@@ -112,38 +112,11 @@ impl ChaosReport {
     }
 }
 
-/// Runs the whole chaos experiment.
+/// Runs the whole chaos experiment: an instance, clients against it, a killer, then the
+/// settled instance checked and stopped, and whatever it left behind counted.
 pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
     let dir = fresh_runtime_dir("chaos");
-    let stderr = match &s.log {
-        Some(p) => Stdio::from(std::fs::File::create(p).map_err(|e| e.to_string())?),
-        None => Stdio::null(),
-    };
-    // The chaos instance raises the crash-loop brake: the killer kills far faster than any
-    // real fault would, and FATAL (tested on its own) would turn the experiment into a test
-    // of the brake. Quick-death backoff stays on. Hangs are detected within 1 s.
-    let args: Vec<String> = [
-        "--port",
-        "0",
-        "--worker-port-base",
-        "0",
-        "--workers",
-        &s.workers.to_string(),
-        "--max-restarts",
-        "1000000",
-        "--poll-interval",
-        "500ms",
-        "--client-timeout",
-        "2s",
-        "--queue-timeout",
-        "3s",
-    ]
-    .iter()
-    .map(|a| a.to_string())
-    .collect();
-    let bins = bin_dir().map_err(|e| e.to_string())?;
-    let mut inst =
-        launch(&bins, &dir, &args, stderr, Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    let mut inst = start_instance(s, &dir)?;
     let watchdog_pid = inst.pid();
     let rt = RuntimeDir::resolve(Some(&dir));
     let inspector = Inspector::open(rt.clone()).map_err(|e| e.to_string())?;
@@ -166,58 +139,13 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
             std::thread::spawn(move || client_loop(i, addr, &stop, &report, &last_ok, &longest_gap))
         })
         .collect();
-
     let mut seen: BTreeSet<u32> = BTreeSet::new();
-    let mut rng = fastrand::Rng::with_seed(s.seed);
-    let start = Instant::now();
-    let mut froze = false;
-    while start.elapsed() < s.duration {
-        std::thread::sleep(s.kill_every);
-        let snap = inspector.segment.snapshot();
-        remember_pids(&snap, &mut seen);
-        let victims: Vec<u32> = live_children(&snap, watchdog_pid);
-        if victims.is_empty() {
-            continue;
-        }
-        let victim = victims[rng.usize(..victims.len())];
-        if kill(Pid::from_raw(victim as i32), Signal::SIGKILL).is_ok() {
-            report.lock().expect("report").kills += 1;
-        }
-        if s.freeze && !froze && start.elapsed() > s.duration / 3 {
-            let workers: Vec<u32> = live_children(&snap, watchdog_pid)
-                .into_iter()
-                .filter(|p| *p != victim && Some(*p) != snap.dispatcher().pid())
-                .collect();
-            if let Some(p) = workers.first() {
-                if kill(Pid::from_raw(*p as i32), Signal::SIGSTOP).is_ok() {
-                    report.lock().expect("report").freezes += 1;
-                    froze = true;
-                }
-            }
-        }
-    }
+    kill_loop(s, &inspector, watchdog_pid, &report, &mut seen);
     stop.store(true, SeqCst);
     for c in clients {
         let _ = c.join();
     }
-
-    // Let the system settle (every child back and ready), then check its invariants. A record
-    // still naming the last victim (killed an instant ago, not yet reaped) is not settled: its
-    // pid must be alive too, or the check would race the watchdog's reaping.
-    let settle_deadline = Instant::now() + Duration::from_secs(10);
-    let snap = loop {
-        let snap = inspector.segment.snapshot();
-        remember_pids(&snap, &mut seen);
-        let settled = snap.records.iter().all(|r| {
-            matches!(r.state(), Some(ProcState::Idle))
-                && !r.torn
-                && r.pid().is_some_and(kennel_common::procfs::alive)
-        });
-        if settled || Instant::now() > settle_deadline {
-            break snap;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let snap = settle(&inspector, &mut seen);
     let violations = inspector.check(&snap);
     let restarts: u64 = snap.records.iter().map(|r| u64::from(r.restarts)).sum();
     drop(inspector);
@@ -240,14 +168,119 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
             .check_violations
             .push(format!("the watchdog exited with {status}"));
     }
+    seen.insert(watchdog_pid);
+    count_leaks(&mut report, &seen, &dir, &shm_name, semid);
+    let _ = std::fs::remove_dir(&dir);
+    Ok(report)
+}
+
+/// The chaos instance. It raises the crash-loop brake: the killer kills far faster than any
+/// real fault would, and FATAL (tested on its own) would turn the experiment into a test of
+/// the brake. Quick-death backoff stays on. Hangs are detected within 1 s.
+fn start_instance(
+    s: &ChaosSettings,
+    dir: &std::path::Path,
+) -> Result<crate::launch::Launched, String> {
+    let stderr = match &s.log {
+        Some(p) => Stdio::from(std::fs::File::create(p).map_err(|e| e.to_string())?),
+        None => Stdio::null(),
+    };
+    let args: Vec<String> = [
+        "--port",
+        "0",
+        "--worker-port-base",
+        "0",
+        "--workers",
+        &s.workers.to_string(),
+        "--max-restarts",
+        "1000000",
+        "--poll-interval",
+        "500ms",
+        "--client-timeout",
+        "2s",
+        "--queue-timeout",
+        "3s",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let bins = bin_dir().map_err(|e| e.to_string())?;
+    launch(&bins, dir, &args, stderr, Duration::from_secs(30)).map_err(|e| e.to_string())
+}
+
+/// Every `kill_every`, SIGKILL to a random child; once, a third of the way in, SIGSTOP to a
+/// worker (a hang for the watchdog to find). Every pid seen is remembered in `seen`.
+fn kill_loop(
+    s: &ChaosSettings,
+    inspector: &Inspector,
+    watchdog_pid: u32,
+    report: &Mutex<ChaosReport>,
+    seen: &mut BTreeSet<u32>,
+) {
+    let mut rng = fastrand::Rng::with_seed(s.seed);
+    let start = Instant::now();
+    let mut froze = false;
+    while start.elapsed() < s.duration {
+        std::thread::sleep(s.kill_every);
+        let snap = inspector.segment.snapshot();
+        remember_pids(&snap, seen);
+        let victims: Vec<u32> = live_children(&snap, watchdog_pid);
+        if victims.is_empty() {
+            continue;
+        }
+        let victim = victims[rng.usize(..victims.len())];
+        if kill(Pid::from_raw(victim as i32), Signal::SIGKILL).is_ok() {
+            report.lock().expect("report").kills += 1;
+        }
+        if s.freeze && !froze && start.elapsed() > s.duration / 3 {
+            let workers: Vec<u32> = live_children(&snap, watchdog_pid)
+                .into_iter()
+                .filter(|p| *p != victim && Some(*p) != snap.dispatcher().pid())
+                .collect();
+            if let Some(p) = workers.first() {
+                if kill(Pid::from_raw(*p as i32), Signal::SIGSTOP).is_ok() {
+                    report.lock().expect("report").freezes += 1;
+                    froze = true;
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the system to settle (every child back and ready), at most 10 s. A record still
+/// naming the last victim (killed an instant ago, not yet reaped) is not settled: its pid must
+/// be alive too, or the check would race the watchdog's reaping.
+fn settle(inspector: &Inspector, seen: &mut BTreeSet<u32>) -> Snapshot {
+    let settle_deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let snap = inspector.segment.snapshot();
+        remember_pids(&snap, seen);
+        let settled = snap.records.iter().all(|r| {
+            matches!(r.state(), Some(ProcState::Idle))
+                && !r.torn
+                && r.pid().is_some_and(kennel_common::procfs::alive)
+        });
+        if settled || Instant::now() > settle_deadline {
+            return snap;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the stopped instance left: processes still running with its runtime directory on
+/// their command line, its segment, its semaphore, files in its directory.
+fn count_leaks(
+    report: &mut ChaosReport,
+    seen: &BTreeSet<u32>,
+    dir: &std::path::Path,
+    shm_name: &str,
+    semid: i32,
+) {
     let marker = dir.display().to_string();
     report.leaked_processes = seen
-        .into_iter()
-        .chain(std::iter::once(watchdog_pid))
-        .filter(|p| {
-            // Still running with our runtime directory on its command line: ours, leaked.
-            kennel_common::procfs::cmdline(*p).is_some_and(|c| c.contains(&marker))
-        })
+        .iter()
+        .copied()
+        .filter(|p| kennel_common::procfs::cmdline(*p).is_some_and(|c| c.contains(&marker)))
         .collect();
     if std::path::Path::new(&format!("/dev/shm{shm_name}")).exists() {
         report.leaked_ipc.push(format!("shared memory {shm_name}"));
@@ -255,15 +288,13 @@ pub fn run(s: &ChaosSettings) -> Result<ChaosReport, String> {
     if kennel_common::sys::sem_stat(semid).is_ok() {
         report.leaked_ipc.push(format!("semaphore {semid}"));
     }
-    if let Ok(entries) = std::fs::read_dir(&dir) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             report
                 .leaked_ipc
                 .push(format!("file {}", e.path().display()));
         }
     }
-    let _ = std::fs::remove_dir(&dir);
-    Ok(report)
 }
 
 fn remember_pids(snap: &Snapshot, seen: &mut BTreeSet<u32>) {

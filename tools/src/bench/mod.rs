@@ -4,6 +4,7 @@
 pub mod api;
 pub mod baselines;
 pub mod cli;
+pub mod commands;
 pub mod idle;
 pub mod load;
 pub mod minimal;

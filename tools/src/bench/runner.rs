@@ -19,8 +19,8 @@ use kennel_runner::language::Toolchains;
 use kennel_runner::{Language, RunResult, Runner, RunnerOptions, Submission, Verdict};
 use serde::Serialize;
 
-use super::baselines::{bare_prepare, by_hand, layers};
-use super::programs::{timed, unique, PROGRAMS};
+use super::baselines::{bare_prepare, by_hand, layers, Bare};
+use super::programs::{timed, unique, Program, PROGRAMS};
 use crate::launch::{bin_dir, fresh_runtime_dir, launch_for_bench};
 use kennel_client::{Client, ClientConfig};
 
@@ -122,59 +122,18 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
     let programs = PROGRAMS
         .iter()
         .filter(|p| runner.offers(p.lang) && (!cfg.smoke || p.name.ends_with("hello")));
+    let setup = Setup {
+        tools: &tools,
+        opts: &opts,
+        scratch: &scratch,
+        runner: &runner,
+        kennel: kennel.addr,
+    };
     for p in programs {
         let bare = bare_prepare(&tools, p, &scratch.join(p.name.replace(' ', "-")))?;
         for &clients in clients_grid {
-            let mut sums = [0.0f64; 5];
-            let mut row_errors = 0;
-            let root = nix::unistd::geteuid().is_root();
-            for _ in 0..cfg.rounds {
-                let n = cfg.runs.max(clients);
-                sums[0] += timed(clients, n, || bare.run().then_some(()).ok_or(()));
-                sums[1] += timed(clients, n, || by_hand(&tools, p, &opts, &scratch, false));
-                if root {
-                    sums[4] += timed(clients, n, || by_hand(&tools, p, &opts, &scratch, true));
-                }
-                sums[2] += timed(clients, n, || {
-                    let sub = Submission {
-                        source: unique(p).into_bytes(),
-                        ..Default::default()
-                    };
-                    match runner.run(p.lang, &sub, 0) {
-                        Ok(r) if r.verdict == Verdict::Accepted => Ok(()),
-                        _ => Err(()),
-                    }
-                });
-                sums[3] += timed(clients, n, || {
-                    kennel_run(kennel.addr, p.lang, unique(p)).map(|_| ())
-                });
-                for (k, s) in sums.iter().enumerate() {
-                    if s.is_nan() {
-                        row_errors += 1;
-                        say(&format!("{}: system {k} failed", p.name));
-                    }
-                }
-            }
-            let r = cfg.rounds as f64;
-            let [bare_ms, by_hand_ms, in_process_ms, kennel_ms, same_ms] = sums.map(|s| s / r);
-            errors += row_errors;
-            let same = root.then_some(same_ms);
-            let row = Row {
-                program: p.name.to_string(),
-                clients,
-                bare_ms,
-                by_hand_ms,
-                by_hand_same_sandbox_ms: same,
-                in_process_ms,
-                kennel_ms,
-                kennel_over_by_hand: kennel_ms / same.unwrap_or(by_hand_ms),
-                kennel_over_bare: kennel_ms / bare_ms,
-                errors: row_errors,
-            };
-            say(&format!(
-                "{:<11} C={:<2} bare {:>8.1} ms  by hand {:>8.1} ms  in-process {:>8.1} ms  kennel {:>8.1} ms  kennel/by-hand {:.2}",
-                row.program, clients, bare_ms, by_hand_ms, in_process_ms, kennel_ms, row.kennel_over_by_hand
-            ));
+            let row = setup.row(p, &bare, clients, &cfg, &say);
+            errors += row.errors;
             rows.push(row);
         }
     }
@@ -192,6 +151,81 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
         runner: runner.describe(),
         errors,
     })
+}
+
+/// What every row of the table is measured with.
+struct Setup<'a> {
+    tools: &'a Toolchains,
+    opts: &'a RunnerOptions,
+    scratch: &'a std::path::Path,
+    runner: &'a Runner,
+    kennel: std::net::SocketAddr,
+}
+
+impl Setup<'_> {
+    /// One (program, clients) row: the bare run, the sandbox by hand (and, as root, by hand as
+    /// the same user Kennel runs it as), the runner in process and Kennel end to end, each
+    /// round in turn; the means over rounds.
+    fn row(
+        &self,
+        p: &Program,
+        bare: &Bare,
+        clients: usize,
+        cfg: &RunnerBenchConfig,
+        say: &impl Fn(&str),
+    ) -> Row {
+        let (tools, opts, scratch) = (self.tools, self.opts, self.scratch);
+        let mut sums = [0.0f64; 5];
+        let mut row_errors = 0;
+        let root = nix::unistd::geteuid().is_root();
+        for _ in 0..cfg.rounds {
+            let n = cfg.runs.max(clients);
+            sums[0] += timed(clients, n, || bare.run().then_some(()).ok_or(()));
+            sums[1] += timed(clients, n, || by_hand(tools, p, opts, scratch, false));
+            if root {
+                sums[4] += timed(clients, n, || by_hand(tools, p, opts, scratch, true));
+            }
+            sums[2] += timed(clients, n, || {
+                let sub = Submission {
+                    source: unique(p).into_bytes(),
+                    ..Default::default()
+                };
+                match self.runner.run(p.lang, &sub, 0) {
+                    Ok(r) if r.verdict == Verdict::Accepted => Ok(()),
+                    _ => Err(()),
+                }
+            });
+            sums[3] += timed(clients, n, || {
+                kennel_run(self.kennel, p.lang, unique(p)).map(|_| ())
+            });
+            for (k, s) in sums.iter().enumerate() {
+                if s.is_nan() {
+                    row_errors += 1;
+                    say(&format!("{}: system {k} failed", p.name));
+                }
+            }
+        }
+        let r = cfg.rounds as f64;
+        let [bare_ms, by_hand_ms, in_process_ms, kennel_ms, same_ms] = sums.map(|s| s / r);
+        let same = root.then_some(same_ms);
+        let row = Row {
+            program: p.name.to_string(),
+            clients,
+            bare_ms,
+            by_hand_ms,
+            by_hand_same_sandbox_ms: same,
+            in_process_ms,
+            kennel_ms,
+            kennel_over_by_hand: kennel_ms / same.unwrap_or(by_hand_ms),
+            kennel_over_bare: kennel_ms / bare_ms,
+            errors: row_errors,
+        };
+        say(&format!(
+            "{:<11} C={:<2} bare {:>8.1} ms  by hand {:>8.1} ms  in-process {:>8.1} ms  kennel {:>8.1} ms  kennel/by-hand {:.2}",
+            row.program, clients, bare_ms, by_hand_ms, in_process_ms, kennel_ms, row.kennel_over_by_hand
+        ));
+        row
+    }
 }
 
 /// One run through Kennel: ask, send, decode; the result must be accepted.

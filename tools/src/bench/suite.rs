@@ -143,6 +143,39 @@ fn raise_nofile() {
     }
 }
 
+/// Every (clients, payload) cell of the grid, each system in turn within each round
+/// (interleaved, so a drift of the machine hits every system alike).
+fn grid(
+    cfg: &SuiteConfig,
+    systems: &[(&'static str, Route)],
+    progress: &mut impl FnMut(&str),
+) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for &c in &cfg.clients {
+        for &p in &cfg.payloads {
+            let mut cell = Cell {
+                clients: c,
+                payload: p,
+                runs: vec![Vec::new(); systems.len()],
+            };
+            for _ in 0..cfg.rounds {
+                for (i, (_, route)) in systems.iter().enumerate() {
+                    cell.runs[i].push(load::run(route, c, p, cfg.duration));
+                }
+            }
+            progress(&format!(
+                "C={c:<3} {:>8}: kennel {:>8.0}/s  floor-2hop {:>8.0}/s  ratio {:.2}",
+                human_bytes(p),
+                cell.rps(0),
+                cell.rps(2),
+                cell.ratio(0, 2)
+            ));
+            cells.push(cell);
+        }
+    }
+    cells
+}
+
 /// Runs everything; `progress` receives a line per step.
 pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome, String> {
     raise_nofile();
@@ -204,28 +237,7 @@ pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome,
     let hist_before = inspector.segment.dispatch_histogram();
     let dispatcher = inspector.segment.read(RecordId::Dispatcher);
     let (served0, ns0) = (dispatcher.served, dispatcher.dispatch_ns);
-    for &c in &cfg.clients {
-        for &p in &cfg.payloads {
-            let mut cell = Cell {
-                clients: c,
-                payload: p,
-                runs: vec![Vec::new(); systems.len()],
-            };
-            for _ in 0..cfg.rounds {
-                for (i, (_, route)) in systems.iter().enumerate() {
-                    cell.runs[i].push(load::run(route, c, p, cfg.duration));
-                }
-            }
-            progress(&format!(
-                "C={c:<3} {:>8}: kennel {:>8.0}/s  floor-2hop {:>8.0}/s  ratio {:.2}",
-                human_bytes(p),
-                cell.rps(0),
-                cell.rps(2),
-                cell.ratio(0, 2)
-            ));
-            out.cells.push(cell);
-        }
-    }
+    out.cells = grid(cfg, &systems, &mut progress);
     let hist_after = inspector.segment.dispatch_histogram();
     out.dispatch_hist = (0..DISPATCH_BUCKETS)
         .map(|k| hist_after[k].saturating_sub(hist_before[k]))
