@@ -11,7 +11,7 @@
 //! |---|---|
 //! | `settings` | the command line (`kennel_options::dispatcher`) → validated settings |
 //! | `state` | `Dispatcher`: context, FIFOs, connection caps, tokens |
-//! | `listen` | `run(listener, dispatcher, shutdown)`: the event loop |
+//! | `event_loop` | `run(listener, dispatcher, shutdown)`: the mio event loop |
 //! | `accept` | accepting within the caps; running out of descriptors gracefully |
 //! | `conn` | one control connection: request lines in, answers out, in order, deadlines |
 //! | `assign` | claiming an idle worker, the answer, the ping |
@@ -24,14 +24,14 @@
 pub mod accept;
 pub mod assign;
 pub mod conn;
-pub mod listen;
+pub mod event_loop;
 pub mod proxy;
 pub mod queue;
 pub mod reservations;
 pub mod settings;
 pub mod state;
 
-pub use listen::run;
+pub use event_loop::run;
 pub use state::Dispatcher;
 
 use std::sync::Arc;

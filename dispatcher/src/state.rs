@@ -15,7 +15,7 @@ use kennel_common::Result;
 use crate::settings::Settings;
 
 /// What the event loop and its helpers share (the loop's own state — connections, queue — is
-/// in `listen`).
+/// in `event_loop`).
 pub struct Dispatcher {
     pub ctx: ChildContext,
     pub settings: Settings,

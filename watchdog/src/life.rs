@@ -88,7 +88,7 @@ impl Phase {
 /// What the machine decides with: the restart policy and the two timings of a start and a
 /// stop (`--start-timeout`, `--grace`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
+pub struct Rules {
     pub restart: RestartPolicy,
     pub start_timeout: Duration,
     pub grace: Duration,
@@ -121,7 +121,7 @@ impl Default for Life {
 }
 
 /// The earliest instant at which a `Deadline` event has something to do for this child.
-pub fn deadline(life: &Life, now: Instant, p: &Policy) -> Option<Instant> {
+pub fn deadline(life: &Life, now: Instant, p: &Rules) -> Option<Instant> {
     match life.phase {
         Phase::Down if life.want_up => Some(now),
         Phase::Backoff { until } | Phase::Fatal { until, .. } => Some(until),

@@ -1,6 +1,6 @@
 //! The supervisor's brain: one pure transition function per child, s6-supervise's habit.
 //!
-//! `step(life, event, now, policy) -> (life, effects)` decides; the driver
+//! `step(life, event, now, rules) -> (life, effects)` decides; the driver
 //! (`supervisor.rs`) performs the effects (spawn, signal, log) and feeds back what they
 //! produced (`Spawned`, `SpawnFailed`). Nothing here touches a process, a clock or the
 //! segment, so every cell of the table below is a unit test (`tests/table.rs` beside this file).
@@ -30,7 +30,7 @@ use kennel_common::layout::{ExitCode, FatalReason, KillReason};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-pub use crate::life::{deadline, published, Life, Phase, Policy, StopReason};
+pub use crate::life::{deadline, published, Life, Phase, Rules, StopReason};
 use crate::policy::{judge, Death, Next};
 
 /// Something that happened to a child.
@@ -72,7 +72,7 @@ pub enum Effect {
 
 /// The one transition function. Pure: same inputs, same outputs. Each cell of the table is a
 /// named action below (s6's `actions[state][event]`); the match only says which.
-pub fn step(life: &Life, event: Event, now: Instant, p: &Policy) -> (Life, Vec<Effect>) {
+pub fn step(life: &Life, event: Event, now: Instant, p: &Rules) -> (Life, Vec<Effect>) {
     let mut c = Cell {
         next: life.clone(),
         fx: Vec::new(),
@@ -133,7 +133,7 @@ struct Cell<'p> {
     next: Life,
     fx: Vec<Effect>,
     now: Instant,
-    p: &'p Policy,
+    p: &'p Rules,
 }
 
 impl Cell<'_> {
@@ -337,7 +337,7 @@ fn after_death(
     ran_for: Duration,
     death: Death,
     reason: FatalReason,
-    p: &Policy,
+    p: &Rules,
 ) {
     next.phase = Phase::Down;
     if !next.want_up {

@@ -8,8 +8,8 @@ use kennel_common::layout::Supervision;
 
 const PID: i32 = 100;
 
-fn policy() -> Policy {
-    Policy {
+fn rules() -> Rules {
+    Rules {
         restart: RestartPolicy::default(),
         start_timeout: Duration::from_secs(5),
         grace: Duration::from_secs(3),
@@ -197,7 +197,7 @@ fn every_cell_does_what_the_table_says() {
     let now = t0 + Duration::from_secs(10);
     for &(p, e, want_phase, want_fx, want_up) in TABLE {
         let life = sample(p, t0);
-        let (next, fx) = step(&life, event(e), now, &policy());
+        let (next, fx) = step(&life, event(e), now, &rules());
         let got_fx = acts(&fx);
         assert_eq!(kind(&next.phase), want_phase, "({p}, {e}): next phase");
         assert_eq!(got_fx, want_fx.to_vec(), "({p}, {e}): effects");
@@ -229,7 +229,7 @@ fn events_naming_another_pid_are_ignored() {
                 exit: ExitCode::Exited(0),
             },
         ] {
-            let (next, fx) = step(&life, e, now, &policy());
+            let (next, fx) = step(&life, e, now, &rules());
             assert_eq!(next.phase, life.phase, "({p}, {e:?})");
             assert!(fx.is_empty(), "({p}, {e:?}): {fx:?}");
         }
@@ -245,11 +245,11 @@ fn timers_that_are_not_due_do_nothing() {
         until: t0 + Duration::from_secs(1),
     };
     for life in [sample("Starting", t0), sample("Stopping", t0), backoff] {
-        let (next, fx) = step(&life, Event::Deadline, early, &policy());
+        let (next, fx) = step(&life, Event::Deadline, early, &rules());
         assert_eq!(next.phase, life.phase);
         assert!(fx.is_empty(), "{fx:?}");
-        let due = deadline(&life, early, &policy()).expect("a timer is set");
-        let (_, fx) = step(&life, Event::Deadline, due, &policy());
+        let due = deadline(&life, early, &rules()).expect("a timer is set");
+        let (_, fx) = step(&life, Event::Deadline, due, &rules());
         assert!(
             !acts(&fx).is_empty(),
             "{:?} acts at its deadline",
@@ -269,12 +269,12 @@ fn a_killed_process_is_waited_for_not_killed_again() {
         why: StopReason::Hang,
         killed: true,
     };
-    assert_eq!(deadline(&life, t0, &policy()), None);
+    assert_eq!(deadline(&life, t0, &rules()), None);
     let (_, fx) = step(
         &life,
         Event::Deadline,
         t0 + Duration::from_secs(60),
-        &policy(),
+        &rules(),
     );
     assert!(fx.is_empty());
 }
@@ -282,7 +282,7 @@ fn a_killed_process_is_waited_for_not_killed_again() {
 #[test]
 fn a_hang_kill_is_followed_by_a_restart() {
     let t0 = Instant::now();
-    let p = policy();
+    let p = rules();
     let (life, _) = step(
         &sample("Running", t0),
         Event::Hung { silent_ms: 5000 },
@@ -306,7 +306,7 @@ fn a_hang_kill_is_followed_by_a_restart() {
 #[test]
 fn quick_deaths_back_off_then_go_fatal_and_publish_why() {
     let t0 = Instant::now();
-    let p = policy();
+    let p = rules();
     let mut life = sample("Down", t0);
     let mut now = t0;
     let mut phases = Vec::new();
@@ -346,7 +346,7 @@ fn quick_deaths_back_off_then_go_fatal_and_publish_why() {
 #[test]
 fn a_child_stopped_while_stopping_then_started_is_restarted_when_it_exits() {
     let t0 = Instant::now();
-    let p = policy();
+    let p = rules();
     let (life, _) = step(&sample("Stopping", t0), Event::Start, t0, &p);
     let exit = Event::Exited {
         pid: pid(PID),
@@ -360,7 +360,7 @@ fn a_child_stopped_while_stopping_then_started_is_restarted_when_it_exits() {
 #[test]
 fn a_ready_child_killed_from_outside_is_restarted_at_once_every_time() {
     let t0 = Instant::now();
-    let p = policy();
+    let p = rules();
     // The first start, as the driver does it: Deadline asks for a spawn.
     let (mut life, fx) = step(&sample("Down", t0), Event::Deadline, t0, &p);
     assert_eq!(acts(&fx), vec!["spawn"]);
@@ -394,12 +394,12 @@ fn a_ready_child_killed_from_outside_is_restarted_at_once_every_time() {
 #[test]
 fn a_vacated_slot_started_again_is_no_longer_vacant() {
     let t0 = Instant::now();
-    let (vacated, _) = step(&sample("Running", t0), Event::Vacate, t0, &policy());
+    let (vacated, _) = step(&sample("Running", t0), Event::Vacate, t0, &rules());
     assert!(vacated.vacant && !vacated.want_up);
-    let (started, fx) = step(&sample("Down", t0), Event::Start, t0, &policy());
+    let (started, fx) = step(&sample("Down", t0), Event::Start, t0, &rules());
     assert!(!started.vacant && started.want_up && acts(&fx) == ["spawn"]);
     let mut down = sample("Down", t0);
     down.vacant = true;
-    let (started, _) = step(&down, Event::Start, t0, &policy());
+    let (started, _) = step(&down, Event::Start, t0, &rules());
     assert!(!started.vacant, "Start clears the mark");
 }

@@ -18,7 +18,7 @@ use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
 use crate::listeners::Listeners;
-use crate::machine::{self, Effect, Event, Life, Phase, Policy};
+use crate::machine::{self, Effect, Event, Life, Phase, Rules};
 use crate::settings::Settings;
 use crate::spawn;
 
@@ -33,7 +33,7 @@ pub struct Supervisor<'a> {
     /// The settings in force (a reload replaces what can change live: `set_settings`).
     settings: Settings,
     segment: &'a Segment,
-    policy: Policy,
+    rules: Rules,
     /// Indexed by `Segment::index`: the dispatcher, each worker slot, the gateway.
     lives: Vec<Life>,
     /// Every child's listening socket, held for the instance's whole life.
@@ -52,7 +52,7 @@ impl<'a> Supervisor<'a> {
         Supervisor {
             settings: settings.clone(),
             segment,
-            policy: Policy {
+            rules: Rules {
                 restart: settings.policy,
                 start_timeout: settings.start_timeout,
                 grace: settings.grace,
@@ -84,9 +84,9 @@ impl<'a> Supervisor<'a> {
     /// floor (also published in the segment's bounds word, which `kennelctl` shows).
     pub fn set_settings(&mut self, new: Settings) {
         let min_changed = new.min_workers != self.settings.min_workers;
-        self.policy.restart = new.policy;
-        self.policy.start_timeout = new.start_timeout;
-        self.policy.grace = new.grace;
+        self.rules.restart = new.policy;
+        self.rules.start_timeout = new.start_timeout;
+        self.rules.grace = new.grace;
         self.settings = new;
         if min_changed {
             self.set_pool(self.settings.min_workers, self.settings.min_workers);
@@ -137,12 +137,8 @@ impl<'a> Supervisor<'a> {
         let mut pending = Some(event);
         while let Some(event) = pending.take() {
             let before = self.lives[self.segment.index(id)].phase;
-            let (life, effects) = machine::step(
-                &self.lives[self.segment.index(id)],
-                event,
-                now,
-                &self.policy,
-            );
+            let (life, effects) =
+                machine::step(&self.lives[self.segment.index(id)], event, now, &self.rules);
             self.lives[self.segment.index(id)] = life;
             // Acts first (a death is recorded before the state derived from it is published),
             // then the published state, then what is said about it: whoever reads a log line
@@ -319,7 +315,7 @@ impl<'a> Supervisor<'a> {
     /// Sends a `Deadline` event to every child whose timer is due.
     pub fn run_deadlines(&mut self, now: Instant) {
         for id in self.segment.ids() {
-            if machine::deadline(self.life(id), now, &self.policy).is_some_and(|d| d <= now) {
+            if machine::deadline(self.life(id), now, &self.rules).is_some_and(|d| d <= now) {
                 self.handle(id, Event::Deadline, now);
             }
         }
@@ -328,7 +324,7 @@ impl<'a> Supervisor<'a> {
     /// The earliest instant at which `run_deadlines` has something to do.
     pub fn next_deadline(&self, now: Instant) -> Option<Instant> {
         self.ids()
-            .filter_map(|id| machine::deadline(self.life(id), now, &self.policy))
+            .filter_map(|id| machine::deadline(self.life(id), now, &self.rules))
             .min()
     }
 

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `settings` | the command line (`kennel_options::worker`) → validated settings |
 //! | `state` | `Worker`: its context, FIFOs, pong notices |
-//! | `listen` | `run(listener, worker, shutdown)`: the main loop |
+//! | `accept_pool` | `run(listener, worker, shutdown)`: `--max-tasks` + 2 threads blocking in `accept` |
 //! | `serve` | one client connection, from admission to the pong |
 //! | `session` | a built-in service's connection: message after message until the client ends it |
 //! | `services` | what each built-in request type answers; `calendar`, the UTC date and time |
@@ -17,8 +17,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod accept_pool;
 pub mod calendar;
-pub mod listen;
 pub mod programs;
 pub mod serve;
 pub mod services;
@@ -27,7 +27,7 @@ pub mod settings;
 pub mod state;
 pub mod wire;
 
-pub use listen::run;
+pub use accept_pool::run;
 pub use state::Worker;
 
 use kennel_common::child::{self, Placement};
