@@ -71,6 +71,10 @@ option_group! {
         /// CPU time a compile may take (its wall limit is twice that); past it: `compile_error`.
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         [Child] pub compile_time_limit: Duration,
+        /// Memory a compile may use, its compiler's whole tree (a template or a constant
+        /// array can make a compiler take gigabytes); past it: `compile_error`.
+        #[arg(long, default_value = "1G", value_parser = parse_size)]
+        [Child] pub compile_memory_limit: u64,
         /// Size of the compile cache (shared by the instance's workers), e.g. 64M.
         #[arg(long, default_value = "64M", value_parser = parse_size)]
         [Child] pub compile_cache: u64,
@@ -132,6 +136,9 @@ impl RunnerOptions {
         }
         if self.compile_time_limit < ms(100) || self.compile_time_limit > ms(600_000) {
             return Err("--compile-time-limit must be between 100ms and 10m".into());
+        }
+        if self.compile_memory_limit < 64 << 20 || self.compile_memory_limit > 16 << 30 {
+            return Err("--compile-memory-limit must be between 64M and 16G".into());
         }
         if self.compile_cache > 16 << 30 {
             return Err("--compile-cache must be at most 16G".into());

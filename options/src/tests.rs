@@ -46,6 +46,7 @@ fn runner_options() -> runner::RunnerOptions {
         cpu_max: 40,
         sandbox_user: 65533,
         compile_time_limit: Duration::from_secs(9),
+        compile_memory_limit: 512 << 20,
         compile_cache: 65 << 20,
         cgroup: Some("/sys/fs/cgroup/user.slice/kennel-runs".into()),
     }

@@ -58,6 +58,7 @@ pub fn limits_for(opts: &RunnerOptions, s: &Submission) -> Result<Limits, String
         output: opts.max_output,
         cpu_percent: opts.cpu_max,
         compile_ms: ms(opts.compile_time_limit),
+        compile_memory_kib: opts.compile_memory_limit / 1024,
     })
 }
 
@@ -74,6 +75,8 @@ pub struct Limits {
     pub cpu_percent: u32,
     /// CPU time of the compile step.
     pub compile_ms: u64,
+    /// Memory of the compile step.
+    pub compile_memory_kib: u64,
 }
 
 impl Limits {
@@ -82,13 +85,14 @@ impl Limits {
         Limits {
             cpu_ms: self.compile_ms,
             wall_ms: 2 * self.compile_ms,
-            memory_kib: 1 << 20,
+            memory_kib: self.compile_memory_kib,
             processes: self.processes.max(128),
             open_files: 256,
             file_size: 64 << 20,
             output: 64 << 10,
             cpu_percent: 100,
             compile_ms: self.compile_ms,
+            compile_memory_kib: self.compile_memory_kib,
         }
     }
 }

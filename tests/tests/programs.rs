@@ -289,3 +289,24 @@ fn sandbox_diagnostics_name_the_user_s_file_and_an_empty_stdin_is_said() {
     assert!(!err.contains("main.c:"), "{err}");
     let _ = std::fs::remove_dir_all(&files);
 }
+
+#[test]
+fn sandbox_a_compile_is_held_to_the_compile_memory_limit() {
+    // <bits/stdc++.h> makes cc1plus take well over 64 MiB; the same program compiles under
+    // the default (1G) on the instance beside it.
+    let src = "#include <bits/stdc++.h>\nint main(){std::vector<int> v{1,2};std::cout<<v.size()<<'\\n';}\n";
+    let files = fresh_dir("compile-memory-files");
+    let prog = write(&files, "big.cpp", src);
+    let tight = Instance::start("compile-memory", 1, &["--compile-memory-limit", "64M"]);
+    let out = client_run(&tight, &[prog.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("compile_error") || err.contains("compile error"),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    drop(tight);
+    let roomy = Instance::start("compile-memory-default", 1, &[]);
+    let out = client_run(&roomy, &[prog.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout), "2\n", "{}", text(&out.stderr));
+}
