@@ -1,6 +1,11 @@
 //! `--metrics-addr ADDR:PORT`: the same exposition as `kennelctl metrics`, served over HTTP
 //! for Prometheus to scrape (`GET /metrics`). A thread of its own with its own read-only
 //! mapping of the segment; one connection at a time, each bounded (8 KiB of request, 2 s).
+//!
+//! Not hyper, unlike the gateway: the watchdog is the one process that must never wedge and
+//! carries no async runtime; a scrape is one GET every few seconds from one client, and a
+//! blocking thread that reads one bounded request and writes one answer is all it needs (the
+//! parsing here is the request line, nothing more; any other request gets 404 or 400).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
