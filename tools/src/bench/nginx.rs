@@ -44,8 +44,10 @@ pub fn start(binary: &Path, upstreams: &[SocketAddr], workers: usize) -> std::io
     for u in upstreams {
         conf += &format!("    server {u};\n");
     }
+    // The load client half-closes after its message (as kennel-client does); without
+    // proxy_half_close nginx ends the whole session on it and the answer is lost.
     conf += &format!(
-        "  }}\n  server {{\n    listen 127.0.0.1:{port};\n    proxy_pass backend;\n  }}\n}}\n"
+        "  }}\n  server {{\n    listen 127.0.0.1:{port};\n    proxy_pass backend;\n    proxy_half_close on;\n  }}\n}}\n"
     );
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf)?;
