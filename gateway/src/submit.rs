@@ -81,6 +81,12 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
             "the source is empty",
         ));
     }
+    if source.contains('\0') {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "the source holds a NUL character: send the program's source, not a binary",
+        ));
+    }
     check_args(&req.args)?;
     let submission = Submission {
         source: source.into_bytes(),

@@ -158,6 +158,13 @@ fn http_bad_requests_get_json_errors_and_never_a_server_error() {
             "invalid_request",
         ),
         (b"{}".to_vec(), "text/plain", 415, "unsupported_media_type"),
+        // Refused by the gateway, before a worker sees it, as the OpenAPI file says.
+        (
+            br#"{"language":"c","source":"int main(){}\u0000"}"#.to_vec(),
+            json_type,
+            422,
+            "invalid_request",
+        ),
         (b"{}".to_vec(), json_type, 422, "invalid_request"),
         (
             br#"{"language":"cobol","source":"x"}"#.to_vec(),
