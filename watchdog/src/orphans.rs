@@ -50,12 +50,12 @@ fn children() -> Vec<u32> {
 /// the supervisor started). Returns how many it killed; the caller reaps them.
 pub fn kill_adopted(own: &[Pid]) -> usize {
     let mut killed = 0;
-    for pid in children() {
-        if kennel_common::procfs::state(pid) == Some('Z') {
-            continue;
-        }
-        let pid = Pid::from_raw(pid as i32);
-        if own.contains(&pid) {
+    for raw in children() {
+        // Our own children first, from memory: reading a child's /proc stat takes its memory
+        // map's lock, which a worker starting this very moment (exec, the loader mapping its
+        // libraries) holds, and both waited (~0.4 ms of every restart).
+        let pid = Pid::from_raw(raw as i32);
+        if own.contains(&pid) || kennel_common::procfs::state(raw) == Some('Z') {
             continue;
         }
         let what = kennel_common::procfs::cmdline(pid.as_raw() as u32).unwrap_or_default();
