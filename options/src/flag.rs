@@ -113,17 +113,12 @@ pub trait Group: ArgValue + clap::Args {
     }
 }
 
-/// The long names of a group's own flags, by field name (clap's id); computed once per group.
-pub fn long_names<G: clap::Args>() -> Vec<(&'static str, &'static str)> {
+/// The long names of a group's own flags, by field name (clap's id); computed once per group
+/// and kept in that group's static, which lends them out for the program's life.
+pub fn long_names<G: clap::Args>() -> Vec<(String, String)> {
     G::augment_args(clap::Command::new("g"))
         .get_arguments()
-        .filter_map(|a| {
-            let long = a.get_long()?;
-            // Leaked once per group and process: a few hundred bytes, for &'static names.
-            let id: &'static str = Box::leak(a.get_id().as_str().to_string().into_boxed_str());
-            let long: &'static str = Box::leak(long.to_string().into_boxed_str());
-            Some((id, long))
-        })
+        .filter_map(|a| Some((a.get_id().as_str().to_string(), a.get_long()?.to_string())))
         .collect()
 }
 
@@ -150,13 +145,13 @@ macro_rules! option_group {
 
         impl $name {
             fn long_of(field: &str) -> &'static str {
-                static LONGS: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+                static LONGS: std::sync::OnceLock<Vec<(String, String)>> =
                     std::sync::OnceLock::new();
                 LONGS
                     .get_or_init($crate::flag::long_names::<$name>)
                     .iter()
-                    .find(|(id, _)| *id == field)
-                    .map_or("", |(_, long)| *long)
+                    .find(|(id, _)| id == field)
+                    .map_or("", |(_, long)| long.as_str())
             }
         }
 

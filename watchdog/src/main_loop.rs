@@ -76,6 +76,11 @@ pub fn supervise(
 }
 
 impl Loop<'_> {
+    /// The watchdog FIFO in use: the instance's, or the one made again after its removal.
+    fn fifo(&self) -> &Fifo {
+        self.reopened.as_ref().unwrap_or(&self.instance.fifo)
+    }
+
     /// Sleeps until a descriptor is readable or the next deadline, poll tick or heartbeat.
     fn wait(&mut self, sup: &mut Supervisor, signals: &SignalFd, control: &ControlServer) {
         sup.run_deadlines(Instant::now());
@@ -86,7 +91,7 @@ impl Loop<'_> {
             .map_or(self.next_poll, |d| d.min(self.next_poll))
             .min(Instant::now() + kennel_common::child::TICK);
         let wait = wake.saturating_duration_since(Instant::now());
-        let fifo = self.reopened.as_ref().unwrap_or(&self.instance.fifo);
+        let fifo = self.fifo();
         let mut fds = [
             PollFd::new(signals.as_fd(), PollFlags::POLLIN),
             PollFd::new(fifo.as_fd(), PollFlags::POLLIN),
@@ -128,8 +133,7 @@ impl Loop<'_> {
         } else {
             None
         };
-        let fifo = self.reopened.as_ref().unwrap_or(&instance.fifo);
-        for notice in fifo.drain() {
+        for notice in self.fifo().drain() {
             sup.on_notice(&notice);
         }
         if restored.is_some() {

@@ -63,7 +63,7 @@ pub fn read_args() -> Result<Args, String> {
 /// defined, `kennel_options`) decides: kept, applied live, or its process replaced. The
 /// processes to replace are only named: the caller restarts them.
 pub fn apply(sup: &mut Supervisor, mut args: Args) -> Result<Report, String> {
-    let old = &sup.settings();
+    let old = sup.settings();
     let mut r = Report {
         kept: args.keep_from(&old.args),
         ..Report::default()

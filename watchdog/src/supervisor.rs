@@ -13,7 +13,7 @@ use std::time::Instant;
 use kennel_common::clock;
 use kennel_common::layout::{ExitCode, KillReason};
 use kennel_common::notice::{Notice, NoticeKind, DISPATCHER_SLOT, GATEWAY_SLOT};
-use kennel_common::segment::{RecordId, Segment, WatchdogFields};
+use kennel_common::segment::{RecordId, Segment};
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
@@ -21,6 +21,8 @@ use crate::listeners::Listeners;
 use crate::machine::{self, Effect, Event, Life, Phase, Rules};
 use crate::settings::Settings;
 use crate::spawn;
+
+mod published;
 
 /// How long the watchdog waits for the guard. Shorter than the children's `GUARD_TIMEOUT`: a
 /// guard held that long means a frozen holder, which the hang check kills; until then the
@@ -114,12 +116,6 @@ impl<'a> Supervisor<'a> {
         self.settings.min_workers = min;
         self.pool_floor = floor;
         self.publish_bounds();
-    }
-
-    /// The pool's bounds, in the segment's header word (minimum high, maximum low).
-    pub fn publish_bounds(&self) {
-        let bounds = (self.settings.min_workers as u64) << 32 | self.settings.workers as u64;
-        self.segment.header().pool_bounds.store(bounds, SeqCst);
     }
 
     /// Every child's record id.
@@ -243,23 +239,6 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Writes the supervision state derived from `id`'s life.
-    /// Publishes every child's supervision state (at start: vacant slots have no transition
-    /// to publish them).
-    pub fn publish_all(&self) {
-        for id in self.ids() {
-            self.publish(id);
-        }
-    }
-
-    fn publish(&self, id: RecordId) {
-        let (sup, reason) = machine::published(self.life(id));
-        match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
-            Ok(g) => g.set_supervision(id, sup, reason),
-            Err(e) => log::error!("{id}: could not publish its state ({}): {e}", sup.name()),
-        }
-    }
-
     fn on_ready(&mut self, id: RecordId, pid: Pid, since: Instant) {
         let endpoint = self.segment.read(id).endpoint;
         let endpoint = endpoint.map_or_else(|| "?".into(), |e| e.to_string());
@@ -344,69 +323,11 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// The poll's repair pass: restores the header if anyone scribbled on it, repairs damaged
-    /// records (half-written by a dead writer, or holding impossible values), and re-publishes
-    /// any supervision state that differs from the one derived from the child's life.
-    pub fn repair(&self) {
-        if let Some(what) = self.segment.restore_semaphore_as_owner() {
-            log::warn!("{what}");
-        }
-        for what in self.segment.restore_header_as_owner() {
-            log::warn!("restored the segment header: {what}");
-        }
-        let g = match self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
-            Ok(g) => g,
-            Err(e) => {
-                log::error!("poll: {e}");
-                return;
-            }
-        };
-        for (id, why) in g.repair_damaged() {
-            log::warn!("repaired {id}'s record, {why}");
-        }
-        for id in self.ids() {
-            for what in g.restore_watchdog_fields(id, &self.truth(id)) {
-                log::warn!("restored {id}'s {what}");
-            }
-        }
-    }
-
-    /// What the watchdog knows for certain about `id`'s record: the fields it alone writes.
-    fn truth(&self, id: RecordId) -> WatchdogFields {
-        let life = self.life(id);
-        let (supervision, fatal_reason) = machine::published(life);
-        WatchdogFields {
-            supervision,
-            fatal_reason,
-            restarts: life.restarts,
-            pid: life.phase.pid().map(|p| p.as_raw() as u32),
-        }
-    }
-
     /// True when every child wanted up is Running.
     pub fn all_running(&self) -> bool {
         self.lives
             .iter()
             .all(|l| !l.want_up || matches!(l.phase, Phase::Running { .. }))
-    }
-
-    /// One line with every PID and state, for the periodic report.
-    pub fn report(&self) -> String {
-        let mut parts = vec![format!("watchdog {}", std::process::id())];
-        for id in self.ids() {
-            // Without --http the gateway's record is a placeholder, not a process.
-            if id == RecordId::Gateway && self.settings.gateway.http.is_none() {
-                continue;
-            }
-            let state = self.segment.read(id).display_state();
-            let pid = self
-                .life(id)
-                .phase
-                .pid()
-                .map_or_else(|| "-".into(), |p| p.to_string());
-            parts.push(format!("{id} {pid} ({state})"));
-        }
-        parts.join(", ")
     }
 
     /// The children in `which` whose process is still alive.

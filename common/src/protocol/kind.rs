@@ -129,16 +129,6 @@ impl Language {
         RequestKind::Run(self).name()
     }
 
-    /// The request type that runs a program in this language.
-    pub fn request(self) -> RequestKind {
-        RequestKind::Run(self)
-    }
-
-    /// The language a request type runs, if it runs one.
-    pub fn from_request(t: RequestKind) -> Option<Language> {
-        t.language()
-    }
-
     pub fn from_name(name: &str) -> Option<Language> {
         Language::ALL.into_iter().find(|l| l.name() == name)
     }
@@ -234,7 +224,7 @@ mod tests {
         assert_eq!(Language::from_path(Path::new("x.rs")), None);
         for l in Language::ALL {
             assert_eq!(Language::from_name(l.name()), Some(l));
-            assert_eq!(Language::from_request(l.request()), Some(l));
+            assert_eq!(RequestKind::Run(l).language(), Some(l));
         }
         let bits: u32 = Language::ALL.iter().map(|l| l.bit()).sum();
         assert_eq!(bits, 0b1111);
