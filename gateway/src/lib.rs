@@ -25,12 +25,14 @@ pub mod error;
 pub mod executor;
 pub mod guard;
 pub mod playground;
+pub mod request;
 pub mod runs;
 pub mod serve;
 pub mod settings;
 pub mod state;
 pub mod store;
 pub mod submit;
+mod submit_grading;
 
 use std::net::TcpListener;
 

@@ -9,56 +9,10 @@ use std::path::Path;
 use kennel_common::segment::Snapshot;
 use kennel_runner::submission::MAX_ARGS;
 use kennel_runner::{Language, Submission};
-use serde::Deserialize;
 
 use crate::error::ApiError;
+pub use crate::request::{CheckerRequest, RunRequest, SideRequest, SourceFile, TestRequest};
 use crate::settings::Settings;
-
-/// The JSON body of `POST /api/v1/runs` (docs/openapi.yaml, `RunRequest`). An optional field
-/// is absent to take the default; an explicit `null` is refused (one spelling for "not
-/// given", so the schema and the server cannot disagree on it).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunRequest {
-    /// python, c, cpp or java; may be left out when `files` names the file.
-    #[serde(default, deserialize_with = "present")]
-    pub language: Option<String>,
-    /// The program's source.
-    #[serde(default, deserialize_with = "present")]
-    pub source: Option<String>,
-    /// The program as files: one file (the runner compiles single-file programs).
-    #[serde(default, deserialize_with = "present")]
-    pub files: Option<Vec<SourceFile>>,
-    #[serde(default)]
-    pub stdin: String,
-    #[serde(default)]
-    pub args: Vec<String>,
-    /// A different stdout is a wrong answer.
-    #[serde(default, deserialize_with = "present")]
-    pub expected_output: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    pub time_limit_ms: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
-    pub wall_limit_ms: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
-    pub memory_limit_kib: Option<u64>,
-}
-
-/// A field that, when present, holds a `T` (not `null`).
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceFile {
-    pub name: String,
-    pub content: String,
-}
 
 /// A checked submission, ready for a worker.
 #[derive(Debug, Clone)]
@@ -73,23 +27,10 @@ pub struct Checked {
 
 /// Every check, in order; the first that fails is the answer.
 pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, ApiError> {
-    let (source, file_lang) = program(req.source, req.files)?;
+    let (program, file_lang) = program(req.source, req.files)?;
     let language = language(req.language.as_deref(), file_lang)?;
-    if source.is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_request",
-            "the source is empty",
-        ));
-    }
-    if source.contains('\0') {
-        return Err(ApiError::unprocessable(
-            "invalid_request",
-            "the source holds a NUL character: send the program's source, not a binary",
-        ));
-    }
     check_args(&req.args)?;
-    let submission = Submission {
-        source: source.into_bytes(),
+    let mut submission = Submission {
         stdin: req.stdin.into_bytes(),
         args: req.args.into_iter().map(String::into_bytes).collect(),
         expected: req.expected_output.map(String::into_bytes),
@@ -97,9 +38,25 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
         wall_limit_ms: req.wall_limit_ms,
         memory_limit_kib: req.memory_limit_kib,
         language: Some(language),
+        entry: req.entry,
+        compile_options: req.compile_options,
+        stop_on_first_failure: req.stop_on_first_failure,
+        ..Default::default()
     };
-    let limits = kennel_runner::limits::limits_for(&s.worker.runner, &submission)
-        .map_err(|e| ApiError::unprocessable("over_limit", e))?;
+    match program {
+        Program::Source(src) => submission.source = src.into_bytes(),
+        Program::Files(files) => submission.files = files,
+    }
+    crate::submit_grading::add(&mut submission, req.tests, req.checker, req.interactor)?;
+    let checked =
+        kennel_runner::grade::validate(&s.worker.runner, language, &submission).map_err(|e| {
+            let kind = if e.contains("maximum") || e.contains("floor") || e.contains("at most") {
+                "over_limit"
+            } else {
+                "invalid_request"
+            };
+            ApiError::unprocessable(kind, e)
+        })?;
     let wire = submission.encode();
     if wire.len() > s.worker.max_payload {
         return Err(ApiError::new(
@@ -112,62 +69,99 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
             ),
         ));
     }
-    if !offered(snap, language) {
-        return Err(ApiError {
-            retry_after: Some(2),
-            ..ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "language_unavailable",
-                format!(
-                    "no running worker offers {} now (see GET /api/v1/languages)",
-                    language.name()
-                ),
-            )
-        });
+    let side = [&submission.interactor, &side_checker(&submission)];
+    for lang in
+        std::iter::once(language).chain(side.iter().filter_map(|p| p.as_ref().map(|p| p.language)))
+    {
+        if !offered(snap, lang) {
+            return Err(ApiError {
+                retry_after: Some(2),
+                ..ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "language_unavailable",
+                    format!(
+                        "no running worker offers {} now (see GET /api/v1/languages)",
+                        lang.name()
+                    ),
+                )
+            });
+        }
     }
     Ok(Checked {
         language,
+        wall_ms: checked.wall_budget_ms(),
         submission,
         wire,
-        wall_ms: limits.wall_ms,
     })
 }
 
-/// The program: `source`, or exactly one of `files` (whose name may give the language).
+fn side_checker(s: &Submission) -> Option<kennel_runner::SideProgram> {
+    match &s.checker {
+        Some(kennel_runner::Checker::Custom(p)) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+/// The program as the request gives it.
+enum Program {
+    Source(String),
+    Files(Vec<kennel_runner::SourceFile>),
+}
+
+/// The program: `source`, or `files` (whose names may give the language).
 fn program(
     source: Option<String>,
     files: Option<Vec<SourceFile>>,
-) -> Result<(String, Option<Language>), ApiError> {
+) -> Result<(Program, Option<Language>), ApiError> {
+    let bad = |m: &str| ApiError::unprocessable("invalid_request", m.to_string());
     match (source, files) {
-        (Some(src), None) => Ok((src, None)),
-        (None, Some(mut files)) => {
-            if files.len() != 1 {
-                return Err(ApiError::unprocessable(
-                    "unsupported",
-                    format!(
-                        "{} files given: the runner compiles single-file programs, send one",
-                        files.len()
-                    ),
+        (Some(src), None) => {
+            if src.is_empty() {
+                return Err(bad("the source is empty"));
+            }
+            if src.contains('\0') {
+                return Err(bad(
+                    "the source holds a NUL character: send the program's source, not a binary",
                 ));
             }
-            let f = files.remove(0);
-            if !kennel_runner::archive::valid_name(&f.name) {
-                return Err(ApiError::unprocessable(
-                    "invalid_request",
-                    "a file name is letters, digits, '.', '_', '-' (no path, not hidden)",
-                ));
-            }
-            let lang = Language::from_path(Path::new(&f.name));
-            Ok((f.content, lang))
+            Ok((Program::Source(src), None))
         }
-        (Some(_), Some(_)) => Err(ApiError::unprocessable(
-            "invalid_request",
-            "give either source or files, not both",
-        )),
-        (None, None) => Err(ApiError::unprocessable(
-            "invalid_request",
-            "no program: give source (or files)",
-        )),
+        (None, Some(files)) => {
+            if files.is_empty() {
+                return Err(bad("files is empty: give at least one"));
+            }
+            if files.len() > kennel_runner::submission::MAX_FILES {
+                return Err(bad(&format!(
+                    "{} files: at most {}",
+                    files.len(),
+                    kennel_runner::submission::MAX_FILES
+                )));
+            }
+            let mut langs: Vec<Language> = files
+                .iter()
+                .filter_map(|f| Language::from_path(Path::new(&f.name)))
+                .collect();
+            langs.sort_by_key(|l| l.name());
+            langs.dedup();
+            if langs.contains(&Language::Cpp) {
+                langs.retain(|l| *l != Language::C);
+            }
+            let lang = if langs.len() == 1 {
+                Some(langs[0])
+            } else {
+                None
+            };
+            let files = files
+                .into_iter()
+                .map(|f| kennel_runner::SourceFile {
+                    name: f.name,
+                    content: f.content.into_bytes(),
+                })
+                .collect();
+            Ok((Program::Files(files), lang))
+        }
+        (Some(_), Some(_)) => Err(bad("give either source or files, not both")),
+        (None, None) => Err(bad("no program: give source (or files)")),
     }
 }
 

@@ -78,6 +78,13 @@ option_group! {
         /// Size of the compile cache (shared by the instance's workers), e.g. 64M.
         #[arg(long, default_value = "64M", value_parser = parse_size)]
         [Child] pub compile_cache: u64,
+        /// Most test cases one submission may carry (each one run in a fresh sandbox).
+        #[arg(long, default_value_t = 64)]
+        [Child] pub max_tests: u32,
+        /// Bytes of each test's stdout and stderr a graded result carries (the whole output,
+        /// up to --max-output, is still what the checker compares).
+        #[arg(long, default_value = "64K", value_parser = parse_size)]
+        [Child] pub test_output_max: u64,
         /// cgroup-v2 directory under which each run gets a cgroup of its own (default: as root
         /// /sys/fs/cgroup/kennel; as an ordinary user, the delegated subtree the watchdog finds
         /// and prepares; docs/RUNNER.md).
@@ -130,6 +137,12 @@ impl RunnerOptions {
         }
         if self.max_output < 1024 || self.max_output > 256 << 20 {
             return Err("--max-output must be between 1K and 256M".into());
+        }
+        if !(1..=1024).contains(&self.max_tests) {
+            return Err("--max-tests must be between 1 and 1024".into());
+        }
+        if self.test_output_max < 1024 || self.test_output_max > self.max_output {
+            return Err("--test-output-max must be between 1K and --max-output".into());
         }
         if !(1..=100).contains(&self.cpu_max) {
             return Err("--cpu-max must be between 1 and 100 (percent of one CPU)".into());

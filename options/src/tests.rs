@@ -48,6 +48,8 @@ fn runner_options() -> runner::RunnerOptions {
         compile_time_limit: Duration::from_secs(9),
         compile_memory_limit: 512 << 20,
         compile_cache: 65 << 20,
+        max_tests: 9,
+        test_output_max: 2048,
         cgroup: Some("/sys/fs/cgroup/user.slice/kennel-runs".into()),
     }
 }

@@ -30,6 +30,13 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'$'))
 }
 
+/// A path the archive accepts: up to 8 names (each `valid_name`) joined by `/`, at most 255
+/// bytes. Compiled Java keeps its packages in directories (`pkg/Main.class`); a submitted
+/// file is always a plain name.
+pub fn valid_path(path: &str) -> bool {
+    path.len() <= 255 && path.split('/').count() <= 8 && path.split('/').all(valid_name)
+}
+
 /// Appends `entries` to an archive.
 pub fn pack(entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::with_capacity(entries.iter().map(|e| e.data.len() + 300).sum());
@@ -54,7 +61,7 @@ pub fn unpack(mut bytes: &[u8]) -> Result<Vec<Entry>, String> {
         let name = take_slice(&mut bytes, name_len)?;
         let name = std::str::from_utf8(name)
             .ok()
-            .filter(|n| valid_name(n))
+            .filter(|n| valid_path(n))
             .ok_or("a file name that is not allowed")?
             .to_string();
         let [mode] = take::<1>(&mut bytes)?;
@@ -87,27 +94,39 @@ fn take_slice<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
     Ok(head)
 }
 
-/// Packs every regular file directly in `dir` (sorted by name, for a stable cache entry).
+/// Packs every regular file under `dir` (sorted by path, for a stable cache entry); what is
+/// not a plain file or directory with a valid name is left out.
 pub fn pack_dir(dir: &Path) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::PermissionsExt;
     let mut entries = Vec::new();
+    collect(dir, "", 0, &mut entries)?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(pack(&entries))
+}
+
+fn collect(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<Entry>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     for item in std::fs::read_dir(dir)? {
         let item = item?;
+        // `DirEntry::metadata` does not follow a symbolic link.
         let meta = item.metadata()?;
         let Some(name) = item.file_name().to_str().map(str::to_string) else {
             continue;
         };
-        if !meta.is_file() || !valid_name(&name) {
+        let path = format!("{prefix}{name}");
+        if !valid_path(&path) || out.len() >= MAX_ENTRIES {
             continue;
         }
-        entries.push(Entry {
-            executable: meta.permissions().mode() & 0o100 != 0,
-            data: std::fs::read(item.path())?,
-            name,
-        });
+        if meta.is_dir() && depth < 7 {
+            collect(&item.path(), &format!("{path}/"), depth + 1, out)?;
+        } else if meta.is_file() {
+            out.push(Entry {
+                executable: meta.permissions().mode() & 0o100 != 0,
+                data: std::fs::read(item.path())?,
+                name: path,
+            });
+        }
     }
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(pack(&entries))
+    Ok(())
 }
 
 /// Writes `entries` into `dir` (which must exist), with their modes.
@@ -115,6 +134,19 @@ pub fn unpack_into(entries: &[Entry], dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     for e in entries {
         let mode = if e.executable { 0o755 } else { 0o644 };
+        if let Some((parent, _)) = e.name.rsplit_once('/') {
+            // Directories made here only: a name already there that is not a directory
+            // (a file, a link) fails the create.
+            let mut at = dir.to_path_buf();
+            for part in parent.split('/') {
+                at.push(part);
+                match std::fs::symlink_metadata(&at) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => return Err(std::io::Error::other("a path through a non-directory")),
+                    Err(_) => std::fs::create_dir(&at)?,
+                }
+            }
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -150,7 +182,7 @@ mod tests {
             assert!(unpack(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         assert_eq!(unpack(&bytes[..first_entry]).unwrap(), entries[..1]);
-        for bad in ["../x", "a/b", ".hidden", "", "sp ace"] {
+        for bad in ["../x", "a/../b", "/a", "a//b", ".hidden", "", "sp ace"] {
             let b = pack(&[Entry {
                 name: bad.into(),
                 executable: false,

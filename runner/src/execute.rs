@@ -37,11 +37,21 @@ pub struct StepOutput {
     pub packed: Vec<u8>,
 }
 
+/// Where a step's stdin comes from.
+pub enum Input<'a> {
+    /// These bytes (a memfd the step can only read).
+    Bytes(&'a [u8]),
+    /// A pipe from another step (an interactor and the program it talks with).
+    Pipe(OwnedFd),
+}
+
 /// Everything `run_step` needs besides bwrap's arguments.
 pub struct StepIo<'a> {
     pub bwrap: &'a Path,
     pub helper: &'a Path,
-    pub stdin: &'a [u8],
+    pub stdin: Input<'a>,
+    /// Where stdout goes instead of being read here (the other end of an interaction).
+    pub stdout: Option<OwnedFd>,
     pub archive: &'a [u8],
     pub wall: Duration,
     pub output_cap: u64,
@@ -71,15 +81,19 @@ fn read_only(f: &File) -> std::io::Result<File> {
 /// standard streams (stdin read-only) and the descriptors below; everything else this
 /// process has is close-on-exec in the child (`prepare_child`).
 pub fn run_step(args: &[String], io: StepIo<'_>) -> std::io::Result<StepOutput> {
-    let stdin = read_only(&memfd("kennel-stdin", io.stdin)?)?;
+    let stdin = match io.stdin {
+        Input::Bytes(b) => Stdio::from(read_only(&memfd("kennel-stdin", b)?)?),
+        Input::Pipe(fd) => Stdio::from(fd),
+    };
+    let stdout = io.stdout.map_or_else(Stdio::piped, Stdio::from);
     let archive = read_only(&memfd("kennel-in", io.archive)?)?;
     let pack = memfd("kennel-out", b"")?;
     let facts = memfd("kennel-facts", b"")?;
     let helper = File::open(io.helper)?;
     let mut cmd = Command::new(io.bwrap);
     cmd.args(args)
-        .stdin(Stdio::from(stdin))
-        .stdout(Stdio::piped())
+        .stdin(stdin)
+        .stdout(stdout)
         .stderr(Stdio::piped());
     let mut fds: Vec<(OwnedFd, i32)> = vec![
         (archive.into(), FD_UNPACK),

@@ -60,16 +60,29 @@ impl<'a> Reader<'a> {
         magic: &str,
         blobs: &'static [&'static str],
     ) -> Result<Reader<'a>, String> {
+        Reader::open(bytes, &[magic], blobs).map(|(r, _)| r)
+    }
+
+    /// Checks the first line against each of `magics` (the versions a reader knows); returns
+    /// the reader and the index of the one that matched.
+    pub fn open(
+        bytes: &'a [u8],
+        magics: &[&str],
+        blobs: &'static [&'static str],
+    ) -> Result<(Reader<'a>, usize), String> {
         let mut r = Reader {
             rest: bytes,
             blobs,
             done: false,
         };
         let first = r.line()?;
-        if first != magic {
-            return Err(format!("expected {magic:?} on the first line"));
+        match magics.iter().position(|m| *m == first) {
+            Some(i) => Ok((r, i)),
+            None => Err(format!(
+                "expected {} on the first line",
+                magics.join(" or ")
+            )),
         }
-        Ok(r)
     }
 
     fn line(&mut self) -> Result<&'a str, String> {

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use crate::program::Program;
+
 pub use kennel_common::protocol::kind::{java_main_class, Language};
 
 /// The tools of each language found on this host (resolved to real paths under `/usr`).
@@ -44,45 +46,57 @@ impl Toolchains {
         }
     }
 
-    /// The compile command (run in `/work`, output into `/work/out`), if the language compiles.
-    pub fn compile_command(&self, lang: Language, source_name: &str) -> Option<Vec<String>> {
+    /// The compile command (run in `/work`, output into `/work/out`), if the language
+    /// compiles. The submission's options come after the defaults (the last `-O`, `-std`
+    /// wins) and libraries after the sources (the linker reads left to right).
+    pub fn compile_command(&self, p: &Program) -> Option<Vec<String>> {
         let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let mut cmd = match lang {
+        let (libs, flags): (Vec<String>, Vec<String>) =
+            p.options.iter().cloned().partition(|o| o.starts_with("-l"));
+        let mut cmd = match p.language {
             Language::Python => return None,
             Language::C => vec![s(&self.gcc)?, "-std=gnu17".into()],
             Language::Cpp => vec![s(&self.gxx)?, "-std=gnu++17".into()],
             Language::Java => {
-                return Some(vec![
-                    s(&self.javac)?,
-                    "-J-XX:+UseSerialGC".into(),
-                    "-J-XX:TieredStopAtLevel=1".into(),
-                    "-J-Xshare:auto".into(),
-                    "-encoding".into(),
-                    "UTF-8".into(),
-                    "-d".into(),
-                    "out".into(),
-                    source_name.into(),
-                ])
+                let mut cmd: Vec<String> = [
+                    "-J-XX:+UseSerialGC",
+                    "-J-XX:TieredStopAtLevel=1",
+                    "-J-Xshare:auto",
+                    "-encoding",
+                    "UTF-8",
+                ]
+                .into_iter()
+                .map(String::from)
+                .collect();
+                cmd.insert(0, s(&self.javac)?);
+                cmd.extend(flags);
+                cmd.extend(["-d".into(), "out".into()]);
+                cmd.extend(p.sources());
+                return Some(cmd);
             }
         };
-        cmd.extend(
-            ["-O2", "-pipe", "-o", "out/prog", source_name, "-lm"]
-                .into_iter()
-                .map(String::from),
-        );
+        cmd.extend(["-O2".into(), "-pipe".into()]);
+        cmd.extend(flags);
+        cmd.extend(["-o".into(), "out/prog".into()]);
+        cmd.extend(p.sources());
+        cmd.extend(libs);
+        cmd.push("-lm".into());
         Some(cmd)
     }
 
     /// The command that runs the program (after its files are in `/work`).
-    pub fn run_command(
-        &self,
-        lang: Language,
-        source: &[u8],
-        memory_kib: u64,
-    ) -> Option<Vec<String>> {
+    pub fn run_command(&self, p: &Program, memory_kib: u64) -> Option<Vec<String>> {
         let s = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        Some(match lang {
-            Language::Python => vec![s(&self.python)?, "-I".into(), "-B".into(), "main.py".into()],
+        Some(match p.language {
+            // Not `-I`: it would hide the program's own modules (`-P`); the environment and
+            // the user's site directory are ignored all the same.
+            Language::Python => vec![
+                s(&self.python)?,
+                "-E".into(),
+                "-s".into(),
+                "-B".into(),
+                p.entry.clone(),
+            ],
             Language::C | Language::Cpp => vec!["./prog".into()],
             Language::Java => vec![
                 s(&self.java)?,
@@ -94,7 +108,7 @@ impl Toolchains {
                 "-Xshare:auto".into(),
                 "-cp".into(),
                 ".".into(),
-                java_main_class(source),
+                p.entry.clone(),
             ],
         })
     }

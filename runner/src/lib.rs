@@ -4,7 +4,14 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | `runner` | `Runner::run`: compile (or reuse the cache), run, judge |
+//! | `grade` | `Runner::run`: refuse what cannot run, compile once, run each test, conclude |
+//! | `runner` | the runner's host facts, and its primitives: compile (or reuse the cache), one step |
+//! | `program` | a program as the sandbox holds it: files, entry, options |
+//! | `compile_options` | the compiler options a submission may give, per language |
+//! | `java_main` | the Java class with `main`, found in the sources |
+//! | `plan` | what a submission's tests share; a test's run spec and its result from a step |
+//! | `checker`, `custom_checker`, `side` | how an output is compared: built-in checkers, a checker program |
+//! | `interact` | an interactive test: the program and an interactor joined by pipes |
 //! | `describe` | what a runner says about itself: offers, the log line, what is missing |
 //! | `language` | the languages, their commands, the toolchains this host offers |
 //! | `limits` | the flags (`RunnerOptions`) and the limits of one run |
@@ -19,7 +26,7 @@
 //! | `cgroup` | one cgroup per run where cgroups are usable |
 //! | `cache` | the compile cache |
 //! | `archive` | files across the sandbox's wall |
-//! | `fields`, `submission`, `outcome` | the submission and the result on the wire |
+//! | `fields`, `submission`, `submission_decode`, `outcome`, `status`, `test_result` | the submission and the result on the wire |
 
 #![forbid(unsafe_code)]
 
@@ -27,23 +34,38 @@ pub mod archive;
 pub mod budget;
 pub mod cache;
 pub mod cgroup;
+pub mod checker;
+pub mod compile_options;
+mod custom_checker;
 mod describe;
 pub mod execute;
 pub mod facts;
 pub mod fields;
+pub mod grade;
 pub mod helper;
+mod interact;
+mod java_main;
 pub mod language;
 pub mod limits;
 pub mod outcome;
+mod plan;
+pub mod program;
 pub mod runner;
 pub mod sandbox;
 pub mod seccomp;
+pub mod side;
+pub mod status;
 pub mod submission;
+mod submission_decode;
+pub mod test_result;
 pub mod verdict;
 pub mod watch;
 
+pub use checker::Checker;
 pub use kennel_options::runner::RunnerOptions;
 pub use language::Language;
 pub use outcome::{RunResult, TimeKind, Verdict};
 pub use runner::Runner;
-pub use submission::Submission;
+pub use side::SideProgram;
+pub use submission::{SourceFile, Submission, TestCase};
+pub use test_result::TestResult;

@@ -62,6 +62,21 @@ pub fn limits_for(opts: &RunnerOptions, s: &Submission) -> Result<Limits, String
     })
 }
 
+/// The limits of one test: its own requests, else the submission's, else the server's.
+pub fn limits_for_test(
+    opts: &RunnerOptions,
+    s: &Submission,
+    t: &crate::submission::TestCase,
+) -> Result<Limits, String> {
+    let merged = Submission {
+        time_limit_ms: t.time_limit_ms.or(s.time_limit_ms),
+        wall_limit_ms: t.wall_limit_ms.or(s.wall_limit_ms),
+        memory_limit_kib: t.memory_limit_kib.or(s.memory_limit_kib),
+        ..Submission::default()
+    };
+    limits_for(opts, &merged).map_err(|e| format!("test {}: {e}", t.name))
+}
+
 /// The limits one run gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {

@@ -5,75 +5,13 @@ use serde::Serialize;
 
 use crate::fields::{number, Field, Reader, Writer};
 
-const MAGIC: &str = "KENNEL-RESULT 1";
+use crate::status::lossy;
+pub use crate::status::{TimeKind, Verdict};
+use crate::test_result::{self, TestResult};
 
-/// What became of a submission. Decided from facts (`verdict.rs`), never guessed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Accepted,
-    CompileError,
-    RuntimeError,
-    TimeLimit,
-    MemoryLimit,
-    OutputLimit,
-    WrongAnswer,
-    /// The sandbox could not run the program: never for anything the program did.
-    InternalError,
-}
-
-impl Verdict {
-    pub const ALL: [Verdict; 8] = [
-        Verdict::Accepted,
-        Verdict::CompileError,
-        Verdict::RuntimeError,
-        Verdict::TimeLimit,
-        Verdict::MemoryLimit,
-        Verdict::OutputLimit,
-        Verdict::WrongAnswer,
-        Verdict::InternalError,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Accepted => "accepted",
-            Verdict::CompileError => "compile_error",
-            Verdict::RuntimeError => "runtime_error",
-            Verdict::TimeLimit => "time_limit",
-            Verdict::MemoryLimit => "memory_limit",
-            Verdict::OutputLimit => "output_limit",
-            Verdict::WrongAnswer => "wrong_answer",
-            Verdict::InternalError => "internal_error",
-        }
-    }
-
-    pub fn from_name(s: &str) -> Option<Verdict> {
-        Verdict::ALL.into_iter().find(|v| v.name() == s)
-    }
-
-    /// `kennel-client run`'s exit status for this verdict (docs/RUNNER.md). 1 and 2 are the
-    /// client's own failures and usage errors.
-    pub fn exit_status(self) -> i32 {
-        match self {
-            Verdict::Accepted => 0,
-            Verdict::TimeLimit => 3,
-            Verdict::MemoryLimit => 4,
-            Verdict::OutputLimit => 5,
-            Verdict::RuntimeError => 6,
-            Verdict::CompileError => 7,
-            Verdict::WrongAnswer => 8,
-            Verdict::InternalError => 9,
-        }
-    }
-}
-
-/// Which clock a time limit was hit on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TimeKind {
-    Cpu,
-    Wall,
-}
+const MAGIC_V1: &str = "KENNEL-RESULT 1";
+/// Version 2 adds the tests of a graded submission (`passed`, `total`, `test …`).
+const MAGIC_V2: &str = "KENNEL-RESULT 2";
 
 /// Everything a client learns about its run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,10 +41,18 @@ pub struct RunResult {
     pub cached_compile: bool,
     /// One sentence on what happened when the verdict alone does not say it.
     pub message: String,
+    /// Tests that passed, of `total` (0 and 0 for a run without tests).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub passed: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub total: u32,
+    /// One entry per test, in the submission's order (none for a run without tests).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestResult>,
 }
 
-fn lossy<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&String::from_utf8_lossy(bytes))
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RunResult {
@@ -131,6 +77,9 @@ impl RunResult {
             language: language.to_string(),
             cached_compile: false,
             message: String::new(),
+            passed: 0,
+            total: 0,
+            tests: Vec::new(),
         }
     }
 
@@ -167,6 +116,9 @@ impl RunResult {
         if !self.message.is_empty() && self.verdict != Verdict::Accepted {
             parts.push(self.message.clone());
         }
+        if self.total > 0 {
+            parts.push(format!("passed {}/{}", self.passed, self.total));
+        }
         if self.cached_compile {
             parts.push("cached compile".into());
         }
@@ -174,15 +126,15 @@ impl RunResult {
         format!("-- {}", parts.join(" · "))
     }
 
+    /// Version 1 unless there are tests (only a version-2 submission has them, so a client
+    /// of version 1 always reads what it gets).
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new(MAGIC);
+        let v2 = self.total > 0 || !self.tests.is_empty();
+        let mut w = Writer::new(if v2 { MAGIC_V2 } else { MAGIC_V1 });
         let opt = |v: Option<i32>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
         w.scalar("verdict", self.verdict.name());
         if let Some(k) = self.time_limit {
-            w.scalar(
-                "time_limit",
-                if k == TimeKind::Cpu { "cpu" } else { "wall" },
-            );
+            w.scalar("time_limit", k.name());
         }
         w.scalar("exit_code", opt(self.exit_code))
             .scalar("signal", opt(self.signal))
@@ -201,15 +153,26 @@ impl RunResult {
             .blob("stdout", &self.stdout)
             .blob("stderr", &self.stderr)
             .blob("compile_output", &self.compile_output);
+        if v2 {
+            w.scalar("passed", self.passed).scalar("total", self.total);
+            for t in &self.tests {
+                t.encode(&mut w);
+            }
+        }
         w.finish()
     }
 
     pub fn decode(bytes: &[u8]) -> Result<RunResult, String> {
-        let mut r = Reader::new(
-            bytes,
-            MAGIC,
-            &["message", "stdout", "stderr", "compile_output"],
-        )?;
+        const BLOBS: &[&str] = &[
+            "message",
+            "stdout",
+            "stderr",
+            "compile_output",
+            test_result::BLOBS[0],
+            test_result::BLOBS[1],
+            test_result::BLOBS[2],
+        ];
+        let (mut r, _) = Reader::open(bytes, &[MAGIC_V1, MAGIC_V2], BLOBS)?;
         let mut out = RunResult::new(Verdict::InternalError, "");
         let mut has_verdict = false;
         let opt = |n: &str, v: &str| -> Result<Option<i32>, String> {
@@ -220,18 +183,15 @@ impl RunResult {
             }
         };
         while let Some(f) = r.next_field()? {
+            if test_result::decode_field(&mut out.tests, &f)? {
+                continue;
+            }
             match f {
                 Field::Scalar("verdict", v) => {
                     out.verdict = Verdict::from_name(v).ok_or(format!("unknown verdict {v:?}"))?;
                     has_verdict = true;
                 }
-                Field::Scalar("time_limit", v) => {
-                    out.time_limit = Some(if v == "cpu" {
-                        TimeKind::Cpu
-                    } else {
-                        TimeKind::Wall
-                    })
-                }
+                Field::Scalar("time_limit", v) => out.time_limit = TimeKind::from_name(v),
                 Field::Scalar("exit_code", v) => out.exit_code = opt("exit_code", v)?,
                 Field::Scalar("signal", v) => out.signal = opt("signal", v)?,
                 Field::Scalar("stdout_truncated", v) => out.stdout_truncated = v == "1",
@@ -251,6 +211,8 @@ impl RunResult {
                 Field::Scalar("worker", v) => out.worker = number("worker", v)?,
                 Field::Scalar("language", v) => out.language = v.to_string(),
                 Field::Scalar("cached_compile", v) => out.cached_compile = v == "1",
+                Field::Scalar("passed", v) => out.passed = number("passed", v)?,
+                Field::Scalar("total", v) => out.total = number("total", v)?,
                 Field::Blob("message", b) => out.message = String::from_utf8_lossy(b).into_owned(),
                 Field::Blob("stdout", b) => out.stdout = b.to_vec(),
                 Field::Blob("stderr", b) => out.stderr = b.to_vec(),
@@ -280,6 +242,17 @@ mod tests {
         r.cpu_ms = 1000;
         r.worker = 2224;
         assert_eq!(RunResult::decode(&r.encode()).unwrap(), r);
+        assert!(r.encode().starts_with(b"KENNEL-RESULT 1\n"));
+        let mut graded = r.clone();
+        graded.total = 2;
+        graded.passed = 1;
+        let mut t = TestResult::new("01", Verdict::WrongAnswer);
+        t.stdout = b"5\n".to_vec();
+        t.message = "line 1: expected \"4\", got \"5\"".into();
+        graded.tests = vec![t, TestResult::new("02", Verdict::Skipped)];
+        assert!(graded.encode().starts_with(b"KENNEL-RESULT 2\n"));
+        assert_eq!(RunResult::decode(&graded.encode()).unwrap(), graded);
+        assert!(graded.summary_line().contains("passed 1/2"));
         assert_eq!(
             r.summary_line(),
             "-- time limit (cpu) · killed after 1000 ms cpu · worker 2224"

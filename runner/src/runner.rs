@@ -1,25 +1,27 @@
-//! `Runner::run`: one submission from source to verdict. Compile in the sandbox (or take the
-//! cached archive), run in a fresh sandbox, judge from the facts.
+//! The runner: what it found on the host, its cgroups and compile cache, and its two
+//! primitives: compile a program in the sandbox (or take the cached archive), and run one
+//! sandboxed step. `grade.rs` puts them together into `Runner::run`.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::archive::{self, Entry};
+use std::os::fd::OwnedFd;
+
 use crate::cache::CompileCache;
 use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
-use crate::execute::{run_step, StepIo, StepOutput};
+use crate::execute::{run_step, Input, StepIo, StepOutput};
 use crate::facts::Report;
 use crate::language::{Language, Toolchains};
-use crate::limits::{limits_for, Limits};
+use crate::limits::Limits;
 use crate::outcome::{RunResult, Verdict};
+use crate::program::Program;
 use crate::sandbox::{bwrap_args, etc_paths, StepSpec};
-use crate::submission::Submission;
 use crate::verdict::{judge, Evidence};
 use crate::RunnerOptions;
 
 /// What a JVM needs beyond its heap (`-Xmx`): code cache, metaspace, threads' stacks.
-const JVM_ROOM: u64 = 192 << 20;
+pub(crate) const JVM_ROOM: u64 = 192 << 20;
 
 /// Where Debian installs bubblewrap.
 pub const BWRAP: &str = "/usr/bin/bwrap";
@@ -27,8 +29,8 @@ pub const BWRAP: &str = "/usr/bin/bwrap";
 /// A worker's program runner: what it found on the host, its settings, its cgroups.
 #[derive(Debug)]
 pub struct Runner {
-    opts: RunnerOptions,
-    tools: Toolchains,
+    pub(crate) opts: RunnerOptions,
+    pub(crate) tools: Toolchains,
     pub(crate) bwrap: Option<PathBuf>,
     pub(crate) helper: PathBuf,
     cache: Option<CompileCache>,
@@ -76,7 +78,7 @@ impl Runner {
 
     /// This worker's cgroups, set up at the first call (after the worker is ready, so a
     /// restart is not slowed by it).
-    fn cgroups(&self) -> Option<&Cgroups> {
+    pub(crate) fn cgroups(&self) -> Option<&Cgroups> {
         self.cgroups
             .get_or_init(|| Cgroups::setup(&self.place))
             .as_ref()
@@ -97,111 +99,20 @@ impl Runner {
         self.cgroups().map(Cgroups::runs).unwrap_or_default()
     }
 
-    /// Runs `sub` as `lang`. `Err` is a refusal (language unavailable, a limit over the
-    /// maximum) for an `ERR` line; everything the program does is in the `RunResult`.
-    pub fn run(&self, lang: Language, sub: &Submission, worker: u16) -> Result<RunResult, String> {
-        if !self.offers(lang) {
-            return Err(format!(
-                "language unavailable: {} ({})",
-                lang.name(),
-                self.missing(lang)
-            ));
-        }
-        if sub.language.is_some_and(|l| l != lang) {
-            return Err("the submission's language differs from the request type".into());
-        }
-        // A compiled binary or an archive sent by mistake: its compiler would flood the
-        // client with errors about every byte.
-        if sub.source.contains(&0) {
-            return Err(format!(
-                "the {} source is not text (it holds NUL bytes): send the program's source, not a binary",
-                lang.name()
-            ));
-        }
-        let limits = limits_for(&self.opts, sub)?;
-        let mut result = RunResult::new(Verdict::Accepted, lang.name());
-        result.worker = worker;
-        result.time_limit_ms = limits.cpu_ms;
-        result.wall_limit_ms = limits.wall_ms;
-        result.memory_limit_kib = limits.memory_kib;
-        let source = archive::pack(&[Entry {
-            name: lang.source_name(&sub.source),
-            executable: false,
-            data: sub.source.clone(),
-        }]);
-        let program = if lang.compiled() {
-            match self.compiled(lang, sub, &source, &limits, &mut result) {
-                Some(archive) => archive,
-                None => return Ok(result),
-            }
-        } else {
-            source
-        };
-        let mut command = self
-            .tools
-            .run_command(lang, &sub.source, limits.memory_kib)
-            .unwrap_or_default();
-        command.extend(
-            sub.args
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned()),
-        );
-        let step = StepSpec {
-            command,
-            limits,
-            address_space: self.cgroups().is_none() && lang != Language::Java,
-            pack_out: false,
-            runtime_room: if lang == Language::Java { JVM_ROOM } else { 0 },
-            memory_budget: self.cgroups().is_none(),
-        };
-        let (out, oom_kills) = match self.step(&step, &sub.stdin, &program) {
-            Ok(v) => v,
-            Err(e) => return Ok(internal(result, e)),
-        };
-        let ev = Evidence {
-            oom_kills,
-            jvm_out_of_memory: lang == Language::Java
-                && String::from_utf8_lossy(&out.stderr)
-                    .contains("Terminating due to java.lang.OutOfMemoryError"),
-            expected: sub.expected.as_deref(),
-        };
-        let (verdict, kind, message) = judge(&out, &limits, ev);
-        result.verdict = verdict;
-        result.time_limit = kind;
-        result.message = message;
-        if let Some(Report::Ran(f)) = &out.report {
-            result.exit_code = f.exit;
-            result.signal = f.signal;
-            result.cpu_ms = f.cpu_us / 1000;
-            result.memory_kib = f.maxrss_kib.max(f.peak_kib);
-        }
-        result.wall_ms = out.wall.as_millis() as u64;
-        result.stdout = out.stdout;
-        result.stderr = out.stderr;
-        result.stdout_truncated = out.stdout_truncated;
-        result.stderr_truncated = out.stderr_truncated;
-        Ok(result)
-    }
-
     /// The program's archive after compiling (or from the cache); `None` when the compile
     /// failed, with `result` saying why.
-    fn compiled(
+    pub(crate) fn compiled(
         &self,
-        lang: Language,
-        sub: &Submission,
-        source: &[u8],
+        program: &Program,
         limits: &Limits,
         result: &mut RunResult,
     ) -> Option<Vec<u8>> {
-        let command = self
-            .tools
-            .compile_command(lang, &lang.source_name(&sub.source))?;
-        let key = CompileCache::key(
-            lang,
-            &self.tools.compiler_identity(lang),
-            &command,
-            &sub.source,
-        );
+        let source = program.archive();
+        let Some(command) = self.tools.compile_command(program) else {
+            return Some(source);
+        };
+        let lang = program.language;
+        let key = CompileCache::key(lang, &self.tools.compiler_identity(lang), &command, &source);
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
             result.cached_compile = true;
             return Some(hit);
@@ -214,15 +125,13 @@ impl Runner {
             runtime_room: 0,
             memory_budget: self.cgroups().is_none(),
         };
-        let out = match self.step(&step, b"", source) {
+        let out = match self.step(&step, Input::Bytes(b""), None, &source) {
             Ok((out, _)) => out,
             Err(e) => {
                 *result = internal(result.clone(), e);
                 return None;
             }
         };
-        let mut said = out.stdout.clone();
-        said.extend_from_slice(&out.stderr);
         match (&out.report, out.killed) {
             (Some(Report::Ran(f)), None) if f.exit == Some(0) && !out.packed.is_empty() => {
                 if let Some(c) = &self.cache {
@@ -240,40 +149,7 @@ impl Runner {
                 None
             }
             (report, killed) => {
-                result.verdict = Verdict::CompileError;
-                result.compile_output = said;
-                if let Some(Report::Ran(f)) = report {
-                    result.cpu_ms = f.cpu_us / 1000;
-                }
-                result.wall_ms = out.wall.as_millis() as u64;
-                // The compiler's processes (cc1plus) are the driver's children: their SIGXCPU
-                // reaches us as the driver's report ("CPU time limit exceeded", strsignal of
-                // the signal that killed cc1plus: the toolchain's fact, not the program's), and
-                // as CPU time, which rusage under-counts against RLIMIT_CPU under load
-                // (measured: 1.8 s for a 2 s limit on a loaded 2-core VM).
-                let cpu_ms = match report {
-                    Some(Report::Ran(f)) => f.cpu_us / 1000,
-                    _ => 0,
-                };
-                if killed == Some(crate::execute::Kill::Output) {
-                    result.message = format!(
-                        "the compiler's output was cut at {} KiB",
-                        step.limits.output / 1024
-                    );
-                    return None;
-                }
-                let timed_out = killed.is_some()
-                    || cpu_ms >= step.limits.cpu_ms
-                    || (cpu_ms >= step.limits.cpu_ms * 8 / 10
-                        && String::from_utf8_lossy(&out.stderr)
-                            .contains("CPU time limit exceeded"));
-                if timed_out {
-                    result.message = format!(
-                        "the compile was stopped at its limit ({} s cpu, {} s wall)",
-                        step.limits.cpu_ms / 1000,
-                        step.limits.wall_ms / 1000
-                    );
-                }
+                compile_failed(result, &out, report.as_ref(), killed, &step.limits);
                 None
             }
         }
@@ -281,10 +157,11 @@ impl Runner {
 
     /// One sandboxed step, in its own cgroup when cgroups are usable. Returns its output and
     /// the OOM kills counted in its cgroup.
-    fn step(
+    pub(crate) fn step(
         &self,
         step: &StepSpec,
-        stdin: &[u8],
+        stdin: Input<'_>,
+        stdout: Option<OwnedFd>,
         archive: &[u8],
     ) -> Result<(StepOutput, u64), String> {
         let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
@@ -316,6 +193,7 @@ impl Runner {
                 bwrap,
                 helper: &self.helper,
                 stdin,
+                stdout,
                 archive,
                 wall: Duration::from_millis(step.limits.wall_ms),
                 output_cap: step.limits.output,
@@ -340,7 +218,50 @@ impl Runner {
     }
 }
 
-fn internal(mut r: RunResult, why: String) -> RunResult {
+/// What a failed compile tells: the compiler's words, and whether a limit stopped it.
+fn compile_failed(
+    result: &mut RunResult,
+    out: &StepOutput,
+    report: Option<&Report>,
+    killed: Option<crate::execute::Kill>,
+    limits: &Limits,
+) {
+    let mut said = out.stdout.clone();
+    said.extend_from_slice(&out.stderr);
+    result.verdict = Verdict::CompileError;
+    result.compile_output = said;
+    // The compiler's processes (cc1plus) are the driver's children: their SIGXCPU reaches us
+    // as the driver's report ("CPU time limit exceeded", strsignal of the signal that killed
+    // cc1plus: the toolchain's fact, not the program's), and as CPU time, which rusage
+    // under-counts against RLIMIT_CPU under load (measured: 1.8 s for a 2 s limit on a
+    // loaded 2-core VM).
+    let cpu_ms = match report {
+        Some(Report::Ran(f)) => f.cpu_us / 1000,
+        _ => 0,
+    };
+    result.cpu_ms = cpu_ms;
+    result.wall_ms = out.wall.as_millis() as u64;
+    if killed == Some(crate::execute::Kill::Output) {
+        result.message = format!(
+            "the compiler's output was cut at {} KiB",
+            limits.output / 1024
+        );
+        return;
+    }
+    let timed_out = killed.is_some()
+        || cpu_ms >= limits.cpu_ms
+        || (cpu_ms >= limits.cpu_ms * 8 / 10
+            && String::from_utf8_lossy(&out.stderr).contains("CPU time limit exceeded"));
+    if timed_out {
+        result.message = format!(
+            "the compile was stopped at its limit ({} s cpu, {} s wall)",
+            limits.cpu_ms / 1000,
+            limits.wall_ms / 1000
+        );
+    }
+}
+
+pub(crate) fn internal(mut r: RunResult, why: String) -> RunResult {
     log::error!("internal error running a {} program: {why}", r.language);
     r.verdict = Verdict::InternalError;
     r.message = why;
@@ -361,7 +282,7 @@ mod tests {
             &dir,
         );
         assert_eq!(r.offer_bits(), 0);
-        let sub = Submission {
+        let sub = crate::Submission {
             source: b"print(1)".to_vec(),
             ..Default::default()
         };

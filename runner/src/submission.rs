@@ -1,14 +1,38 @@
 //! A submission (what a client asks to run) and its encoding on the framed wire.
+//!
+//! Version 1 is one source, one stdin, at most one expected output. Version 2 adds what a
+//! grader needs: several files, compiler options, test cases (compiled once, run once per
+//! test), a checker (built-in or a program) and an interactor. A client writes version 1 when
+//! it uses none of them (so older workers keep reading it); a worker reads both and answers
+//! in the version it was asked in. docs/PROTOCOL.md §6 has the fields byte by byte.
 
+use crate::checker::Checker;
 use crate::fields::{number, Field, Reader, Writer};
-use crate::language::Language;
+use kennel_common::protocol::kind::Language;
 
-const MAGIC: &str = "KENNEL-RUN 1";
+pub use crate::side::SideProgram;
+
+pub(crate) const MAGIC_V1: &str = "KENNEL-RUN 1";
+pub(crate) const MAGIC_V2: &str = "KENNEL-RUN 2";
+
+/// Most arguments a submission may carry.
+pub const MAX_ARGS: usize = 64;
+/// Most files a submission may carry.
+pub const MAX_FILES: usize = 64;
+/// Most compiler options a submission may carry.
+pub const MAX_COMPILE_OPTIONS: usize = 32;
+/// Most test cases any server takes (each server has its own, lower, `--max-tests`).
+pub const MAX_TESTS: usize = 1024;
 
 /// What a client asks to run. Limits left `None` take the server's defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Submission {
+    /// The program as one source (version 1), or empty when `files` holds it.
     pub source: Vec<u8>,
+    /// The program as several files (sources, headers, modules, data).
+    pub files: Vec<SourceFile>,
+    /// Python: the file to run when there are several (default `main.py`).
+    pub entry: Option<String>,
     pub stdin: Vec<u8>,
     pub args: Vec<Vec<u8>>,
     pub expected: Option<Vec<u8>>,
@@ -17,111 +41,174 @@ pub struct Submission {
     pub memory_limit_kib: Option<u64>,
     /// The language, when the client states it (it must match the request type).
     pub language: Option<Language>,
+    /// Compiler options, each checked against the language's allow-list.
+    pub compile_options: Vec<String>,
+    /// Test cases; none means one run with `stdin` and `expected`.
+    pub tests: Vec<TestCase>,
+    /// How stdout is compared with an expected output (default: `lines`).
+    pub checker: Option<Checker>,
+    /// A program the solution talks with (its stdout is the solution's stdin and back).
+    pub interactor: Option<SideProgram>,
+    /// Stop at the first test that fails (the rest are reported `skipped`).
+    pub stop_on_first_failure: bool,
 }
 
-/// Most arguments a submission may carry.
-pub const MAX_ARGS: usize = 64;
+/// One file of a program.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceFile {
+    pub name: String,
+    pub content: Vec<u8>,
+}
+
+/// One test: an input, what the output should be, optionally its own limits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TestCase {
+    pub name: String,
+    pub stdin: Vec<u8>,
+    pub expected: Option<Vec<u8>>,
+    pub time_limit_ms: Option<u64>,
+    pub wall_limit_ms: Option<u64>,
+    pub memory_limit_kib: Option<u64>,
+}
 
 impl Submission {
+    /// 2 when the submission uses a field of version 2, else 1.
+    pub fn version(&self) -> u8 {
+        let v2 = !self.files.is_empty()
+            || self.entry.is_some()
+            || !self.compile_options.is_empty()
+            || !self.tests.is_empty()
+            || self.checker.is_some()
+            || self.interactor.is_some()
+            || self.stop_on_first_failure;
+        if v2 {
+            2
+        } else {
+            1
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new(MAGIC);
+        let mut w = Writer::new(if self.version() == 2 {
+            MAGIC_V2
+        } else {
+            MAGIC_V1
+        });
         if let Some(l) = self.language {
             w.scalar("language", l.name());
         }
-        if let Some(v) = self.time_limit_ms {
-            w.scalar("time_limit_ms", v);
-        }
-        if let Some(v) = self.wall_limit_ms {
-            w.scalar("wall_limit_ms", v);
-        }
-        if let Some(v) = self.memory_limit_kib {
-            w.scalar("memory_limit_kib", v);
-        }
+        limits(
+            &mut w,
+            "",
+            self.time_limit_ms,
+            self.wall_limit_ms,
+            self.memory_limit_kib,
+        );
         for a in &self.args {
             w.blob("arg", a);
         }
-        w.blob("source", &self.source);
+        if !self.source.is_empty() || self.files.is_empty() {
+            w.blob("source", &self.source);
+        }
+        for f in &self.files {
+            w.scalar("file_name", &f.name)
+                .blob("file_content", &f.content);
+        }
+        if let Some(e) = &self.entry {
+            w.scalar("entry", e);
+        }
+        for o in &self.compile_options {
+            w.blob("compile_option", o.as_bytes());
+        }
         w.blob("stdin", &self.stdin);
         if let Some(e) = &self.expected {
             w.blob("expected", e);
         }
+        for t in &self.tests {
+            w.scalar("test", &t.name).blob("test_stdin", &t.stdin);
+            if let Some(e) = &t.expected {
+                w.blob("test_expected", e);
+            }
+            limits(
+                &mut w,
+                "test_",
+                t.time_limit_ms,
+                t.wall_limit_ms,
+                t.memory_limit_kib,
+            );
+        }
+        if let Some(c) = &self.checker {
+            w.scalar("checker", c.spec());
+            if let Checker::Custom(p) = c {
+                w.scalar("checker_language", p.language.name())
+                    .blob("checker_source", &p.source);
+            }
+        }
+        if let Some(p) = &self.interactor {
+            w.scalar("interactor_language", p.language.name())
+                .blob("interactor_source", &p.source);
+        }
+        if self.stop_on_first_failure {
+            w.scalar("stop_on_first_failure", 1);
+        }
         w.finish()
     }
 
-    /// Reads a framed submission; every problem is a message for an `ERR` line.
-    pub fn decode(bytes: &[u8]) -> Result<Submission, String> {
-        let mut r = Reader::new(bytes, MAGIC, &["arg", "source", "stdin", "expected"])?;
-        let mut s = Submission::default();
-        let mut has_source = false;
-        while let Some(field) = r.next_field()? {
-            match field {
-                Field::Scalar("language", v) => {
-                    s.language =
-                        Some(Language::from_name(v).ok_or(format!("unknown language {v:?}"))?)
-                }
-                Field::Scalar("time_limit_ms", v) => {
-                    s.time_limit_ms = Some(number("time_limit_ms", v)?)
-                }
-                Field::Scalar("wall_limit_ms", v) => {
-                    s.wall_limit_ms = Some(number("wall_limit_ms", v)?)
-                }
-                Field::Scalar("memory_limit_kib", v) => {
-                    s.memory_limit_kib = Some(number("memory_limit_kib", v)?)
-                }
-                Field::Blob("arg", a) => {
-                    if s.args.len() == MAX_ARGS {
-                        return Err(format!("more than {MAX_ARGS} arguments"));
-                    }
-                    if a.contains(&0) {
-                        return Err("an argument with a NUL byte".into());
-                    }
-                    s.args.push(a.to_vec());
-                }
-                Field::Blob("source", b) => {
-                    s.source = b.to_vec();
-                    has_source = true;
-                }
-                Field::Blob("stdin", b) => s.stdin = b.to_vec(),
-                Field::Blob("expected", b) => s.expected = Some(b.to_vec()),
-                Field::Scalar(name, _) | Field::Blob(name, _) => {
-                    return Err(format!(
-                        "unknown field {:?}",
-                        kennel_common::protocol::printable_excerpt(name.as_bytes())
-                    ))
-                }
-            }
+    /// The tests to run: the submission's, or one made of `stdin` and `expected`.
+    pub fn test_cases(&self) -> Vec<TestCase> {
+        if !self.tests.is_empty() {
+            return self.tests.clone();
         }
-        if !has_source {
-            return Err("no source field".into());
-        }
-        Ok(s)
+        vec![TestCase {
+            name: "1".into(),
+            stdin: self.stdin.clone(),
+            expected: self.expected.clone(),
+            ..TestCase::default()
+        }]
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trips_and_refuses_unknown_fields() {
-        let s = Submission {
-            source: b"int main(){}\xff".to_vec(),
-            stdin: b"1 2\n".to_vec(),
-            args: vec![b"-v".to_vec(), b"".to_vec()],
-            expected: Some(b"3\n".to_vec()),
-            time_limit_ms: Some(1500),
-            wall_limit_ms: None,
-            memory_limit_kib: Some(65536),
-            language: Some(Language::C),
-        };
-        assert_eq!(Submission::decode(&s.encode()).unwrap(), s);
-        assert!(Submission::decode(b"KENNEL-RUN 1\nfoo 1\nend\n")
-            .unwrap_err()
-            .contains("unknown field"));
-        assert!(Submission::decode(b"KENNEL-RUN 1\nend\n")
-            .unwrap_err()
-            .contains("no source"));
-        assert!(Submission::decode(b"KENNEL-RUN 1\ntime_limit_ms -1\nsource 0\nend\n").is_err());
-        assert!(Submission::decode(b"hello").is_err());
+fn limits(w: &mut Writer, prefix: &str, cpu: Option<u64>, wall: Option<u64>, mem: Option<u64>) {
+    for (name, v) in [
+        ("time_limit_ms", cpu),
+        ("wall_limit_ms", wall),
+        ("memory_limit_kib", mem),
+    ] {
+        if let Some(v) = v {
+            w.scalar(&format!("{prefix}{name}"), v);
+        }
     }
+}
+
+/// Parses a limit field of a submission or a test.
+pub(crate) fn limit(name: &str, v: &str) -> Result<Option<u64>, String> {
+    number(name, v).map(Some)
+}
+
+/// The blob fields of a submission.
+pub(crate) const BLOBS: &[&str] = &[
+    "arg",
+    "source",
+    "stdin",
+    "expected",
+    "file_content",
+    "compile_option",
+    "test_stdin",
+    "test_expected",
+    "checker_source",
+    "interactor_source",
+];
+
+/// The fields every version knows, for the decoder.
+pub(crate) fn open<'a>(bytes: &'a [u8], magics: &[&str]) -> Result<Reader<'a>, String> {
+    Reader::open(bytes, magics, BLOBS).map(|(r, _)| r)
+}
+
+/// A field a decoder does not know.
+pub(crate) fn unknown(f: &Field<'_>) -> String {
+    let (Field::Scalar(name, _) | Field::Blob(name, _)) = f;
+    format!(
+        "unknown field {:?}",
+        kennel_common::protocol::printable_excerpt(name.as_bytes())
+    )
 }

@@ -12,20 +12,19 @@ use crate::outcome::{TimeKind, Verdict};
 
 /// What else is known about the run besides its `StepOutput`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Evidence<'a> {
+pub struct Evidence {
     /// Processes of the run the memory cgroup's OOM killer killed.
     pub oom_kills: u64,
     /// The JVM reported heap exhaustion (`-XX:+ExitOnOutOfMemoryError` exits with 3 after
     /// printing its own line: the JVM's fact, not the program's).
     pub jvm_out_of_memory: bool,
-    pub expected: Option<&'a [u8]>,
 }
 
 /// The verdict, the time kind for a time limit, and a sentence when the verdict needs one.
 pub fn judge(
     out: &StepOutput,
     limits: &Limits,
-    ev: Evidence<'_>,
+    ev: Evidence,
 ) -> (Verdict, Option<TimeKind>, String) {
     match out.killed {
         Some(Kill::Wall) => return (Verdict::TimeLimit, Some(TimeKind::Wall), String::new()),
@@ -106,34 +105,7 @@ pub fn judge(
     if f.signal.is_some() || f.exit != Some(0) {
         return (Verdict::RuntimeError, None, String::new());
     }
-    if let Some(want) = ev.expected {
-        if normalise(&out.stdout) != normalise(want) {
-            return (
-                Verdict::WrongAnswer,
-                None,
-                "stdout differs from the expected output".into(),
-            );
-        }
-    }
     (Verdict::Accepted, None, String::new())
-}
-
-/// Output as judges compare it: trailing spaces of each line and trailing blank lines dropped.
-fn normalise(b: &[u8]) -> Vec<&[u8]> {
-    let mut lines: Vec<&[u8]> = b
-        .split(|c| *c == b'\n')
-        .map(|l| {
-            let end = l
-                .iter()
-                .rposition(|c| !c.is_ascii_whitespace())
-                .map_or(0, |p| p + 1);
-            &l[..end]
-        })
-        .collect();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -208,17 +180,5 @@ mod tests {
         assert_eq!(judge(&wall, &l, none).1, Some(TimeKind::Wall));
         wall.killed = None;
         assert_eq!(v(&wall, none), Verdict::InternalError);
-        let mut out = ran(Some(0), None, 5);
-        out.stdout = b"7  \n\n".to_vec();
-        let ok = Evidence {
-            expected: Some(b"7\n"),
-            ..none
-        };
-        assert_eq!(v(&out, ok), Verdict::Accepted);
-        let bad = Evidence {
-            expected: Some(b"8\n"),
-            ..none
-        };
-        assert_eq!(v(&out, bad), Verdict::WrongAnswer);
     }
 }

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod run;
+mod run_args;
+mod run_files;
 
 use std::io::{BufRead, Write};
 use std::time::Instant;

@@ -5,44 +5,16 @@
 //! 5 output limit, 6 runtime error, 7 compile error, 8 wrong answer, 9 internal error; 1 the
 //! client could not get a result, 2 bad flags).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::time::Duration;
 
-use kennel_common::duration::parse_duration;
-use kennel_options::runner::parse_size;
 use kennel_options::shared::Format;
 use kennel_runner::{Language, RunResult, Submission};
 
 use crate::{Client, ClientConfig};
 
-/// `run`'s flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// The program: .py, .c, .cpp/.cc, .java.
-    pub file: PathBuf,
-    /// Language, instead of the one the extension names: python, c, cpp, java.
-    #[arg(long)]
-    pub lang: Option<String>,
-    /// A file to feed the program on its standard input (`-`: this one's).
-    #[arg(long)]
-    pub stdin: Option<PathBuf>,
-    /// An argument for the program (repeatable).
-    #[arg(long = "arg")]
-    pub args: Vec<String>,
-    /// CPU time limit (e.g. 2s; default: the server's).
-    #[arg(long, value_parser = parse_duration)]
-    pub time_limit: Option<Duration>,
-    /// Wall-clock limit.
-    #[arg(long, value_parser = parse_duration)]
-    pub wall_limit: Option<Duration>,
-    /// Memory limit: 128M, 1G (a bare number is bytes; at least 16M).
-    #[arg(long, value_parser = parse_size)]
-    pub memory_limit: Option<u64>,
-    /// The expected output: a different stdout is a wrong answer.
-    #[arg(long)]
-    pub expected: Option<PathBuf>,
-}
+pub use super::run_args::RunArgs;
 
 /// Exit status when no result could be had.
 const EXIT_FAILED: i32 = 1;
@@ -50,7 +22,7 @@ const EXIT_USAGE: i32 = 2;
 
 /// Runs the subcommand against the dispatcher at `dispatcher`.
 pub fn main_with(dispatcher: std::net::SocketAddr, a: RunArgs, format: Format) -> i32 {
-    let (lang, sub) = match submission(&a) {
+    let (lang, sub) = match super::run_files::submission(&a) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("kennel-client: {e}");
@@ -59,7 +31,9 @@ pub fn main_with(dispatcher: std::net::SocketAddr, a: RunArgs, format: Format) -
     };
     let mut cfg = ClientConfig::new(dispatcher);
     // A run takes its wall time plus a compile: wait for the answer accordingly.
-    cfg.answer_timeout = a.wall_limit.unwrap_or(Duration::from_secs(30)) + Duration::from_secs(60);
+    let runs = sub.tests.len().max(1) as u32 * if sub.checker.is_some() { 2 } else { 1 };
+    cfg.answer_timeout =
+        a.wall_limit.unwrap_or(Duration::from_secs(30)) * runs + Duration::from_secs(60);
     let result = Client::connect(cfg)
         .and_then(|mut c| c.request(lang.name(), &sub.encode()))
         .map_err(|e| e.to_string())
@@ -69,13 +43,15 @@ pub fn main_with(dispatcher: std::net::SocketAddr, a: RunArgs, format: Format) -
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("kennel-client: {}: {e}", a.file.display());
+            eprintln!("kennel-client: {}: {e}", a.files[0].display());
             return EXIT_FAILED;
         }
     };
     let mut result = result;
     if format == Format::Text {
-        name_the_user_s_file(&mut result, lang, &sub, &a.file);
+        if sub.files.is_empty() {
+            name_the_user_s_file(&mut result, lang, &sub, &a.files[0]);
+        }
         if sub.stdin.is_empty() && result.verdict == kennel_runner::Verdict::RuntimeError {
             // The commonest first failure: a program that reads input, given none.
             result.message = match result.message.as_str() {
@@ -113,46 +89,6 @@ fn name_the_user_s_file(r: &mut RunResult, lang: Language, sub: &Submission, fil
     r.stderr = rename(&r.stderr);
 }
 
-/// The submission the flags describe.
-fn submission(a: &RunArgs) -> Result<(Language, Submission), String> {
-    let lang = match &a.lang {
-        Some(l) => Language::from_name(l)
-            .ok_or_else(|| format!("unknown language {l:?} (python, c, cpp, java)"))?,
-        None => Language::from_path(&a.file).ok_or_else(|| {
-            format!(
-                "{}: cannot tell the language from the extension; give --lang",
-                a.file.display()
-            )
-        })?,
-    };
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    let stdin = match a.stdin.as_deref() {
-        None => Vec::new(),
-        Some(p) if p == Path::new("-") => {
-            let mut v = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut v)
-                .map_err(|e| format!("standard input: {e}"))?;
-            v
-        }
-        Some(p) => read(p)?,
-    };
-    let ms = |d: Duration| d.as_millis() as u64;
-    Ok((
-        lang,
-        Submission {
-            source: read(&a.file)?,
-            stdin,
-            args: a.args.iter().map(|s| s.clone().into_bytes()).collect(),
-            expected: a.expected.as_deref().map(read).transpose()?,
-            time_limit_ms: a.time_limit.map(ms),
-            wall_limit_ms: a.wall_limit.map(ms),
-            memory_limit_kib: a.memory_limit.map(|b| b.div_ceil(1024)),
-            language: Some(lang),
-        },
-    ))
-}
-
 fn show(r: &RunResult, format: Format) {
     match format {
         Format::Json => match serde_json::to_string(r) {
@@ -162,6 +98,10 @@ fn show(r: &RunResult, format: Format) {
         Format::Text => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(&r.stdout);
+            let _ = out.flush();
+            for t in &r.tests {
+                let _ = writeln!(out, "{}", t.line());
+            }
             let _ = out.flush();
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(&r.compile_output);

@@ -31,11 +31,21 @@ impl Bare {
     }
 }
 
+/// The runner's view of a one-file program (its file names, entry and commands).
+fn as_program(lang: Language, source: &[u8]) -> Result<kennel_runner::program::Program, String> {
+    let sub = Submission {
+        source: source.to_vec(),
+        ..Default::default()
+    };
+    kennel_runner::program::Program::from_submission(lang, &sub)
+}
+
 pub(super) fn bare_prepare(tools: &Toolchains, p: &Program, dir: &Path) -> Result<Bare, String> {
     std::fs::create_dir_all(dir.join("out")).map_err(|e| e.to_string())?;
     let name = p.lang.source_name(p.source.as_bytes());
     std::fs::write(dir.join(&name), p.source).map_err(|e| e.to_string())?;
-    if let Some(cc) = tools.compile_command(p.lang, &name) {
+    let rp = as_program(p.lang, p.source.as_bytes()).map_err(|e| format!("{}: {e}", p.name))?;
+    if let Some(cc) = tools.compile_command(&rp) {
         let ok = Command::new(&cc[0])
             .args(&cc[1..])
             .current_dir(dir)
@@ -45,9 +55,7 @@ pub(super) fn bare_prepare(tools: &Toolchains, p: &Program, dir: &Path) -> Resul
             return Err(format!("compiling {} outside the sandbox failed", p.name));
         }
     }
-    let mut argv = tools
-        .run_command(p.lang, p.source.as_bytes(), 256 << 10)
-        .ok_or("no run command")?;
+    let mut argv = tools.run_command(&rp, 256 << 10).ok_or("no run command")?;
     let run_dir = if p.lang.compiled() {
         dir.join("out")
     } else {
@@ -135,13 +143,12 @@ pub(super) fn by_hand(
         cmd.status().is_ok_and(|s| s.success())
     };
     let mut ok = true;
-    if let Some(cc) = tools.compile_command(p.lang, &name) {
+    let rp = as_program(p.lang, source.as_bytes()).map_err(|_| ())?;
+    if let Some(cc) = tools.compile_command(&rp) {
         ok = step(&cc, false);
     }
     if ok {
-        let mut run = tools
-            .run_command(p.lang, source.as_bytes(), opts.memory_limit / 1024)
-            .ok_or(())?;
+        let mut run = tools.run_command(&rp, opts.memory_limit / 1024).ok_or(())?;
         if p.lang.compiled() && run[0] == "./prog" {
             run[0] = "out/prog".into();
         } else if p.lang == Language::Java {
