@@ -180,6 +180,12 @@ impl Client {
         }
     }
 
+    /// How long the next exchanges wait for a worker's answer (a graded submission of many
+    /// tests takes longer than one run).
+    pub fn set_answer_timeout(&mut self, d: std::time::Duration) {
+        self.cfg.answer_timeout = d;
+    }
+
     /// One full exchange: ask, get redirected, send `payload` to the worker, read its answer.
     /// Retries on a lost dispatcher, a busy pool, or (for request types safe to repeat) a
     /// worker that failed mid-request.

@@ -21,7 +21,24 @@ impl Target for SubmissionDecoder {
     fn dictionary(&self) -> Vec<Vec<u8>> {
         [
             "KENNEL-RUN 1\n",
+            "KENNEL-RUN 2\n",
             "KENNEL-RESULT 1\n",
+            "KENNEL-RESULT 2\n",
+            "file_name main.c\n",
+            "file_content ",
+            "compile_option ",
+            "test 1\n",
+            "test_stdin ",
+            "test_expected ",
+            "checker float:1e-6\n",
+            "checker custom\n",
+            "checker_language python\n",
+            "checker_source ",
+            "interactor_language c\n",
+            "interactor_source ",
+            "stop_on_first_failure 1\n",
+            "passed 1\ntotal 2\n",
+            "test_verdict wrong_answer\n",
             "end\n",
             "source ",
             "stdin ",
@@ -53,7 +70,22 @@ impl Target for SubmissionDecoder {
             executable: false,
             data: b"int main(){}".to_vec(),
         }]);
-        vec![sub.encode(), result.encode(), arch]
+        let graded = Submission {
+            files: vec![kennel_runner::SourceFile {
+                name: "main.c".into(),
+                content: b"int main(){}".to_vec(),
+            }],
+            tests: vec![kennel_runner::TestCase {
+                name: "1".into(),
+                stdin: b"1\n".to_vec(),
+                expected: Some(b"1\n".to_vec()),
+                ..Default::default()
+            }],
+            checker: kennel_runner::Checker::parse("tokens", None).ok(),
+            compile_options: vec!["-O2".into()],
+            ..Default::default()
+        };
+        vec![sub.encode(), graded.encode(), result.encode(), arch]
     }
 
     fn run(&mut self, input: &[u8], features: &mut Vec<u64>) {
@@ -74,7 +106,7 @@ impl Target for SubmissionDecoder {
         }
         match archive::unpack(input) {
             Ok(entries) => {
-                assert!(entries.iter().all(|e| archive::valid_name(&e.name)));
+                assert!(entries.iter().all(|e| archive::valid_path(&e.name)));
                 features.push(feature("archive-ok", entries.len() as u64));
             }
             Err(_) => features.push(feature("archive-err", 0)),

@@ -17,13 +17,15 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::error::{self, ApiError};
 use crate::state::AppState;
-use crate::{guard, playground, runs};
+use crate::{batch, guard, playground, runs};
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    ask_versions();
     let s = state.settings.clone();
     let api = Router::new()
-        .route("/api/v1/runs", post(runs::create))
+        .route("/api/v1/runs", post(runs::create).get(batch::fetch))
+        .route("/api/v1/runs/batch", post(batch::create))
         .route("/api/v1/runs/{id}", get(runs::fetch))
         .route("/api/v1/languages", get(languages))
         .route("/api/v1/pool", get(pool))
@@ -96,6 +98,22 @@ struct LanguageDoc {
     available: bool,
     compiled: bool,
     extensions: &'static [&'static str],
+    /// The toolchain's version on this host (`null` until it has been asked, at start).
+    version: Option<String>,
+    /// The compiler options a submission may give (`-DNAME` stands for any name).
+    compile_options: Vec<String>,
+}
+
+/// The toolchains' versions, asked once in the background at start (Java's takes 0.5 s; the
+/// gateway does not wait for it).
+static VERSIONS: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
+
+fn ask_versions() {
+    std::thread::spawn(|| {
+        let tools = kennel_runner::language::Toolchains::discover();
+        let v = Language::ALL.iter().map(|l| tools.version(*l)).collect();
+        let _ = VERSIONS.set(v);
+    });
 }
 
 #[derive(Serialize)]
@@ -114,6 +132,10 @@ struct LimitsDoc {
     max_output_bytes: u64,
     max_submission_bytes: usize,
     max_args: usize,
+    max_files: usize,
+    max_tests: u32,
+    /// The checkers a submission may name (`float:EPS` with a number for EPS).
+    checkers: [&'static str; 6],
     cpu_percent: u32,
     /// How the runs are held to these limits (the first running worker's mode; `unknown`
     /// while none runs).
@@ -155,6 +177,8 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
                 available: crate::submit::offered(&snap, l),
                 compiled: l.compiled(),
                 extensions: extensions(l),
+                version: VERSIONS.get().and_then(|v| v[l as usize].clone()),
+                compile_options: kennel_runner::compile_options::allowed(l),
             })
             .collect(),
         limits: LimitsDoc {
@@ -175,6 +199,9 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
             max_output_bytes: r.max_output,
             max_submission_bytes: app.settings.worker.max_payload,
             max_args: kennel_runner::submission::MAX_ARGS,
+            max_files: kennel_runner::submission::MAX_FILES,
+            max_tests: r.max_tests,
+            checkers: kennel_runner::checker::NAMES,
             cpu_percent: r.cpu_max,
             enforcement: enforcement(&snap),
         },

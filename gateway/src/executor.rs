@@ -59,9 +59,16 @@ impl Executor {
         }
     }
 
-    /// Runs `wire` (an encoded submission) as `lang`; blocks until the result.
-    pub fn run(&self, lang: Language, wire: &[u8]) -> Result<RunResult, ApiError> {
+    /// Runs `wire` (an encoded submission) as `lang`; blocks until the result, at most
+    /// `deadline` of a worker's silence (at least the executor's own).
+    pub fn run(
+        &self,
+        lang: Language,
+        wire: &[u8],
+        deadline: Duration,
+    ) -> Result<RunResult, ApiError> {
         let mut client = self.take().map_err(failure)?;
+        client.set_answer_timeout(deadline.max(self.cfg.answer_timeout));
         let answer = client.request(lang.name(), wire);
         // A client whose exchange failed may hold a broken control connection: not reused.
         let answer = match answer {

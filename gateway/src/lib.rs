@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod batch;
 pub mod error;
 pub mod executor;
 pub mod guard;

@@ -53,25 +53,7 @@ async fn admit(
     let Query(q) = query?;
     let Json(req) = body?;
     let checked = check(req, &app.settings, &app.ctx.segment.snapshot())?;
-    let permit = app.queue.clone().try_acquire_owned().map_err(|_| {
-        ApiError::no_capacity(
-            format!(
-                "{} runs are already held (--http-queue): try again shortly",
-                app.settings.gateway.http_queue
-            ),
-            1,
-        )
-    })?;
-    let id = app.store.insert(Instant::now()).ok_or_else(|| {
-        ApiError::no_capacity("every result place holds a run not yet finished", 1)
-    })?;
-    let task = {
-        let (app, id) = (app.clone(), id.clone());
-        tokio::task::spawn_blocking(move || {
-            let _held = permit;
-            execute(&app, &id, &checked)
-        })
-    };
+    let (id, task) = start(&app, checked)?;
     if q.wait {
         let state = task.await.unwrap_or_else(|e| {
             RunState::Failed(ApiError::new(
@@ -94,10 +76,39 @@ async fn admit(
         .into_response())
 }
 
+/// Gives a checked submission a place in the queue and in the results table, and starts it
+/// on the blocking pool; returns its id and the task that ends with its final state.
+pub(crate) fn start(
+    app: &AppState,
+    checked: Checked,
+) -> Result<(String, tokio::task::JoinHandle<RunState>), ApiError> {
+    let permit = app.queue.clone().try_acquire_owned().map_err(|_| {
+        ApiError::no_capacity(
+            format!(
+                "{} runs are already held (--http-queue): try again shortly",
+                app.settings.gateway.http_queue
+            ),
+            1,
+        )
+    })?;
+    let id = app.store.insert(Instant::now()).ok_or_else(|| {
+        ApiError::no_capacity("every result place holds a run not yet finished", 1)
+    })?;
+    let task = {
+        let (app, id) = (app.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            let _held = permit;
+            execute(&app, &id, &checked)
+        })
+    };
+    Ok((id, task))
+}
+
 /// Runs one checked submission (blocking) and records its end; returns the final state.
 fn execute(app: &AppState, id: &str, c: &Checked) -> RunState {
     app.store.set(id, RunState::Running, Instant::now());
-    let state = match app.executor.run(c.language, &c.wire) {
+    let deadline = app.settings.run_deadline(c.wall_ms);
+    let state = match app.executor.run(c.language, &c.wire, deadline) {
         Ok(r) => RunState::Done(std::sync::Arc::new(r)),
         Err(e) => RunState::Failed(e),
     };

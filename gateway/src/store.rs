@@ -79,7 +79,14 @@ fn size_of(state: &RunState) -> usize {
     FIXED
         + match state {
             RunState::Done(r) => {
-                r.stdout.len() + r.stderr.len() + r.compile_output.len() + r.message.len()
+                r.stdout.len()
+                    + r.stderr.len()
+                    + r.compile_output.len()
+                    + r.message.len()
+                    + r.tests
+                        .iter()
+                        .map(|t| FIXED + t.stdout.len() + t.stderr.len() + t.message.len())
+                        .sum::<usize>()
             }
             RunState::Failed(e) => e.message.len(),
             RunState::Queued | RunState::Running => 0,

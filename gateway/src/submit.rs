@@ -21,7 +21,8 @@ pub struct Checked {
     pub submission: Submission,
     /// Its encoding on Kennel's framed wire (what the worker gets).
     pub wire: Vec<u8>,
-    /// The wall limit it runs under (for the gateway's own deadline).
+    /// The longest it can take on the wall clock, compiles and every test included (for the
+    /// gateway's own deadline).
     pub wall_ms: u64,
 }
 
@@ -136,6 +137,10 @@ fn program(
                     files.len(),
                     kennel_runner::submission::MAX_FILES
                 )));
+            }
+            // A bad name is the answer before any guess at the language from it.
+            for f in &files {
+                kennel_runner::program::check_name(&f.name).map_err(|e| bad(&e))?;
             }
             let mut langs: Vec<Language> = files
                 .iter()

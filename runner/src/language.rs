@@ -113,6 +113,28 @@ impl Toolchains {
         })
     }
 
+    /// The toolchain's version as it says it (`12.2.0`, `3.11.7`, `17.0.15`), asked once per
+    /// call: a host tool answering at once (a Java one takes half a second).
+    pub fn version(&self, lang: Language) -> Option<String> {
+        let (tool, arg) = match lang {
+            Language::Python => (self.python.as_ref()?, "--version"),
+            Language::C => (self.gcc.as_ref()?, "-dumpfullversion"),
+            Language::Cpp => (self.gxx.as_ref()?, "-dumpfullversion"),
+            Language::Java => (self.javac.as_ref()?, "-version"),
+        };
+        let out = std::process::Command::new(tool)
+            .arg(arg)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        let word = text
+            .split_whitespace()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+        Some(word.to_string())
+    }
+
     /// What identifies the compiler in the compile cache's key: its real path, size and
     /// modification time (a package upgrade changes them).
     pub fn compiler_identity(&self, lang: Language) -> String {

@@ -196,11 +196,12 @@ fn http_bad_requests_get_json_errors_and_never_a_server_error() {
             422,
             "invalid_request",
         ),
+        // Two modules and no main.py: which one runs is not guessed.
         (
             br#"{"files":[{"name":"a.py","content":"x"},{"name":"b.py","content":"y"}]}"#.to_vec(),
             json_type,
             422,
-            "unsupported",
+            "invalid_request",
         ),
         (
             format!(

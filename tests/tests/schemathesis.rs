@@ -31,7 +31,10 @@ fn schemathesis_the_api_conforms_to_its_openapi_file() {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
     let url = format!("http://{}", inst.http_addr());
     let report = kennel_tests::fresh_dir("schemathesis-report");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemathesis.toml");
     let out = Command::new(&st)
+        .arg("--config-file")
+        .arg(&config)
         .args(["run", spec.to_str().unwrap(), "--url", &url])
         .args([
             "--checks",
