@@ -159,6 +159,13 @@ impl Runner {
             ));
         }
         let c = validate(&self.opts, lang, sub)?;
+        let asan = sub.compile_options.iter().any(|o| o.contains("address"));
+        if asan && self.cgroups().is_none() {
+            return Err(
+                "-fsanitize=address needs a memory cgroup (it reserves terabytes of address space),                  and this runner limits memory by address space: use -fsanitize=undefined"
+                    .into(),
+            );
+        }
         for (p, what) in [(&c.checker, "checker"), (&c.interactor, "interactor")] {
             if let Some(p) = p.as_ref().filter(|p| !self.offers(p.language)) {
                 return Err(format!(

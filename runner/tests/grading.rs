@@ -293,3 +293,30 @@ fn an_interactor_talks_with_the_program_and_a_silent_one_ends_at_the_wall_limit(
         .unwrap_err()
         .contains("judged by its interactor"));
 }
+
+#[test]
+fn sanitizers_report_what_they_find_or_are_refused_with_the_reason() {
+    let r = runner_with(RunnerOptions::default());
+    let Some(()) = usable(&r, Language::C) else {
+        return;
+    };
+    let overflow = "#include <stdlib.h>\nint main(void){volatile int *a = malloc(4 * sizeof(int)); a[4] = 1; return a[0];}\n";
+    let sub = |o: &str| Submission {
+        source: overflow.as_bytes().to_vec(),
+        compile_options: vec![o.into(), "-O0".into(), "-g".into()],
+        ..Default::default()
+    };
+    let res = r.run(Language::C, &sub("-fsanitize=undefined"), 0).unwrap();
+    assert_eq!(res.verdict, Verdict::Accepted, "{res:?}");
+    match r.run(Language::C, &sub("-fsanitize=address"), 0) {
+        Ok(res) => {
+            let said = String::from_utf8_lossy(&res.stderr);
+            assert_eq!(res.verdict, Verdict::RuntimeError, "{said}");
+            assert!(said.contains("heap-buffer-overflow"), "{said}");
+            assert!(!said.contains("LeakSanitizer"), "{said}");
+        }
+        // Without a memory cgroup (an ordinary user on cgroup v1) memory is held by address
+        // space, which ASan cannot live with: refused, with the reason.
+        Err(e) => assert!(e.contains("needs a memory cgroup"), "{e}"),
+    }
+}

@@ -122,6 +122,40 @@ fn sandbox_kennel_client_grades_a_tests_directory_several_files_a_checker_and_an
         );
         assert_eq!(out.status.code(), Some(1));
 
+        // AddressSanitizer: its report where a memory cgroup holds the run, else a refusal
+        // that says why (an ordinary user on cgroup v1: memory held by address space).
+        let overflow = write(&dir, "overflow.c", "#include <stdlib.h>\nint main(void){volatile int *a = malloc(16); a[4] = 1; return a[0];}\n");
+        let out = client(
+            &inst,
+            &[
+                overflow.to_str().unwrap(),
+                "--compile-option",
+                "-fsanitize=address",
+                "--compile-option",
+                "-O0",
+            ],
+        );
+        let said = text(&out.stderr);
+        match out.status.code() {
+            Some(6) => assert!(
+                said.contains("heap-buffer-overflow") && !said.contains("LeakSanitizer"),
+                "{said}"
+            ),
+            _ => assert!(
+                said.contains("refused: -fsanitize=address needs a memory cgroup"),
+                "{said}"
+            ),
+        }
+        eprintln!(
+            "as {}: -fsanitize=address {}",
+            who.name(),
+            if out.status.code() == Some(6) {
+                "ran and reported"
+            } else {
+                "refused"
+            }
+        );
+
         // A directory of Java files with packages, main in a class that is not Main.
         let java = dir.join("java");
         write(&java, "Solution.java", "package app;\nclass Solution { public static void main(String[] a) { System.out.println(util.Twice.of(21)); } }\n");
