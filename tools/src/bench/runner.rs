@@ -83,6 +83,8 @@ pub struct Report {
     pub c_hello_cached_ms: f64,
     pub cache_speedup: f64,
     pub sandbox_layers_ms: Vec<(String, f64)>,
+    /// A C program against 20 tests: one submission against 20 (compile once, run many).
+    pub grading: Option<super::grading::Grading>,
     pub runner: String,
     pub errors: u64,
 }
@@ -139,6 +141,12 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
     }
     let (first, cached) = cache_figures(kennel.addr, cfg.runs.max(3))?;
     let layers = layers(&tools, &scratch, cfg.runs.max(5) * 2)?;
+    let grading = if runner.offers(Language::C) {
+        let (tests, rounds) = if cfg.smoke { (4, 1) } else { (20, cfg.rounds) };
+        Some(super::grading::measure(kennel.addr, tests, rounds)?)
+    } else {
+        None
+    };
     drop(kennel);
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(Report {
@@ -148,6 +156,7 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
         c_hello_cached_ms: cached,
         cache_speedup: first / cached,
         sandbox_layers_ms: layers,
+        grading,
         runner: runner.describe(),
         errors,
     })
@@ -308,6 +317,9 @@ pub fn table(r: &Report) -> String {
     t.push_str("the sandbox's cost, layer by layer (C hello, compiled):\n");
     for (name, ms) in &r.sandbox_layers_ms {
         t.push_str(&format!("  {name:<46} {ms:>7.2} ms\n"));
+    }
+    if let Some(g) = &r.grading {
+        t.push_str(&super::grading::lines(g));
     }
     t.push_str(&format!("{}\nerrors: {}\n", r.runner, r.errors));
     t
