@@ -236,12 +236,16 @@ impl Runner {
 /// With tests: one entry each, the first failure's verdict (and what it says) on top, the
 /// largest CPU time and memory, the sum of the wall times.
 fn conclude(mut result: RunResult, tests: Vec<TestResult>, graded: bool, cap: u64) -> RunResult {
-    if !graded {
-        let t = tests.into_iter().next().expect("one test without tests");
+    // What the verdict on top says: the one run's, else the first failing test's.
+    let verdict_of = |result: &mut RunResult, t: &TestResult| {
         result.verdict = t.verdict;
         result.time_limit = t.time_limit;
         result.exit_code = t.exit_code;
         result.signal = t.signal;
+    };
+    if !graded {
+        let t = tests.into_iter().next().expect("one test without tests");
+        verdict_of(&mut result, &t);
         result.cpu_ms = t.cpu_ms;
         result.wall_ms = t.wall_ms;
         result.memory_kib = t.memory_kib;
@@ -261,10 +265,7 @@ fn conclude(mut result: RunResult, tests: Vec<TestResult>, graded: bool, cap: u6
     result.memory_kib = tests.iter().map(|t| t.memory_kib).max().unwrap_or(0);
     result.wall_ms = tests.iter().map(|t| t.wall_ms).sum();
     if let Some(f) = tests.iter().find(|t| t.verdict != Verdict::Accepted) {
-        result.verdict = f.verdict;
-        result.time_limit = f.time_limit;
-        result.exit_code = f.exit_code;
-        result.signal = f.signal;
+        verdict_of(&mut result, f);
         result.message = if f.message.is_empty() {
             format!("test {}", f.name)
         } else {
