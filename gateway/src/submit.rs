@@ -4,8 +4,6 @@
 //! `limits_for`), the encoded submission fits a worker's `--max-payload`, the arguments are
 //! few and NUL-free. A request that fails any of them gets a 4xx naming the problem.
 
-use std::path::Path;
-
 use kennel_common::segment::Snapshot;
 use kennel_runner::submission::MAX_ARGS;
 use kennel_runner::{Language, Submission};
@@ -142,19 +140,10 @@ fn program(
             for f in &files {
                 kennel_runner::program::check_name(&f.name).map_err(|e| bad(&e))?;
             }
-            let mut langs: Vec<Language> = files
-                .iter()
-                .filter_map(|f| Language::from_path(Path::new(&f.name)))
-                .collect();
-            langs.sort_by_key(|l| l.name());
-            langs.dedup();
-            if langs.contains(&Language::Cpp) {
-                langs.retain(|l| *l != Language::C);
-            }
-            let lang = if langs.len() == 1 {
-                Some(langs[0])
-            } else {
-                None
+            let langs = kennel_runner::program::languages_of(files.iter().map(|f| &f.name));
+            let lang = match langs[..] {
+                [one] => Some(one),
+                _ => None,
             };
             let files = files
                 .into_iter()

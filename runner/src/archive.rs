@@ -50,6 +50,14 @@ pub fn pack(entries: &[Entry]) -> Vec<u8> {
     out
 }
 
+/// `archive` with `extra` after it, without reading it back: an archive is its entries one
+/// after another. (A name twice fails the unpacking in the sandbox: `unpack_into` creates.)
+pub fn with(archive: &[u8], extra: &[Entry]) -> Vec<u8> {
+    let mut out = archive.to_vec();
+    out.extend_from_slice(&pack(extra));
+    out
+}
+
 /// Reads an archive; any malformed byte is an error, never a panic.
 pub fn unpack(mut bytes: &[u8]) -> Result<Vec<Entry>, String> {
     let mut entries = Vec::new();
@@ -177,6 +185,7 @@ mod tests {
         ];
         let bytes = pack(&entries);
         assert_eq!(unpack(&bytes).unwrap(), entries);
+        assert_eq!(with(&pack(&entries[..1]), &entries[1..]), bytes);
         let first_entry = pack(&entries[..1]).len();
         for cut in (1..bytes.len()).filter(|c| *c != first_entry) {
             assert!(unpack(&bytes[..cut]).is_err(), "cut at {cut}");

@@ -21,19 +21,20 @@ pub(crate) fn check(runner: &Runner, ready: &Ready, t: &TestCase, r: &mut TestRe
     let Ok(limits) = limits_for(&runner.opts, &Submission::default()) else {
         return checker_failed(r, "no limits for the checker".into());
     };
-    let mut files = archive::unpack(&ready.archive).unwrap_or_default();
     let file = |name: &str, data: &[u8]| Entry {
         name: name.into(),
         executable: false,
         data: data.to_vec(),
     };
-    files.retain(|e| !matches!(e.name.as_str(), "input" | "output" | "expected"));
-    files.push(file("input", &t.stdin));
-    files.push(file("output", &r.stdout));
-    files.push(file("expected", t.expected.as_deref().unwrap_or_default()));
+    // The checker's own files are `main.*`, `prog` or `*.class`: these names are free.
+    let files = [
+        file("input", &t.stdin),
+        file("output", &r.stdout),
+        file("expected", t.expected.as_deref().unwrap_or_default()),
+    ];
     let with_files = Ready {
         program: ready.program.clone(),
-        archive: archive::pack(&files),
+        archive: archive::with(&ready.archive, &files),
     };
     let args: Vec<Vec<u8>> = ["input", "output", "expected"]
         .iter()

@@ -24,16 +24,15 @@ pub(crate) fn run(runner: &Runner, plan: &Plan<'_>, t: &TestCase, limits: &Limit
     let Some(inter) = &plan.interactor else {
         return failed(&t.name, "no interactor".into());
     };
-    let mut files = archive::unpack(&inter.archive).unwrap_or_default();
-    files.retain(|e| e.name != "input");
-    files.push(Entry {
+    // The interactor's own files are `main.*`, `prog` or `*.class`: `input` is free.
+    let input = Entry {
         name: "input".into(),
         executable: false,
         data: t.stdin.clone(),
-    });
+    };
     let inter = Ready {
         program: inter.program.clone(),
-        archive: archive::pack(&files),
+        archive: archive::with(&inter.archive, &[input]),
     };
     let (to_program, from_interactor) = match pipe() {
         Ok(p) => p,

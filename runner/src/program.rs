@@ -142,6 +142,23 @@ impl Program {
     }
 }
 
+/// The languages the extensions of `names` name, each once; C beside C++ is C++ (a C++
+/// program may hold C sources). One language is the program's; none or several, ask.
+pub fn languages_of<P: AsRef<std::path::Path>>(
+    names: impl IntoIterator<Item = P>,
+) -> Vec<Language> {
+    let mut langs: Vec<Language> = names
+        .into_iter()
+        .filter_map(|n| Language::from_path(n.as_ref()))
+        .collect();
+    langs.sort_by_key(|l| l.name());
+    langs.dedup();
+    if langs.contains(&Language::Cpp) {
+        langs.retain(|l| *l != Language::C);
+    }
+    langs
+}
+
 /// A submitted file's name: flat, plain, short.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.len() <= MAX_NAME && archive::valid_name(name) {
@@ -246,6 +263,9 @@ mod tests {
 
     #[test]
     fn files_are_named_plainly_and_the_entry_is_found() {
+        assert_eq!(languages_of(["a.c", "u.h", "b.cpp"]), [Language::Cpp]);
+        assert_eq!(languages_of(["a.py", "b.c"]).len(), 2);
+        assert!(languages_of(["u.h"]).is_empty());
         let p = files(Language::C, &[("main.c", ""), ("u.c", ""), ("u.h", "")]).unwrap();
         assert_eq!(p.sources(), ["main.c", "u.c"]);
         for bad in ["../x.c", "a/b.c", ".x.c", "x\0.c", ""] {

@@ -98,16 +98,7 @@ fn program_files(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 /// The language the files' extensions name: one language among them (C with C++ is C++).
 fn language_of(paths: &[PathBuf]) -> Result<Language, String> {
-    let mut langs: Vec<Language> = paths
-        .iter()
-        .filter_map(|p| Language::from_path(p))
-        .collect();
-    langs.sort_by_key(|l| l.name());
-    langs.dedup();
-    if langs.contains(&Language::Cpp) {
-        langs.retain(|l| *l != Language::C);
-    }
-    match langs[..] {
+    match kennel_runner::program::languages_of(paths)[..] {
         [one] => Ok(one),
         [] => Err(format!(
             "{}: cannot tell the language from the extension; give --lang",
