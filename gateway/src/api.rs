@@ -21,7 +21,7 @@ use crate::{batch, guard, playground, runs};
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    ask_versions();
+    crate::toolchains::ask();
     let s = state.settings.clone();
     let api = Router::new()
         .route("/api/v1/runs", post(runs::create).get(batch::fetch))
@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         ));
     let mut app = Router::new()
         .merge(api)
+        .merge(crate::judge0::routes(state.clone()))
+        .merge(crate::piston::routes())
         .merge(playground::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
@@ -104,18 +106,6 @@ struct LanguageDoc {
     compile_options: Vec<String>,
 }
 
-/// The toolchains' versions, asked once in the background at start (Java's takes 0.5 s; the
-/// gateway does not wait for it).
-static VERSIONS: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
-
-fn ask_versions() {
-    std::thread::spawn(|| {
-        let tools = kennel_runner::language::Toolchains::discover();
-        let v = Language::ALL.iter().map(|l| tools.version(*l)).collect();
-        let _ = VERSIONS.set(v);
-    });
-}
-
 #[derive(Serialize)]
 struct Bound {
     default: u64,
@@ -177,7 +167,8 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
                 available: crate::submit::offered(&snap, l),
                 compiled: l.compiled(),
                 extensions: extensions(l),
-                version: VERSIONS.get().and_then(|v| v[l as usize].clone()),
+                version: crate::toolchains::known()
+                    .and_then(|t| crate::toolchains::of(t, l).version.clone()),
                 compile_options: kennel_runner::compile_options::allowed(l),
             })
             .collect(),

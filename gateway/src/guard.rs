@@ -45,7 +45,7 @@ pub async fn authenticate(State(app): State<AppState>, req: Request, next: Next)
 }
 
 /// Compares in time that depends only on the lengths (no early exit on the first difference).
-fn same(a: &[u8], b: &[u8]) -> bool {
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -25,6 +25,8 @@ pub mod batch;
 pub mod error;
 pub mod executor;
 pub mod guard;
+pub mod judge0;
+pub mod piston;
 pub mod playground;
 pub mod request;
 pub mod runs;
@@ -34,6 +36,7 @@ pub mod state;
 pub mod store;
 pub mod submit;
 mod submit_grading;
+pub mod toolchains;
 
 use std::net::TcpListener;
 

@@ -82,6 +82,20 @@ pub(crate) fn start(
     app: &AppState,
     checked: Checked,
 ) -> Result<(String, tokio::task::JoinHandle<RunState>), ApiError> {
+    start_with(app, checked, None, None)
+}
+
+/// What a compatibility API does once a run has ended and left the queue (Judge0's
+/// callback), with the run's id.
+pub(crate) type After = Box<dyn FnOnce(&AppState, &str) + Send>;
+
+/// `start`, with an attachment kept beside the run and something to do after it.
+pub(crate) fn start_with(
+    app: &AppState,
+    checked: Checked,
+    attachment: Option<(crate::store::Attachment, usize)>,
+    after: Option<After>,
+) -> Result<(String, tokio::task::JoinHandle<RunState>), ApiError> {
     let permit = app.queue.clone().try_acquire_owned().map_err(|_| {
         ApiError::no_capacity(
             format!(
@@ -91,14 +105,21 @@ pub(crate) fn start(
             1,
         )
     })?;
-    let id = app.store.insert(Instant::now()).ok_or_else(|| {
-        ApiError::no_capacity("every result place holds a run not yet finished", 1)
-    })?;
+    let id = app
+        .store
+        .insert_with(Instant::now(), attachment)
+        .ok_or_else(|| {
+            ApiError::no_capacity("every result place holds a run not yet finished", 1)
+        })?;
     let task = {
         let (app, id) = (app.clone(), id.clone());
         tokio::task::spawn_blocking(move || {
-            let _held = permit;
-            execute(&app, &id, &checked)
+            let state = execute(&app, &id, &checked);
+            drop(permit);
+            if let Some(after) = after {
+                after(&app, &id);
+            }
+            state
         })
     };
     Ok((id, task))

@@ -5,9 +5,10 @@
 //! their number under the count); a finished one goes when it is older than the time limit,
 //! or the oldest finished go to make room.
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use kennel_runner::RunResult;
 use serde::Serialize;
@@ -66,11 +67,28 @@ impl RunDoc {
     }
 }
 
+/// What a compatibility API keeps of the request beside the run (Judge0 echoes the submitted
+/// fields back), opaque to the store; its size is counted against the byte bound.
+pub type Attachment = Arc<dyn Any + Send + Sync>;
+
 struct Entry {
     state: RunState,
     finished: Option<Instant>,
     /// What its result holds (outputs and message), counted against the byte bound.
     bytes: usize,
+    attachment: Option<(Attachment, usize)>,
+    /// Wall-clock times, for the APIs that show them (Judge0's `created_at`, `finished_at`).
+    created_at: SystemTime,
+    finished_at: Option<SystemTime>,
+}
+
+/// One run as the store holds it.
+#[derive(Clone)]
+pub struct Record {
+    pub state: RunState,
+    pub attachment: Option<Attachment>,
+    pub created_at: SystemTime,
+    pub finished_at: Option<SystemTime>,
 }
 
 /// The bytes a finished run's result holds (its texts, plus a fixed share for the rest).
@@ -111,11 +129,11 @@ struct Inner {
 }
 
 impl Inner {
-    fn remove(&mut self, id: &str) {
-        if let Some(e) = self.runs.remove(id) {
-            self.bytes -= e.bytes;
-        }
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let e = self.runs.remove(id)?;
+        self.bytes -= e.bytes + e.attachment.as_ref().map_or(0, |a| a.1);
         self.order.retain(|x| x != id);
+        Some(e)
     }
 
     /// The oldest finished run other than `except`.
@@ -150,6 +168,16 @@ impl Store {
 
     /// A new run, queued; `None` if every place holds a run not yet finished.
     pub fn insert(&self, now: Instant) -> Option<String> {
+        self.insert_with(now, None)
+    }
+
+    /// A new run with what a compatibility API keeps beside it (and that attachment's size in
+    /// bytes).
+    pub fn insert_with(
+        &self,
+        now: Instant,
+        attachment: Option<(Attachment, usize)>,
+    ) -> Option<String> {
         let mut g = self.lock();
         self.expire(&mut g, now);
         if g.runs.len() >= self.max {
@@ -158,15 +186,18 @@ impl Store {
         }
         let id = new_id();
         let bytes = size_of(&RunState::Queued);
+        g.bytes += bytes + attachment.as_ref().map_or(0, |a| a.1);
         g.runs.insert(
             id.clone(),
             Entry {
                 state: RunState::Queued,
                 finished: None,
                 bytes,
+                attachment,
+                created_at: SystemTime::now(),
+                finished_at: None,
             },
         );
-        g.bytes += bytes;
         g.order.push_back(id.clone());
         Some(id)
     }
@@ -181,6 +212,7 @@ impl Store {
         };
         if matches!(state, RunState::Done(_) | RunState::Failed(_)) {
             e.finished = Some(now);
+            e.finished_at = Some(SystemTime::now());
         }
         e.state = state;
         let before = std::mem::replace(&mut e.bytes, bytes);
@@ -199,6 +231,35 @@ impl Store {
         g.runs.get(id).map(|e| e.state.clone())
     }
 
+    /// The run with its attachment and times.
+    pub fn record(&self, id: &str, now: Instant) -> Option<Record> {
+        let mut g = self.lock();
+        self.expire(&mut g, now);
+        g.runs.get(id).map(|e| Record {
+            state: e.state.clone(),
+            attachment: e.attachment.as_ref().map(|a| a.0.clone()),
+            created_at: e.created_at,
+            finished_at: e.finished_at,
+        })
+    }
+
+    /// Forgets a finished run (Judge0's DELETE); a run not finished stays (`Err` with it).
+    pub fn remove_finished(&self, id: &str, now: Instant) -> Option<Result<Record, RunState>> {
+        let mut g = self.lock();
+        self.expire(&mut g, now);
+        let e = g.runs.get(id)?;
+        if e.finished.is_none() {
+            return Some(Err(e.state.clone()));
+        }
+        let e = g.remove(id)?;
+        Some(Ok(Record {
+            state: e.state,
+            attachment: e.attachment.map(|a| a.0),
+            created_at: e.created_at,
+            finished_at: e.finished_at,
+        }))
+    }
+
     pub fn len(&self) -> usize {
         self.lock().runs.len()
     }
@@ -214,7 +275,7 @@ impl Store {
         runs.retain(|_, e| {
             let keep = e.finished.is_none_or(|f| now.duration_since(f) < ttl);
             if !keep {
-                *bytes -= e.bytes;
+                *bytes -= e.bytes + e.attachment.as_ref().map_or(0, |a| a.1);
             }
             keep
         });
@@ -222,8 +283,9 @@ impl Store {
     }
 }
 
-/// 128 random bits from the kernel, in hex: unguessable, so one client cannot read another's
-/// results by counting.
+/// 122 random bits from the kernel, in hex: unguessable, so one client cannot read another's
+/// results by counting. The version and variant bits of a UUID v4 are set, so the same id
+/// written with dashes is a Judge0 token (`uuid_of`).
 fn new_id() -> String {
     let mut b = [0u8; 16];
     if getrandom::fill(&mut b).is_err() {
@@ -236,7 +298,33 @@ fn new_id() -> String {
                 .to_le_bytes(),
         );
     }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A run's id as a UUID (8-4-4-4-12), Judge0's token.
+pub fn uuid_of(id: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    )
+}
+
+/// The run id a UUID names, if it has a UUID's shape (any case).
+pub fn id_of_uuid(token: &str) -> Option<String> {
+    let b = token.as_bytes();
+    let dashes = [8, 13, 18, 23];
+    if b.len() != 36 || dashes.iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let id: String = token.chars().filter(|&c| c != '-').collect::<String>();
+    let id = id.to_ascii_lowercase();
+    valid_id(&id).then_some(id)
 }
 
 /// Whether `id` has the shape of one of ours (32 lowercase hex digits).

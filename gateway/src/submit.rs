@@ -47,6 +47,24 @@ pub fn check(req: RunRequest, s: &Settings, snap: &Snapshot) -> Result<Checked, 
         Program::Files(files) => submission.files = files,
     }
     crate::submit_grading::add(&mut submission, req.tests, req.checker, req.interactor)?;
+    finish(submission, language, s, snap)
+}
+
+/// The checks every API's submission passes once it is built (the native API's, Judge0's,
+/// Piston's): the runner's own validation, the size a worker takes, a running worker for
+/// each language it needs.
+pub fn finish(
+    submission: Submission,
+    language: Language,
+    s: &Settings,
+    snap: &Snapshot,
+) -> Result<Checked, ApiError> {
+    if submission.source.contains(&0) {
+        return Err(ApiError::unprocessable(
+            "invalid_request",
+            "the source holds a NUL character: send the program's source, not a binary",
+        ));
+    }
     let checked =
         kennel_runner::grade::validate(&s.worker.runner, language, &submission).map_err(|e| {
             let kind = if e.contains("maximum") || e.contains("floor") || e.contains("at most") {

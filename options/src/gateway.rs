@@ -56,6 +56,11 @@ option_group! {
         /// hold up to 2 MiB of stdout and stderr).
         #[arg(long, default_value_t = 256 << 20)]
         [Child] pub http_results_bytes: usize,
+        /// Judge0's `callback_url` may name this host (`host` or `host:port`; repeatable).
+        /// None by default: a callback is a request the gateway makes on a client's say-so
+        /// (Judge0's own were an SSRF hole, CVE-2024-29021).
+        #[arg(long = "http-callback-allow")]
+        [Child] pub http_callback_allow: Vec<String>,
     }
 }
 
@@ -81,6 +86,13 @@ impl GatewayOptions {
         }
         if self.http_results_bytes < (1 << 20) {
             return Err("--http-results-bytes must be at least 1 MiB (1048576)".into());
+        }
+        for h in &self.http_callback_allow {
+            if h.is_empty() || h.contains(['/', '@', '?', '#']) || h.contains(char::is_whitespace) {
+                return Err(format!(
+                    "--http-callback-allow {h:?} is not a host (host or host:port)"
+                ));
+            }
         }
         for o in &self.http_cors_origins {
             if !(o.starts_with("http://") || o.starts_with("https://"))

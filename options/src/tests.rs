@@ -89,6 +89,7 @@ fn gateway_options() -> gateway::GatewayOptions {
         http_results: 20,
         http_result_ttl: Duration::from_secs(90),
         http_results_bytes: 2 << 20,
+        http_callback_allow: vec!["127.0.0.1:9000".into(), "hooks.example".into()],
     }
 }
 
