@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(api)
         .merge(crate::judge0::routes(state.clone()))
-        .merge(crate::piston::routes())
+        .merge(crate::piston::routes(state.clone()))
         .merge(playground::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)

@@ -44,6 +44,24 @@ pub async fn authenticate(State(app): State<AppState>, req: Request, next: Next)
     }
 }
 
+/// Whether a request carries the gateway's token (or none is set), as the compatibility
+/// APIs take it: `X-Auth-Token` (Judge0's header) or `Authorization: Bearer`.
+pub fn token_ok(app: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let Some(token) = app.settings.token.as_deref() else {
+        return true;
+    };
+    let given = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    given.is_some_and(|g| same(g.as_bytes(), token.as_bytes()))
+}
+
 /// Compares in time that depends only on the lengths (no early exit on the first difference).
 pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

@@ -66,26 +66,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
     r.layer(middleware::from_fn_with_state(state, require_token))
 }
 
-/// The gateway's token, as Judge0 takes it: `X-Auth-Token` (or `Authorization: Bearer`).
-fn token_ok(app: &AppState, headers: &HeaderMap) -> bool {
-    let Some(token) = app.settings.token.as_deref() else {
-        return true;
-    };
-    let given = headers
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| {
-            headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-        });
-    given.is_some_and(|g| crate::guard::same(g.as_bytes(), token.as_bytes()))
-}
-
 /// With a token set, every Judge0 route needs it; without, Judge0 answers 401 and no body.
 async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if token_ok(&app, req.headers()) {
+    if crate::guard::token_ok(&app, req.headers()) {
         next.run(req).await
     } else {
         StatusCode::UNAUTHORIZED.into_response()
