@@ -24,6 +24,9 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || test_tools+=(qemu-system-x86)
 ls /boot/vmlinuz-* >/dev/null 2>&1 || test_tools+=(linux-image-amd64)
 { [ -x /bin/busybox ] || [ -x /usr/bin/busybox ]; } || test_tools+=(busybox-static)
 command -v cpio >/dev/null 2>&1 || test_tools+=(cpio)
+# Node.js and npm: npm's piston-client, run unchanged against the gateway.
+command -v node >/dev/null 2>&1 || test_tools+=(nodejs)
+command -v npm >/dev/null 2>&1 || test_tools+=(npm)
 if [ "${#test_tools[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test.sh: installing ${test_tools[*]} (the console and browser tests)" >&2
   apt-get update -qq >/dev/null 2>&1 || true
@@ -59,10 +62,33 @@ else
 fi
 # Python tools from PyPI, in a virtualenv of our own (nothing installed into the system's
 # Python): prometheus_client, a real parser of the Prometheus format for the metrics tests;
-# schemathesis, which fuzzes the HTTP API against its OpenAPI file.
+# schemathesis, which fuzzes the HTTP API against its OpenAPI files; judge0, Judge0's official
+# SDK, run unchanged against the gateway (pinned: the version the compatibility was tried with).
 venv=target/pytools
-if ! "$venv/bin/python" -c "import prometheus_client, schemathesis" 2>/dev/null; then
-  python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/pip" install -q prometheus_client schemathesis >/dev/null 2>&1 || true
+if ! "$venv/bin/python" -c "import prometheus_client, schemathesis, judge0" 2>/dev/null; then
+  python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/pip" install -q prometheus_client schemathesis judge0==0.0.8 >/dev/null 2>&1 || true
+fi
+# JavaScript clients from the npm registry, in a scratch directory under target/.
+jstools=target/jstools
+if [ ! -f "$jstools/node_modules/piston-client/package.json" ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p "$jstools" && (cd "$jstools" && npm install --silent --no-audit --no-fund piston-client@1.0.2 >/dev/null 2>&1) || true
+fi
+compat_missing=()
+if "$venv/bin/python" -c "import judge0" 2>/dev/null; then
+  export KENNEL_JUDGE0_PYTHON="$PWD/$venv/bin/python"
+else
+  compat_missing+=(judge0)
+fi
+if [ -f "$jstools/node_modules/piston-client/package.json" ] && command -v node >/dev/null 2>&1; then
+  export KENNEL_PISTON_CLIENT_DIR="$PWD/$jstools"
+else
+  compat_missing+=(piston-client)
+fi
+if [ "${#compat_missing[@]}" -gt 0 ] && [ -z "$(kennel_missing_packages)" ]; then
+  n=$(cargo test --workspace --locked -- --list 2>/dev/null | grep -c 'compat_.*: test$' || true)
+  echo "SKIPPED: $n client compatibility tests: ${compat_missing[*]} could not be installed"
+  sandbox_skipped=$((sandbox_skipped + n))
+  skip+=(--skip compat_)
 fi
 if "$venv/bin/python" -c "import prometheus_client" 2>/dev/null; then
   export KENNEL_PROM_PYTHON="$PWD/$venv/bin/python"

@@ -136,6 +136,19 @@ impl Program {
             .collect()
     }
 
+    /// The files that are neither sources nor headers (data a program reads at run time):
+    /// a compiled program keeps them beside its binary.
+    pub fn data_files(&self) -> Vec<archive::Entry> {
+        self.files
+            .iter()
+            .filter(|f| {
+                let ext = f.name.rsplit_once('.').map_or("", |(_, e)| e);
+                !is_source(self.language, &f.name) && !matches!(ext, "h" | "hpp" | "hh" | "hxx")
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The files, packed to cross into the sandbox.
     pub fn archive(&self) -> Vec<u8> {
         archive::pack(&self.files)

@@ -115,7 +115,7 @@ impl Runner {
         let key = CompileCache::key(lang, &self.tools.compiler_identity(lang), &command, &source);
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
             result.cached_compile = true;
-            return Some(hit);
+            return Some(with_data(program, hit));
         }
         let step = StepSpec {
             command,
@@ -137,7 +137,7 @@ impl Runner {
                 if let Some(c) = &self.cache {
                     c.put(&key, &out.packed);
                 }
-                Some(out.packed)
+                Some(with_data(program, out.packed))
             }
             (Some(Report::NotStarted(why)), _) => {
                 *result = internal(result.clone(), why.clone());
@@ -266,6 +266,23 @@ pub(crate) fn internal(mut r: RunResult, why: String) -> RunResult {
     r.verdict = Verdict::InternalError;
     r.message = why;
     r
+}
+
+/// A compiled program's archive with the program's data files beside the compiler's output
+/// (a name the compiler wrote is kept as the compiler wrote it).
+fn with_data(program: &Program, packed: Vec<u8>) -> Vec<u8> {
+    let data = program.data_files();
+    if data.is_empty() {
+        return packed;
+    }
+    let made: Vec<String> = crate::archive::unpack(&packed)
+        .map(|e| e.into_iter().map(|e| e.name).collect())
+        .unwrap_or_default();
+    let extra: Vec<crate::archive::Entry> = data
+        .into_iter()
+        .filter(|d| !made.contains(&d.name))
+        .collect();
+    crate::archive::with(&packed, &extra)
 }
 
 #[cfg(test)]

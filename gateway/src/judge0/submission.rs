@@ -71,7 +71,7 @@ pub fn build(f: &mut Fields, s: &Settings) -> Result<(Submission, Judge0Language
     if runs > 1 {
         sub.tests = (1..=runs)
             .map(|i| TestCase {
-                name: format!("run {i}"),
+                name: format!("run-{i}"),
                 stdin: stdin.clone(),
                 expected: f.expected_output.clone(),
                 time_limit_ms: None,
