@@ -92,7 +92,6 @@ impl Reader<'_> {
     fn string(&mut self, name: &'static str) -> Option<String> {
         match self.get(name)? {
             Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
             _ => {
                 self.errors.add(name, "must be a string");
                 None

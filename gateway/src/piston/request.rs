@@ -98,7 +98,6 @@ fn args(v: Option<&Value>) -> Result<Vec<Vec<u8>>, Refusal> {
             .iter()
             .map(|x| match x {
                 Value::String(s) => Ok(s.clone().into_bytes()),
-                Value::Number(n) => Ok(n.to_string().into_bytes()),
                 _ => Err("args must be an array of strings".to_string()),
             })
             .collect(),
