@@ -65,8 +65,9 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// The HTTP API's cost: a Python and a C hello world through the gateway against the
-    /// same runs through kennel-client, at 1 and 8 clients. Writes target/bench/api.json.
+    /// The HTTP API's cost: a Python and a C hello world through the gateway (/api/v1,
+    /// Judge0's and Piston's routes) against the same runs through kennel-client, at 1 and 8
+    /// clients. Writes target/bench/api.json.
     Api {
         /// Runs per (program, clients) cell and round (at least one per client).
         #[arg(long, default_value_t = 24)]
