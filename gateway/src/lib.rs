@@ -1,5 +1,5 @@
-//! Kennel's HTTP gateway: a JSON API (`/api/v1`, docs/openapi.yaml) and a browser playground
-//! for the program runner. One more supervised child of the watchdog: it inherits its
+//! Kennel's HTTP gateway: a JSON API (`/api/v1`, docs/openapi.yaml), Judge0's and Piston's
+//! APIs (docs/openapi-compat.yaml) and a browser playground for the program runner. One more supervised child of the watchdog: it inherits its
 //! listening socket, publishes itself in its own record of the segment, beats its heartbeat,
 //! and is restarted like any other child. It speaks to the dispatcher and the workers exactly
 //! as `kennel-client` does (the same library), so nothing else in Kennel knows HTTP exists.
@@ -16,6 +16,9 @@
 //! | `state` | `AppState`, shared by every handler; the per-client rate limit; `answer` |
 //! | `serve` | accept loop, per-connection limits, heartbeat |
 //! | `playground` | the embedded page |
+//! | `toolchains` | the host's toolchain versions and commands, asked once |
+//! | `judge0` | Judge0 CE 1.13.1's API at the root (docs/HTTP.md) |
+//! | `piston` | Piston v2's API under `/api/v2` |
 //! | `error` | the one JSON error shape |
 
 #![forbid(unsafe_code)]
