@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod calendar;
 pub mod cgroup2;
 pub mod child;
 pub mod clock;

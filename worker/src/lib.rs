@@ -11,14 +11,13 @@
 //! | `accept_pool` | `run(listener, worker, shutdown)`: `--max-tasks` + 2 threads blocking in `accept` |
 //! | `serve` | one client connection, from admission to the pong |
 //! | `session` | a built-in service's connection: message after message until the client ends it |
-//! | `services` | what each built-in request type answers; `calendar`, the UTC date and time |
+//! | `services` | what each built-in request type answers (the UTC date and time from `kennel_common::calendar`) |
 //! | `programs` | the program runner's languages: submission in, result out |
 //! | `wire` | `Conn`: a client connection's reads, writes, buffer and deadline |
 
 #![forbid(unsafe_code)]
 
 pub mod accept_pool;
-pub mod calendar;
 pub mod programs;
 pub mod serve;
 pub mod services;

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use kennel_common::protocol::Service;
 
-use crate::calendar::now_utc;
+use kennel_common::calendar::now_utc;
 
 /// The answer body for `request` with the client's `payload` (an echo borrows it: no copy).
 pub fn answer(service: Service, payload: &[u8]) -> Cow<'_, [u8]> {

@@ -1,8 +1,8 @@
-//! UTC civil time for the built-in services (`requetetype1` answers the time, `requetetype2`
-//! the date): Howard Hinnant's days-to-civil algorithm, a dozen lines, exact for every date the
-//! services can meet, so no calendar crate is pulled into the worker for it.
+//! UTC civil time for the worker's built-in services (`requetetype1` answers the time,
+//! `requetetype2` the date) and the gateway's Judge0 timestamps: Howard Hinnant's days-to-civil algorithm, a dozen lines, exact for every date the
+//! services can meet, so no calendar crate is pulled in for it.
 
-use kennel_common::clock::unix_ms;
+use crate::clock::unix_ms;
 
 /// A UTC calendar date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
