@@ -27,6 +27,11 @@ type Params = Query<HashMap<String, String>>;
 
 const CONVERSION: &str = "some attributes for this submission cannot be converted to UTF-8, use base64_encoded=true query parameter";
 
+/// The fields `fields=` asks for, or Judge0's 400 naming the unknown ones.
+fn asked(q: &HashMap<String, String>) -> Result<Vec<&'static str>, Refusal> {
+    requested(q.get("fields").map(String::as_str)).map_err(Refusal::bad_request)
+}
+
 fn flag(q: &HashMap<String, String>, name: &str) -> bool {
     q.get(name).is_some_and(|v| v == "true")
 }
@@ -115,9 +120,9 @@ pub async fn create(
     Query(q): Params,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let fields = match requested(q.get("fields").map(String::as_str)) {
+    let fields = match asked(&q) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(r) => return r.into_response(),
     };
     let obj = match object(body) {
         Ok(o) => o,
@@ -154,9 +159,9 @@ pub async fn show(
     Path(token): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let fields = match requested(q.get("fields").map(String::as_str)) {
+    let fields = match asked(&q) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(r) => return r.into_response(),
     };
     let Some(id) = id_of_uuid(&token) else {
         return not_found();
@@ -177,9 +182,9 @@ pub async fn delete(
     Path(token): Path<String>,
     Query(q): Params,
 ) -> Response {
-    let fields = match requested(q.get("fields").map(String::as_str)) {
+    let fields = match asked(&q) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(r) => return r.into_response(),
     };
     let Some(id) = id_of_uuid(&token) else {
         return not_found();
@@ -277,9 +282,9 @@ pub async fn batch_show(
     headers: HeaderMap,
     Query(q): Params,
 ) -> Response {
-    let fields = match requested(q.get("fields").map(String::as_str)) {
+    let fields = match asked(&q) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(r) => return r.into_response(),
     };
     let tokens = headers
         .get("tokens")
