@@ -70,19 +70,22 @@ impl IntoResponse for ApiError {
             },
         })
         .unwrap_or_else(|_| r#"{"error":{"code":"internal","message":"?"}}"#.into());
-        let mut r = (
+        let r = (
             self.status,
             [(header::CONTENT_TYPE, "application/json")],
             body,
         )
             .into_response();
-        if let Some(s) = self.retry_after {
-            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        r
+        with_retry_after(r, self.retry_after)
     }
+}
+
+/// `r` with `Retry-After: secs` when given (every API's 429 and 503 say when to come back).
+pub fn with_retry_after(mut r: Response, secs: Option<u64>) -> Response {
+    if let Some(v) = secs.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 impl From<JsonRejection> for ApiError {

@@ -21,12 +21,7 @@ pub async fn authenticate(State(app): State<AppState>, req: Request, next: Next)
     if req.uri().path() == "/api/v1/healthz" {
         return next.run(req).await;
     }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
+    match bearer(req.headers()) {
         Some(g) if same(g.as_bytes(), token.as_bytes()) => next.run(req).await,
         _ => {
             let mut r = ApiError::new(
@@ -53,13 +48,16 @@ pub fn token_ok(app: &AppState, headers: &axum::http::HeaderMap) -> bool {
     let given = headers
         .get("x-auth-token")
         .and_then(|v| v.to_str().ok())
-        .or_else(|| {
-            headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-        });
+        .or_else(|| bearer(headers));
     given.is_some_and(|g| same(g.as_bytes(), token.as_bytes()))
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 /// Compares in time that depends only on the lengths (no early exit on the first difference).

@@ -136,11 +136,7 @@ fn program(
             if src.is_empty() {
                 return Err(bad("the source is empty"));
             }
-            if src.contains('\0') {
-                return Err(bad(
-                    "the source holds a NUL character: send the program's source, not a binary",
-                ));
-            }
+            // A NUL is refused by `finish`, for every API.
             Ok((Program::Source(src), None))
         }
         (None, Some(files)) => {

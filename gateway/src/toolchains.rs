@@ -41,6 +41,17 @@ pub fn wait() -> &'static [Toolchain] {
     })
 }
 
+/// The toolchains from an async handler: at once when asked already, else asked on the
+/// blocking pool (never on the async threads).
+pub async fn get() -> &'static [Toolchain] {
+    match known() {
+        Some(t) => t,
+        None => tokio::task::spawn_blocking(wait)
+            .await
+            .unwrap_or_else(|_| wait()),
+    }
+}
+
 /// One language's toolchain by its place in `Language::ALL`.
 pub fn of(all: &[Toolchain], lang: Language) -> &Toolchain {
     &all[lang as usize]

@@ -123,25 +123,24 @@ fn status_of(v: Verdict, signal: Option<i32>) -> u32 {
     }
 }
 
-/// The run that speaks for the submission: with `number_of_runs` > 1, the first that
-/// failed, else the first.
-fn signal_of(r: &RunResult) -> Option<i32> {
-    match r
-        .tests
+/// The run that speaks for the submission with `number_of_runs` > 1: the first that
+/// failed, else the first; `None` for a single run.
+fn speaker(r: &RunResult) -> Option<&kennel_runner::TestResult> {
+    r.tests
         .iter()
         .find(|t| t.verdict == r.verdict)
         .or(r.tests.first())
-    {
-        Some(t) => t.signal,
-        None => r.signal,
-    }
+}
+
+fn signal_of(r: &RunResult) -> Option<i32> {
+    speaker(r).map_or(r.signal, |t| t.signal)
 }
 
 /// What a finished run shows, in Judge0's terms.
-struct Shown {
+struct Shown<'a> {
     compile_error: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    stdout: &'a [u8],
+    stderr: &'a [u8],
     exit_code: Option<i32>,
     exit_signal: Option<i32>,
     /// Seconds of CPU and of wall clock, averaged over the runs; KB, the largest.
@@ -150,14 +149,9 @@ struct Shown {
     memory: Option<u64>,
 }
 
-fn shown(r: &RunResult) -> Shown {
+fn shown(r: &RunResult) -> Shown<'_> {
     let compiled_out = r.verdict == Verdict::CompileError;
-    if let Some(t) = r
-        .tests
-        .iter()
-        .find(|t| t.verdict == r.verdict)
-        .or(r.tests.first())
-    {
+    if let Some(t) = speaker(r) {
         let n = r
             .tests
             .iter()
@@ -169,8 +163,8 @@ fn shown(r: &RunResult) -> Shown {
         };
         return Shown {
             compile_error: false,
-            stdout: t.stdout.clone(),
-            stderr: t.stderr.clone(),
+            stdout: &t.stdout,
+            stderr: &t.stderr,
             exit_code: Some(t.exit_code.unwrap_or(0)),
             exit_signal: t.signal,
             time: Some(sum(|t| t.cpu_ms)),
@@ -180,8 +174,8 @@ fn shown(r: &RunResult) -> Shown {
     }
     Shown {
         compile_error: compiled_out,
-        stdout: r.stdout.clone(),
-        stderr: r.stderr.clone(),
+        stdout: &r.stdout,
+        stderr: &r.stderr,
         // Judge0: the exit code, 0 when the program had none (killed); none after a compile error.
         exit_code: (!compiled_out).then_some(r.exit_code.unwrap_or(0)),
         exit_signal: r.signal.filter(|_| !compiled_out),
@@ -218,8 +212,8 @@ fn text(b: &[u8], base64: bool) -> Result<Value, NotUtf8> {
     if base64 {
         return Ok(Value::String(encode_base64(b)));
     }
-    String::from_utf8(b.to_vec())
-        .map(Value::String)
+    std::str::from_utf8(b)
+        .map(|t| Value::String(t.to_string()))
         .map_err(|_| NotUtf8)
 }
 
@@ -258,8 +252,8 @@ pub fn document(
             "stdin" => opt_text(f.stdin.as_deref(), base64)?,
             "expected_output" => opt_text(f.expected_output.as_deref(), base64)?,
             // Judge0 shows an empty output as null, and none at all after a compile error.
-            "stdout" => opt_text(s.as_ref().filter(|s| !s.compile_error).map(|s| &s.stdout[..]).filter(|o| !o.is_empty()), base64)?,
-            "stderr" => opt_text(s.as_ref().filter(|s| !s.compile_error).map(|s| &s.stderr[..]).filter(|o| !o.is_empty()), base64)?,
+            "stdout" => opt_text(s.as_ref().filter(|s| !s.compile_error).map(|s| s.stdout).filter(|o| !o.is_empty()), base64)?,
+            "stderr" => opt_text(s.as_ref().filter(|s| !s.compile_error).map(|s| s.stderr).filter(|o| !o.is_empty()), base64)?,
             "compile_output" => opt_text(result.map(|r| &r.compile_output[..]).filter(|c| !c.is_empty()), base64)?,
             "message" => opt_text(msg.as_deref().map(str::as_bytes), base64)?,
             "additional_files" => f.additional_files.as_deref().map_or(Value::Null, |z| encode_base64(z).into()),

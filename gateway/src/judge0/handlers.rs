@@ -71,30 +71,26 @@ fn submit(
 ) -> Result<(String, tokio::task::JoinHandle<RunState>), Refusal> {
     crate::state::admit(&app.limiter, crate::guard::peer(peer))?;
     let mut fields = request::read(obj, base64)?;
-    let (sub, lang) = submission::build(&mut fields, &app.settings)?;
+    let (sub, lang, callback) = submission::build(&mut fields, &app.settings)?;
     let checked = crate::submit::finish(
         sub,
         lang.language,
         &app.settings,
         &app.ctx.segment.snapshot(),
     )?;
-    let after = fields
-        .callback_url
-        .as_deref()
-        .and_then(|u| callback::allowed(u, &app.settings.gateway.http_callback_allow).ok())
-        .map(|target| -> crate::runs::After {
-            Box::new(move |app: &AppState, id: &str| {
-                let Some(rec) = app.store.record(id, Instant::now()) else {
-                    return;
-                };
-                let fields = super::answer::DEFAULT_FIELDS;
-                let Ok(doc) = document(id, &rec, &fields, true) else {
-                    return;
-                };
-                let body = Value::Object(doc).to_string();
-                std::thread::spawn(move || callback::deliver(&target, &body));
-            })
-        });
+    let after = callback.map(|target| -> crate::runs::After {
+        Box::new(move |app: &AppState, id: &str| {
+            let Some(rec) = app.store.record(id, Instant::now()) else {
+                return;
+            };
+            let fields = super::answer::DEFAULT_FIELDS;
+            let Ok(doc) = document(id, &rec, &fields, true) else {
+                return;
+            };
+            let body = Value::Object(doc).to_string();
+            std::thread::spawn(move || callback::deliver(&target, &body));
+        })
+    });
     let size = [
         &fields.source_code,
         &fields.stdin,

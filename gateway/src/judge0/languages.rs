@@ -70,18 +70,9 @@ pub fn name(l: Judge0Language, tools: &[Toolchain]) -> String {
     }
 }
 
-async fn tools() -> &'static [Toolchain] {
-    match toolchains::known() {
-        Some(t) => t,
-        None => tokio::task::spawn_blocking(toolchains::wait)
-            .await
-            .unwrap_or_default(),
-    }
-}
-
 /// `GET /languages` and `/languages/all`: `[{id, name}]` (none archived).
 pub async fn list() -> Json<Vec<Value>> {
-    let tools = tools().await;
+    let tools = toolchains::get().await;
     Json(
         LANGUAGES
             .iter()
@@ -96,7 +87,7 @@ pub async fn show(id: Result<Path<String>, axum::extract::rejection::PathRejecti
     let Some(l) = id.and_then(by_id) else {
         return not_found();
     };
-    let tools = tools().await;
+    let tools = toolchains::get().await;
     let t = toolchains::of(tools, l.language);
     Json(json!({
         "id": l.id,

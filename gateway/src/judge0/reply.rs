@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -133,15 +133,7 @@ impl IntoResponse for Refusal {
                 status,
                 message,
                 retry_after,
-            } => {
-                let mut r = error(status, message);
-                if let Some(v) =
-                    retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
-                {
-                    r.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                r
-            }
+            } => crate::error::with_retry_after(error(status, message), retry_after),
         }
     }
 }

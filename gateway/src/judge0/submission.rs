@@ -7,6 +7,7 @@
 
 use kennel_runner::{Checker, Language, Submission, TestCase};
 
+use super::callback::Target;
 use super::config::{max_extract_kib, Limits};
 use super::languages::{by_id, Judge0Language};
 use super::reply::FieldErrors;
@@ -16,9 +17,13 @@ use crate::settings::Settings;
 /// Judge0's length limit on `compiler_options` and `command_line_arguments`.
 const MAX_OPTIONS_LEN: usize = 512;
 
+/// A submission built from Judge0's fields: what runs, as which id, and where its answer is
+/// called back (an allowed `callback_url`).
+pub type Built = (Submission, Judge0Language, Option<Target>);
+
 /// Checks `f` and builds the submission; `f` gets the defaults filled in (what the answer
 /// echoes).
-pub fn build(f: &mut Fields, s: &Settings) -> Result<(Submission, Judge0Language), FieldErrors> {
+pub fn build(f: &mut Fields, s: &Settings) -> Result<Built, FieldErrors> {
     let lim = Limits::of(s);
     let mut e = FieldErrors::default();
     let language = language(f, &mut e);
@@ -30,7 +35,7 @@ pub fn build(f: &mut Fields, s: &Settings) -> Result<(Submission, Judge0Language
     }
     fill_defaults(f, &lim);
     ranges(f, &lim, &mut e);
-    unsupported(f, s, &mut e);
+    let callback = unsupported(f, s, &lim, &mut e);
     let args = words(&f.command_line_arguments, "command_line_arguments", &mut e);
     let options = words(&f.compiler_options, "compiler_options", &mut e);
     if !options.is_empty() && language.is_some_and(|l| !l.language.compiled()) {
@@ -84,7 +89,7 @@ pub fn build(f: &mut Fields, s: &Settings) -> Result<(Submission, Judge0Language
         sub.expected = f.expected_output.clone();
     }
     if e.is_empty() {
-        Ok((sub, language))
+        Ok((sub, language, callback))
     } else {
         Err(e)
     }
@@ -216,9 +221,8 @@ fn ranges(f: &Fields, lim: &Limits, e: &mut FieldErrors) {
     );
 }
 
-/// What Kennel cannot do, refused by name.
-fn unsupported(f: &Fields, s: &Settings, e: &mut FieldErrors) {
-    let lim = Limits::of(s);
+/// What Kennel cannot do, refused by name; the callback's target when one is allowed.
+fn unsupported(f: &Fields, s: &Settings, lim: &Limits, e: &mut FieldErrors) -> Option<Target> {
     let memory = f.memory_limit.unwrap_or(lim.memory_limit as f64);
     if f.stack_limit
         .is_some_and(|st| st < memory && st < lim.max_stack_limit as f64)
@@ -258,11 +262,10 @@ fn unsupported(f: &Fields, s: &Settings, e: &mut FieldErrors) {
     if f.enable_network == Some(true) {
         e.add("enable_network", "enabling network is not allowed");
     }
-    if let Some(url) = &f.callback_url {
-        if let Err(why) = super::callback::allowed(url, &s.gateway.http_callback_allow) {
-            e.add("callback_url", why);
-        }
-    }
+    let url = f.callback_url.as_deref()?;
+    super::callback::allowed(url, &s.gateway.http_callback_allow)
+        .map_err(|why| e.add("callback_url", why))
+        .ok()
 }
 
 /// A command line's words, split as a shell would (quotes kept together).

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::RunState;
-use crate::toolchains::{self, Toolchain};
+use crate::toolchains;
 
 pub fn routes(state: AppState) -> Router<AppState> {
     let mut r = Router::new();
@@ -70,28 +70,12 @@ fn from_api(e: ApiError) -> Response {
     } else {
         e.status
     };
-    let mut r = refuse(status, e.message);
-    if let Some(v) = e
-        .retry_after
-        .and_then(|s| axum::http::HeaderValue::from_str(&s.to_string()).ok())
-    {
-        r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-    }
-    r
-}
-
-async fn tools() -> &'static [Toolchain] {
-    match toolchains::known() {
-        Some(t) => t,
-        None => tokio::task::spawn_blocking(toolchains::wait)
-            .await
-            .unwrap_or_else(|_| toolchains::wait()),
-    }
+    crate::error::with_retry_after(refuse(status, e.message), e.retry_after)
 }
 
 /// `GET /api/v2/runtimes`.
 async fn list() -> Json<Vec<runtimes::Runtime>> {
-    Json(runtimes::all(tools().await))
+    Json(runtimes::all(toolchains::get().await))
 }
 
 /// `POST /api/v2/execute`: one run, answered when it ends.
@@ -129,7 +113,7 @@ async fn run(
             ))
         }
     };
-    let (sub, rt) = request::build(&obj, tools().await, &app.settings)
+    let (sub, rt) = request::build(&obj, toolchains::get().await, &app.settings)
         .map_err(|m| refuse(StatusCode::BAD_REQUEST, m))?;
     let checked = crate::submit::finish(sub, rt.kennel, &app.settings, &app.ctx.segment.snapshot())
         .map_err(from_api)?;
