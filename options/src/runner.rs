@@ -65,6 +65,11 @@ option_group! {
         /// Share of one CPU a run may use, in percent (a cgroup CPU quota, where cgroups are usable).
         #[arg(long, default_value_t = 100)]
         [Child] pub cpu_max: u32,
+        /// Sandboxes each worker keeps made in advance for runs with the default limits (and
+        /// one for compiles), so a run skips making its namespaces, mounts and cgroup; 0: each
+        /// run makes its own on the request path. Each costs two idle processes (~3 MiB).
+        #[arg(long, default_value_t = 2)]
+        [Child] pub sandbox_pool: u32,
         /// When Kennel runs as root: the unprivileged uid (and gid) sandboxes run as.
         #[arg(long, default_value_t = 65534)]
         [Child] pub sandbox_user: u32,

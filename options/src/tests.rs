@@ -44,6 +44,7 @@ fn runner_options() -> runner::RunnerOptions {
         max_file_size: 17 << 20,
         max_output: 4096,
         cpu_max: 40,
+        sandbox_pool: 3,
         sandbox_user: 65533,
         compile_time_limit: Duration::from_secs(9),
         compile_memory_limit: 512 << 20,

@@ -25,14 +25,14 @@ impl Runner {
         format!(
             "program runner: languages [{}], sandbox {} with a seccomp filter, limits {} ({}), runs as {}",
             langs.join(", "),
-            if self.bwrap.is_some() {
+            if self.pool.maker().bwrap.is_some() {
                 "bubblewrap"
             } else {
                 "MISSING (install bubblewrap)"
             },
             mode.describe(),
             mode.exactness(),
-            match self.drop_to {
+            match self.pool.maker().drop_to {
                 Some((u, _)) => format!("uid {u}"),
                 None => "this user, in a user namespace".into(),
             }
@@ -40,9 +40,9 @@ impl Runner {
     }
 
     pub(crate) fn missing(&self, lang: Language) -> &'static str {
-        if self.bwrap.is_none() {
+        if self.pool.maker().bwrap.is_none() {
             "bubblewrap is not installed"
-        } else if !self.helper.is_file() {
+        } else if !self.pool.maker().helper.is_file() {
             "kennel-run is missing next to the worker"
         } else {
             match lang {

@@ -1,19 +1,17 @@
-//! Runs one sandboxed step and collects what it did: starts bwrap with its descriptors
-//! (memfds: nothing touches the disk), reads stdout and stderr up to their caps, enforces the
-//! wall limit with a pidfd in the same `poll`, and reads `kennel-run`'s facts at the end.
-//! Every wait here has a deadline.
+//! One sandboxed step's input and output: its descriptors (memfds and pipes: nothing touches
+//! the disk), stdout and stderr read up to their caps, the wall limit enforced with a pidfd in
+//! the same `poll`, and `kennel-run`'s facts at the end. Every wait here has a deadline.
+//! (`prefork.rs` makes the sandbox and hands it the run.)
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::facts::Report;
-use crate::sandbox::{FD_FACTS, FD_HELPER, FD_PACK, FD_UNPACK};
 
 /// What the worker did to a step, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,88 +43,73 @@ pub enum Input<'a> {
     Pipe(OwnedFd),
 }
 
-/// Everything `run_step` needs besides bwrap's arguments.
-pub struct StepIo<'a> {
-    pub bwrap: &'a Path,
-    pub helper: &'a Path,
+/// One run handed to a sandbox (`prefork::Sandbox::run`).
+pub struct JobIo<'a> {
+    /// `kennel-run`'s flags for this run (`sandbox::job_args`).
+    pub args: &'a [String],
     pub stdin: Input<'a>,
     /// Where stdout goes instead of being read here (the other end of an interaction).
     pub stdout: Option<OwnedFd>,
     pub archive: &'a [u8],
     pub wall: Duration,
     pub output_cap: u64,
-    pub cgroup_procs: Vec<OwnedFd>,
-    pub drop_to: Option<(u32, u32)>,
     /// Hand the step the descriptor it packs `/work/out` into (a compile); a run gets none.
     pub pack: bool,
 }
 
-fn memfd(name: &str, contents: &[u8]) -> std::io::Result<File> {
+pub(crate) fn memfd(name: &str, contents: &[u8]) -> std::io::Result<File> {
     let fd = nix::sys::memfd::memfd_create(name, nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
     let mut f = File::from(fd);
-    f.write_all(contents)?;
-    f.rewind()?;
+    if !contents.is_empty() {
+        f.write_all(contents)?;
+        f.rewind()?;
+    }
     Ok(f)
 }
 
 /// The memfd `f` again, open for reading only: what the program reads (its stdin) it cannot
 /// write. A memfd is a file of its own, so reopening it through `/proc` gives a new,
 /// read-only open file description.
-fn read_only(f: &File) -> std::io::Result<File> {
+pub(crate) fn read_only(f: &File) -> std::io::Result<File> {
     use std::os::fd::AsRawFd;
     File::open(format!("/proc/self/fd/{}", f.as_raw_fd()))
 }
 
-/// Runs bwrap with `args` and collects the step's output. The sandbox gets exactly its three
-/// standard streams (stdin read-only) and the descriptors below; everything else this
-/// process has is close-on-exec in the child (`prepare_child`).
-pub fn run_step(args: &[String], io: StepIo<'_>) -> std::io::Result<StepOutput> {
-    let stdin = match io.stdin {
-        Input::Bytes(b) => Stdio::from(read_only(&memfd("kennel-stdin", b)?)?),
-        Input::Pipe(fd) => Stdio::from(fd),
-    };
-    let stdout = io.stdout.map_or_else(Stdio::piped, Stdio::from);
-    let archive = read_only(&memfd("kennel-in", io.archive)?)?;
-    let pack = memfd("kennel-out", b"")?;
-    let facts = memfd("kennel-facts", b"")?;
-    let helper = File::open(io.helper)?;
-    let mut cmd = Command::new(io.bwrap);
-    cmd.args(args)
-        .stdin(stdin)
-        .stdout(stdout)
-        .stderr(Stdio::piped());
-    let mut fds: Vec<(OwnedFd, i32)> = vec![
-        (archive.into(), FD_UNPACK),
-        (facts.try_clone()?.into(), FD_FACTS),
-        (helper.into(), FD_HELPER),
-    ];
-    if io.pack {
-        fds.push((pack.try_clone()?.into(), FD_PACK));
-    }
-    kennel_common::sys::prepare_child(
-        &mut cmd,
-        kennel_common::sys::ChildSetup {
-            fds,
-            cgroup_procs: io.cgroup_procs,
-            drop_to: io.drop_to,
-            parent_death: Some(nix::sys::signal::Signal::SIGKILL),
-        },
-    )?;
-    let started = Instant::now();
-    let mut child = cmd.spawn()?;
-    // The command holds our copies of the descriptors placed in the child: drop it now.
-    drop(cmd);
+/// A pipe, both ends close-on-exec: (read, write).
+pub(crate) fn pipe() -> std::io::Result<(File, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    Ok((File::from(r), w))
+}
+
+/// Collects what a started run does: its output up to the caps, the wall limit, then the
+/// facts. `child` is the sandbox (bwrap); `stdout`/`stderr` the read ends of its pipes.
+pub(crate) fn collect(
+    child: &mut Child,
+    stdout: Option<File>,
+    stderr: File,
+    started: Instant,
+    job: &JobIo<'_>,
+    facts: &File,
+    pack: Option<&File>,
+) -> std::io::Result<StepOutput> {
     let mut out = StepOutput::default();
-    let deadline = started + io.wall;
-    let killed = pump(&mut child, deadline, io.output_cap, &mut out);
-    out.killed = killed;
+    let deadline = started + job.wall;
+    out.killed = pump(
+        child,
+        [stdout, Some(stderr)],
+        deadline,
+        job.output_cap,
+        &mut out,
+    );
     let _ = child.wait();
     out.wall = started.elapsed();
-    out.report = read_small(&facts, 4096)
+    out.report = read_small(facts, 4096)
         .ok()
         .and_then(|t| Report::parse(&String::from_utf8_lossy(&t)));
-    if matches!(out.report, Some(Report::Ran(ref f)) if f.exit == Some(0)) {
-        out.packed = read_small(&pack, 256 << 20)?;
+    if let (Some(Report::Ran(f)), Some(pack)) = (&out.report, pack) {
+        if f.exit == Some(0) {
+            out.packed = read_small(pack, 256 << 20)?;
+        }
     }
     Ok(out)
 }
@@ -141,10 +124,14 @@ fn read_small(f: &File, cap: u64) -> std::io::Result<Vec<u8>> {
 
 /// Reads stdout and stderr until both end, killing the sandbox at the deadline or when an
 /// output passes its cap. Returns what it killed the step for.
-fn pump(child: &mut Child, deadline: Instant, cap: u64, out: &mut StepOutput) -> Option<Kill> {
+fn pump(
+    child: &mut Child,
+    [mut stdout, mut stderr]: [Option<File>; 2],
+    deadline: Instant,
+    cap: u64,
+    out: &mut StepOutput,
+) -> Option<Kill> {
     let pidfd = kennel_common::sys::pidfd_open(child.id()).ok();
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
     let mut killed = None;
     let mut exited = false;
     loop {

@@ -6,7 +6,8 @@
 //!   reaped by it, so their CPU time counts, and when it exits the kernel kills whatever is
 //!   left in the namespace.
 //!
-//! It unpacks the files it is given into `/work`, sets the limits on itself (inherited by the
+//! It is started before its run exists, in a sandbox made in advance (`standby.rs`), and
+//! receives exactly one run. It then unpacks the files it is given into `/work`, sets the limits on itself (inherited by the
 //! program it then starts), marks every descriptor but the standard three close-on-exec,
 //! installs the system-call filter (`seccomp.rs`), starts the program, keeps the run's budget
 //! (`budget.rs`: CPU and memory of the whole tree, sampled), waits for the program, kills the
@@ -30,24 +31,10 @@ use crate::archive;
 use crate::budget::Budget;
 use crate::facts::{Facts, Report};
 
+/// One run's flags, as the worker sends them on the control socket.
 #[derive(Debug, Parser)]
-#[command(
-    next_line_help = true,
-    name = "kennel-run",
-    about = "Kennel's sandbox init (started by a worker through bwrap)"
-)]
-pub struct Args {
-    /// Where the facts line goes.
-    #[arg(long)]
-    pub facts_fd: i32,
-    /// An archive of files to write into the working directory first.
-    #[arg(long)]
-    pub unpack_fd: Option<i32>,
-    /// After a successful run, pack the files of `--pack-dir` to this descriptor.
-    #[arg(long, requires = "pack_dir")]
-    pub pack_fd: Option<i32>,
-    #[arg(long)]
-    pub pack_dir: Option<PathBuf>,
+#[command(name = "kennel-run job", no_binary_name = true)]
+pub struct Job {
     /// CPU seconds (soft limit: SIGXCPU; the hard limit, one second later, SIGKILL).
     #[arg(long)]
     pub cpu_s: u64,
@@ -67,59 +54,36 @@ pub struct Args {
     /// cgroup counts it exactly).
     #[arg(long, default_value_t = 0)]
     pub budget_memory_kib: u64,
+    /// After a successful run, pack the files of this directory to the pack descriptor.
+    #[arg(long)]
+    pub pack_dir: Option<PathBuf>,
     /// The program and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
-/// The binary's body.
-pub fn main_with(args: Args) -> i32 {
-    let mut facts = match kennel_common::sys::inherited_fd(args.facts_fd) {
-        Ok(fd) => File::from(fd),
-        Err(e) => {
-            eprintln!("kennel-run: facts descriptor: {e}");
-            return 120;
-        }
-    };
-    let _ = nix::fcntl::fcntl(
-        &facts,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    );
-    let report = supervise(&args);
-    match facts.write_all(report.encode().as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("kennel-run: writing the facts: {e}");
-            121
-        }
-    }
+/// The descriptors of one run besides its standard streams.
+pub struct JobFiles {
+    /// The archive to unpack into the working directory first.
+    pub unpack: File,
+    /// Where the packed `--pack-dir` goes (a compile).
+    pub pack: Option<File>,
 }
 
-fn supervise(args: &Args) -> Report {
+/// Runs one job: unpack, limits, filter, start, watch, reap, pack; the facts of it.
+pub(crate) fn supervise(
+    args: &Job,
+    files: JobFiles,
+    filter: &[kennel_common::sys::BpfInsn],
+) -> Report {
     let _ = nix::sys::prctl::set_dumpable(false);
     // The signal mask survives fork and exec: a worker blocks the signals it reads from its
     // signalfd (SIGXCPU among them), and a program must not inherit that.
     if let Err(e) = nix::sys::signal::SigSet::empty().thread_set_mask() {
         return Report::NotStarted(format!("unblocking signals: {e}"));
     }
-    if let Some(fd) = args.unpack_fd {
-        if let Err(e) = unpack(fd) {
-            return Report::NotStarted(format!("unpacking the files: {e}"));
-        }
-    }
-    let pack_to = match args
-        .pack_fd
-        .map(kennel_common::sys::inherited_fd)
-        .transpose()
-    {
-        Ok(fd) => fd.map(File::from),
-        Err(e) => return Report::NotStarted(format!("pack descriptor: {e}")),
-    };
-    if let Some(f) = &pack_to {
-        let _ = nix::fcntl::fcntl(
-            f,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        );
+    if let Err(e) = unpack(files.unpack) {
+        return Report::NotStarted(format!("unpacking the files: {e}"));
     }
     // Only stdin, stdout and stderr reach the program: whatever bwrap or the worker left open
     // (the helper's own image, anything inherited) closes at exec.
@@ -130,7 +94,7 @@ fn supervise(args: &Args) -> Report {
         return Report::NotStarted(format!("setting the limits: {e}"));
     }
     // Before any thread starts: a filter covers the thread that installs it and what it starts.
-    if let Err(e) = kennel_common::sys::install_seccomp_filter(&crate::seccomp::program()) {
+    if let Err(e) = kennel_common::sys::install_seccomp_filter(filter) {
         return Report::NotStarted(format!("installing the system-call filter: {e}"));
     }
     let child = match Command::new(&args.command[0])
@@ -167,7 +131,7 @@ fn supervise(args: &Args) -> Report {
     }
     facts.largest_file_kib =
         largest_file(&[std::path::Path::new("."), std::path::Path::new("/tmp")]) / 1024;
-    if let (Some(mut out), Some(dir), Some(0)) = (pack_to, &args.pack_dir, facts.exit) {
+    if let (Some(mut out), Some(dir), Some(0)) = (files.pack, &args.pack_dir, facts.exit) {
         if let Err(e) = archive::pack_dir(dir).and_then(|bytes| out.write_all(&bytes)) {
             return Report::NotStarted(format!("packing {}: {e}", dir.display()));
         }
@@ -202,18 +166,16 @@ fn largest_file(roots: &[&std::path::Path]) -> u64 {
     largest
 }
 
-fn unpack(fd: i32) -> Result<(), String> {
+fn unpack(mut from: File) -> Result<(), String> {
     let mut bytes = Vec::new();
-    File::from(kennel_common::sys::inherited_fd(fd).map_err(|e| e.to_string())?)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+    from.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     let entries = archive::unpack(&bytes)?;
     archive::unpack_into(&entries, std::path::Path::new(".")).map_err(|e| e.to_string())
 }
 
 /// The limits, on this process: the program inherits them at `fork`. Our own use of each is
 /// tiny (we only wait), so they bind the program, not us.
-fn set_limits(args: &Args) -> nix::Result<()> {
+fn set_limits(args: &Job) -> nix::Result<()> {
     setrlimit(Resource::RLIMIT_CPU, args.cpu_s, args.cpu_s + 1)?;
     if args.address_space_kib > 0 {
         let b = args.address_space_kib * 1024;

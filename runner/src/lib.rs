@@ -17,7 +17,10 @@
 //! | `limits` | the flags (`RunnerOptions`) and the limits of one run |
 //! | `sandbox` | bwrap's arguments: the sandbox as a list of named kernel features |
 //! | `seccomp` | the system-call filter bwrap installs |
-//! | `execute` | one sandboxed step: descriptors, output caps, wall limit |
+//! | `pool` | sandboxes made in advance, off the request path, and the thread that makes them |
+//! | `prefork` | one sandbox made before its run, and the run handed to it |
+//! | `execute` | one sandboxed step's descriptors, output caps, wall limit |
+//! | `standby` | `kennel-run` waiting in a sandbox for its one run |
 //! | `helper` | `kennel-run`, the measuring init inside the sandbox |
 //! | `budget` | one CPU and memory budget for a run's whole process tree, kept by `kennel-run` |
 //! | `watch` | the thread of `kennel-run` that keeps the budget |
@@ -49,11 +52,14 @@ pub mod language;
 pub mod limits;
 pub mod outcome;
 mod plan;
+pub mod pool;
+pub mod prefork;
 pub mod program;
 pub mod runner;
 pub mod sandbox;
 pub mod seccomp;
 pub mod side;
+pub mod standby;
 pub mod status;
 pub mod submission;
 mod submission_decode;

@@ -2,21 +2,21 @@
 //! primitives: compile a program in the sandbox (or take the cached archive), and run one
 //! sandboxed step. `grade.rs` puts them together into `Runner::run`.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
-
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::cache::CompileCache;
 use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
-use crate::execute::{run_step, Input, StepIo, StepOutput};
+use crate::execute::{Input, JobIo, StepOutput};
 use crate::facts::Report;
 use crate::language::{Language, Toolchains};
 use crate::limits::Limits;
 use crate::outcome::{RunResult, Verdict};
+use crate::pool::{Keep, Maker, Pool};
+use crate::prefork::Handoff;
 use crate::program::Program;
-use crate::sandbox::{bwrap_args, etc_paths, StepSpec};
+use crate::sandbox::{job_args, Shape, StepSpec};
 use crate::verdict::{judge, Evidence};
 use crate::RunnerOptions;
 
@@ -26,21 +26,13 @@ pub(crate) const JVM_ROOM: u64 = 192 << 20;
 /// Where Debian installs bubblewrap.
 pub const BWRAP: &str = "/usr/bin/bwrap";
 
-/// A worker's program runner: what it found on the host, its settings, its cgroups.
+/// A worker's program runner: what it found on the host, its settings, its sandbox pool.
 #[derive(Debug)]
 pub struct Runner {
     pub(crate) opts: RunnerOptions,
     pub(crate) tools: Toolchains,
-    pub(crate) bwrap: Option<PathBuf>,
-    pub(crate) helper: PathBuf,
     cache: Option<CompileCache>,
-    /// Set up on first use (after the worker is ready: a restart is not slowed by it).
-    cgroups: std::sync::OnceLock<Option<Cgroups>>,
-    /// Where the cgroups go (decided at start, made at the first run).
-    place: Place,
-    pub(crate) drop_to: Option<(u32, u32)>,
-    etc: std::sync::OnceLock<Vec<String>>,
-    runs: AtomicU64,
+    pub(crate) pool: Pool,
 }
 
 impl Runner {
@@ -58,45 +50,71 @@ impl Runner {
             }
         };
         let root = nix::unistd::geteuid().is_root();
+        let maker = Maker::new(
+            bwrap,
+            helper,
+            root.then_some((opts.sandbox_user, opts.sandbox_user)),
+            Place::choose(opts.cgroup.as_deref(), root),
+        );
         Runner {
             tools: Toolchains::discover(),
-            bwrap,
             cache,
-            cgroups: std::sync::OnceLock::new(),
-            place: Place::choose(opts.cgroup.as_deref(), root),
-            drop_to: root.then_some((opts.sandbox_user, opts.sandbox_user)),
-            etc: std::sync::OnceLock::new(),
-            runs: AtomicU64::new(0),
-            helper,
+            pool: Pool::new(maker, pool_kinds(&opts)),
             opts,
         }
     }
 
     pub fn offers(&self, lang: Language) -> bool {
-        self.bwrap.is_some() && self.helper.is_file() && self.tools.offers(lang)
+        let m = self.pool.maker();
+        m.bwrap.is_some() && m.helper.is_file() && self.tools.offers(lang)
+    }
+
+    /// Starts making sandboxes in advance (a worker calls it once it serves: its restart is
+    /// not slowed by it). The first run does it too.
+    pub fn warm(&self) {
+        if self.offers_any() {
+            self.pool.warm();
+        }
+    }
+
+    fn offers_any(&self) -> bool {
+        Language::ALL.iter().any(|&l| self.offers(l))
     }
 
     /// This worker's cgroups, set up at the first call (after the worker is ready, so a
     /// restart is not slowed by it).
     pub(crate) fn cgroups(&self) -> Option<&Cgroups> {
-        self.cgroups
-            .get_or_init(|| Cgroups::setup(&self.place))
-            .as_ref()
+        self.pool.maker().cgroups()
     }
 
     /// How runs are held to their limits: the cgroups in use once set up, else what setting
     /// them up would give.
     pub fn limits_mode(&self) -> kennel_common::limits_mode::LimitsMode {
-        match self.cgroups.get() {
+        match self.pool.maker().cgroups_made() {
             Some(Some(c)) => c.mode(),
             Some(None) => kennel_common::limits_mode::LimitsMode::BUDGET,
-            None => self.place.mode(),
+            None => self.pool.maker().place().mode(),
         }
     }
 
-    /// Cgroups of runs that exist now (between runs: none).
+    /// Cgroups of runs that exist now, besides those of the sandboxes waiting in the pool
+    /// (between runs: none). Waits for the pool's thread to remove finished runs' first.
     pub fn cgroup_runs(&self) -> Vec<PathBuf> {
-        self.cgroups().map(Cgroups::runs).unwrap_or_default()
+        if !self.pool.settle(Duration::from_secs(10)) {
+            log::warn!("the sandbox pool did not settle within 10 s");
+        }
+        let waiting = self.pool.waiting_cgroups();
+        self.cgroups()
+            .map(Cgroups::runs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| !waiting.contains(d))
+            .collect()
+    }
+
+    /// How many sandboxes wait, made in advance.
+    pub fn sandboxes_ready(&self) -> usize {
+        self.pool.ready()
     }
 
     /// The program's archive after compiling (or from the cache); `None` when the compile
@@ -155,8 +173,8 @@ impl Runner {
         }
     }
 
-    /// One sandboxed step, in its own cgroup when cgroups are usable. Returns its output and
-    /// the OOM kills counted in its cgroup.
+    /// One sandboxed step, in a sandbox of its own (from the pool, or made now) and its own
+    /// cgroup where cgroups are usable. Returns its output and the OOM kills counted there.
     pub(crate) fn step(
         &self,
         step: &StepSpec,
@@ -164,58 +182,90 @@ impl Runner {
         stdout: Option<OwnedFd>,
         archive: &[u8],
     ) -> Result<(StepOutput, u64), String> {
-        let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
-        let n = self.runs.fetch_add(1, Relaxed);
-        let cgroup: Option<RunCgroup> = match self.cgroups() {
-            Some(c) => {
-                let l = &step.limits;
-                // Java's heap is bounded by -Xmx; its cgroup leaves room for the JVM itself.
-                let limits = RunLimits {
-                    memory_bytes: l.memory_kib * 1024 + step.runtime_room,
-                    processes: l.processes + 4,
-                    cpu_percent: l.cpu_percent,
-                };
-                Some(
-                    c.create_run(n, &limits)
-                        .map_err(|e| format!("cgroup: {e}"))?,
-                )
+        let limits = cgroup_limits(&step.limits, step.runtime_room);
+        let args = job_args(step);
+        let job = JobIo {
+            args: &args,
+            stdin,
+            stdout,
+            archive,
+            wall: Duration::from_millis(step.limits.wall_ms),
+            output_cap: step.limits.output,
+            pack: step.pack_out,
+        };
+        let shape = step.shape();
+        let mut pooled = self.pool.take(shape);
+        let (out, cgroup) = loop {
+            let fresh = pooled.is_none();
+            let mut sandbox = match pooled.take() {
+                Some(s) => s,
+                None => self.pool.maker().make(shape, &limits)?,
+            };
+            if let Err(e) = sandbox.limit(&limits) {
+                if let Some(c) = sandbox.discard() {
+                    self.pool.retire(c);
+                }
+                return Err(e);
             }
-            None => None,
+            match sandbox.run(&job) {
+                Ok(done) => break done,
+                // Killed while it waited (by someone else): once more, in a new one.
+                Err(Handoff::Stale(why)) if !fresh => {
+                    log::warn!("a sandbox from the pool was gone: {why}");
+                }
+                Err(Handoff::Stale(why) | Handoff::Failed(why)) => {
+                    return Err(format!("starting the sandbox: {why}"))
+                }
+            }
         };
-        let procs = match &cgroup {
-            Some(c) => c.procs_files().map_err(|e| format!("cgroup: {e}"))?,
-            None => Vec::new(),
-        };
-        let args = bwrap_args(step, self.etc.get_or_init(etc_paths));
-        let out = run_step(
-            &args,
-            StepIo {
-                bwrap,
-                helper: &self.helper,
-                stdin,
-                stdout,
-                archive,
-                wall: Duration::from_millis(step.limits.wall_ms),
-                output_cap: step.limits.output,
-                cgroup_procs: procs,
-                drop_to: self.drop_to,
-                pack: step.pack_out,
-            },
-        );
         let oom = cgroup.as_ref().map_or(0, RunCgroup::oom_kills);
         let peak = cgroup.as_ref().and_then(RunCgroup::peak_kib);
         if let Some(c) = cgroup {
-            c.remove();
+            self.pool.retire(c);
         }
-        out.map(|mut o| {
-            // The kernel's figure of the whole run, where it keeps one (v2's memory.peak).
-            if let (Some(p), Some(Report::Ran(f))) = (peak, o.report.as_mut()) {
-                f.peak_kib = f.peak_kib.max(p);
-            }
-            (o, oom)
-        })
-        .map_err(|e| format!("starting the sandbox: {e}"))
+        let mut out = out;
+        // The kernel's figure of the whole run, where it keeps one (v2's memory.peak).
+        if let (Some(p), Some(Report::Ran(f))) = (peak, out.report.as_mut()) {
+            f.peak_kib = f.peak_kib.max(p);
+        }
+        Ok((out, oom))
     }
+}
+
+/// A step's cgroup limits: Java's heap is bounded by -Xmx, its cgroup leaves room for the JVM
+/// itself; a few processes more than the run's for bwrap and `kennel-run`.
+fn cgroup_limits(l: &Limits, runtime_room: u64) -> RunLimits {
+    RunLimits {
+        memory_bytes: l.memory_kib * 1024 + runtime_room,
+        processes: l.processes + 4,
+        cpu_percent: l.cpu_percent,
+    }
+}
+
+/// What the pool keeps ready: `--sandbox-pool` sandboxes for runs with the default limits, and
+/// one for compiles (a compile's own time dwarfs what the pool saves it).
+fn pool_kinds(opts: &RunnerOptions) -> Vec<Keep> {
+    let Ok(run) = crate::limits::limits_for(opts, &crate::Submission::default()) else {
+        return Vec::new();
+    };
+    let compile = run.for_compile();
+    let n = opts.sandbox_pool as usize;
+    vec![
+        Keep {
+            shape: Shape {
+                file_size: run.file_size,
+            },
+            limits: cgroup_limits(&run, 0),
+            count: n,
+        },
+        Keep {
+            shape: Shape {
+                file_size: compile.file_size,
+            },
+            limits: cgroup_limits(&compile, 0),
+            count: n.min(1),
+        },
+    ]
 }
 
 /// What a failed compile tells: the compiler's words, and whether a limit stopped it.

@@ -11,15 +11,14 @@
 //! | tied to the worker | `--die-with-parent` | outliving a worker that dies |
 //! | `kennel-run` as PID 1 | `--as-pid-1` | killing the measuring init; anything outliving the run |
 //!
-//! The descriptors 3–6 are placed by the worker (`execute.rs`): the input archive, the
-//! output archive, the facts, and `kennel-run` itself, bound read-only at `/kennel-run`.
+//! The sandbox is made before its run exists (`pool.rs`): bwrap gets two descriptors, the
+//! control socket (3) the run will arrive on (`standby.rs`) and `kennel-run` itself (6), bound
+//! read-only at `/kennel-run`. The run's own flags (`job_args`) and descriptors come later.
 
 use crate::limits::Limits;
 
-/// Descriptor numbers inside the sandbox.
-pub const FD_UNPACK: i32 = 3;
-pub const FD_PACK: i32 = 4;
-pub const FD_FACTS: i32 = 5;
+/// Descriptor numbers bwrap is given.
+pub const FD_CONTROL: i32 = 3;
 pub const FD_HELPER: i32 = 6;
 
 /// Where `kennel-run` appears inside the sandbox.
@@ -74,8 +73,23 @@ pub fn system_view(etc: &[String]) -> Vec<String> {
     a
 }
 
-/// bwrap's arguments for `step` (everything after `bwrap`).
-pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
+/// What tells sandboxes apart before their run is known: the size of their tmpfs mounts (from
+/// the run's file-size limit). Everything else is the same for every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
+    pub file_size: u64,
+}
+
+impl StepSpec {
+    pub fn shape(&self) -> Shape {
+        Shape {
+            file_size: self.limits.file_size,
+        }
+    }
+}
+
+/// bwrap's arguments for a sandbox of `shape` waiting for its run (everything after `bwrap`).
+pub fn standby_args(shape: Shape, etc: &[String]) -> Vec<String> {
     let mut a: Vec<String> = [
         "--unshare-all",
         "--unshare-user",
@@ -90,8 +104,8 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
     .map(String::from)
     .collect();
     a.extend(system_view(etc));
-    let tmpfs = (2 * step.limits.file_size).to_string();
-    let shm = step.limits.file_size.to_string();
+    let tmpfs = (2 * shape.file_size).to_string();
+    let shm = shape.file_size.to_string();
     a.extend(
         [
             "--size",
@@ -141,24 +155,22 @@ pub fn bwrap_args(step: &StepSpec, etc: &[String]) -> Vec<String> {
     ]);
     // Last of the mounts: the root itself read-only (`/work` and `/tmp` are mounts of their own).
     a.extend(["--remount-ro".into(), "/".into()]);
-    a.push(HELPER_PATH.into());
-    a.extend(helper_args(step));
-    a.push("--".into());
-    a.extend(step.command.iter().cloned());
+    a.extend([
+        HELPER_PATH.into(),
+        "--control-fd".into(),
+        FD_CONTROL.to_string(),
+    ]);
     a
 }
 
-/// `kennel-run`'s own flags: where its descriptors are, the rlimits it sets, the run's budget.
-fn helper_args(step: &StepSpec) -> Vec<String> {
+/// The run's flags for `kennel-run` (`helper::Job`): the rlimits it sets, the run's budget,
+/// what to pack, the command.
+pub fn job_args(step: &StepSpec) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let l = &step.limits;
     let cpu_s = l.cpu_ms.div_ceil(1000).max(1);
     let kib = |b: u64| (b / 1024).max(1).to_string();
     a.extend([
-        "--facts-fd".into(),
-        FD_FACTS.to_string(),
-        "--unpack-fd".into(),
-        FD_UNPACK.to_string(),
         "--cpu-s".into(),
         cpu_s.to_string(),
         "--file-size-kib".into(),
@@ -180,13 +192,10 @@ fn helper_args(step: &StepSpec) -> Vec<String> {
         a.extend(["--address-space-kib".into(), l.memory_kib.to_string()]);
     }
     if step.pack_out {
-        a.extend([
-            "--pack-fd".into(),
-            FD_PACK.to_string(),
-            "--pack-dir".into(),
-            "out".into(),
-        ]);
+        a.extend(["--pack-dir".into(), "out".into()]);
     }
+    a.push("--".into());
+    a.extend(step.command.iter().cloned());
     a
 }
 
@@ -224,14 +233,16 @@ mod tests {
             runtime_room: 0,
             memory_budget: true,
         };
-        let a = bwrap_args(&step, &etc_paths()).join(" ");
+        let mut a = standby_args(step.shape(), &etc_paths());
+        a.extend(job_args(&step));
+        let a = a.join(" ");
         for feature in [
             "--unshare-all --unshare-user --disable-userns",
             "--die-with-parent",
             "--new-session",
             "--as-pid-1",
             "--ro-bind /usr /usr",
-            "--remount-ro / /kennel-run",
+            "--remount-ro / /kennel-run --control-fd 3",
             "--tmpfs /tmp",
             "--tmpfs /work",
             "--size 16777216 --tmpfs /dev/shm --remount-ro /dev",

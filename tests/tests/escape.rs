@@ -269,8 +269,10 @@ fn sandbox_no_sandbox_outlives_a_worker_killed_while_starting_it() {
                 processes_with(&marker).is_empty()
             });
             let _ = std::fs::remove_dir_all(&src);
+            // A new worker (until the watchdog sees the death, the slot still shows the old one).
             wait_for("the worker back", Duration::from_secs(10), || {
-                status()["workers"][0]["state"] == "idle"
+                let w = &status()["workers"][0];
+                w["state"] == "idle" && w["pid"].as_i64().is_some_and(|p| p != i64::from(worker))
             });
         }
         assert!(bwrap_orphans().is_empty(), "as {}", who.name());

@@ -60,8 +60,10 @@ pub fn run(listener: TcpListener, worker: &Worker, shutdown: &Shutdown) -> Resul
                 log::error!("serving thread {k} not started: {e}");
             }
         }
-        // Once serving: the runner's cgroups are set up here, off the path to readiness.
+        // Once serving: the runner's cgroups are set up here, off the path to readiness, and
+        // its sandboxes start being made in advance.
         log::info!("{}", worker.runner.describe());
+        worker.runner.warm();
         let result = supervise_self(worker, shutdown, local);
         stop.store(true, SeqCst);
         result

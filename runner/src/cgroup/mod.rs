@@ -27,7 +27,7 @@ use kennel_common::limits_mode::LimitsMode;
 const PREFIX: &str = "kennel-w";
 
 /// What one run's cgroup is set to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunLimits {
     pub memory_bytes: u64,
     pub processes: u64,
@@ -144,10 +144,12 @@ impl Cgroups {
             Cgroups::V1(b) => RunCgroup {
                 dirs: b.create_run(n, l)?,
                 v2: false,
+                cpu: true,
             },
             Cgroups::V2 { base, .. } => RunCgroup {
                 dirs: vec![base.create_run(n, l)?],
                 v2: true,
+                cpu: base.controllers() & kennel_common::limits_mode::CPU != 0,
             },
         })
     }
@@ -158,9 +160,29 @@ impl Cgroups {
 pub struct RunCgroup {
     dirs: Vec<PathBuf>,
     v2: bool,
+    /// Whether a CPU quota can be set (v2: the controller is enabled for the runs).
+    cpu: bool,
 }
 
 impl RunCgroup {
+    /// Sets the limits of `want` where they differ from `held` (a sandbox made in advance
+    /// got the default limits; a run asking for others changes them before it starts).
+    pub fn set_limits(&self, held: &RunLimits, want: &RunLimits) -> io::Result<()> {
+        if held == want {
+            return Ok(());
+        }
+        if self.v2 {
+            v2::write_limits(&self.dirs[0], self.cpu, Some(held), want)
+        } else {
+            v1::write_limits(&self.dirs, Some(held), want)
+        }
+    }
+
+    /// The directories (the first is the memory controller's).
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
     /// Each directory's `cgroup.procs`, open for writing: the sandbox's first process joins
     /// them before it executes anything (`common::sys::prepare_child`).
     pub fn procs_files(&self) -> io::Result<Vec<OwnedFd>> {

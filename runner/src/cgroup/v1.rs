@@ -59,17 +59,7 @@ impl Base {
                 fs::create_dir(&d)?;
                 dirs.push(d);
             }
-            let (memory, pids, cpu) = (&dirs[0], &dirs[1], &dirs[2]);
-            let bytes = l.memory_bytes.to_string();
-            fs::write(memory.join("memory.limit_in_bytes"), &bytes)?;
-            // Swap counts too, where swap accounting is on (ENOENT otherwise: nothing to bound).
-            let _ = fs::write(memory.join("memory.memsw.limit_in_bytes"), &bytes);
-            fs::write(pids.join("pids.max"), l.processes.to_string())?;
-            fs::write(cpu.join("cpu.cfs_period_us"), "100000")?;
-            fs::write(
-                cpu.join("cpu.cfs_quota_us"),
-                (i64::from(l.cpu_percent) * 1000).to_string(),
-            )
+            write_limits(&dirs, None, l)
         })();
         if let Err(e) = made {
             for d in dirs.iter().rev() {
@@ -79,6 +69,40 @@ impl Base {
         }
         Ok(dirs)
     }
+}
+
+/// Writes the limits of `want` that differ from `held` (all of them when `held` is `None`)
+/// into the run's directories: memory, pids, cpu.
+pub fn write_limits(
+    dirs: &[PathBuf],
+    held: Option<&RunLimits>,
+    want: &RunLimits,
+) -> io::Result<()> {
+    let [memory, pids, cpu] = dirs else {
+        return Err(io::Error::other("a v1 run has three directories"));
+    };
+    let changed = |f: fn(&RunLimits) -> u64| held.is_none_or(|h| f(h) != f(want));
+    if changed(|l| l.memory_bytes) {
+        let bytes = want.memory_bytes.to_string();
+        // Swap counts too, where swap accounting is on (ENOENT otherwise: nothing to bound).
+        // memsw may never be below the memory limit: raise it first when growing.
+        let _ = fs::write(memory.join("memory.memsw.limit_in_bytes"), &bytes);
+        fs::write(memory.join("memory.limit_in_bytes"), &bytes)?;
+        let _ = fs::write(memory.join("memory.memsw.limit_in_bytes"), &bytes);
+    }
+    if changed(|l| l.processes) {
+        fs::write(pids.join("pids.max"), want.processes.to_string())?;
+    }
+    if changed(|l| u64::from(l.cpu_percent)) {
+        if held.is_none() {
+            fs::write(cpu.join("cpu.cfs_period_us"), "100000")?;
+        }
+        fs::write(
+            cpu.join("cpu.cfs_quota_us"),
+            (i64::from(want.cpu_percent) * 1000).to_string(),
+        )?;
+    }
+    Ok(())
 }
 
 impl Drop for Base {

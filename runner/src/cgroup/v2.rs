@@ -75,25 +75,39 @@ impl Base {
     pub fn create_run(&self, n: u64, l: &RunLimits) -> io::Result<PathBuf> {
         let d = self.base.join(format!("run-{n}"));
         fs::create_dir(&d)?;
-        let written = (|| -> io::Result<()> {
-            fs::write(d.join("memory.max"), l.memory_bytes.to_string())?;
-            // No swap for a run (absent where swap accounting is off: nothing to bound).
-            let _ = fs::write(d.join("memory.swap.max"), "0");
-            fs::write(d.join("pids.max"), l.processes.to_string())?;
-            if self.controllers & CPU != 0 {
-                fs::write(
-                    d.join("cpu.max"),
-                    format!("{} 100000", l.cpu_percent * 1000),
-                )?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = written {
+        if let Err(e) = write_limits(&d, self.controllers & CPU != 0, None, l) {
             let _ = fs::remove_dir(&d);
             return Err(e);
         }
         Ok(d)
     }
+}
+
+/// Writes the limits of `want` that differ from `held` (all of them when `held` is `None`).
+pub fn write_limits(
+    d: &Path,
+    cpu: bool,
+    held: Option<&RunLimits>,
+    want: &RunLimits,
+) -> io::Result<()> {
+    let changed = |f: fn(&RunLimits) -> u64| held.is_none_or(|h| f(h) != f(want));
+    if changed(|l| l.memory_bytes) {
+        fs::write(d.join("memory.max"), want.memory_bytes.to_string())?;
+    }
+    if held.is_none() {
+        // No swap for a run (absent where swap accounting is off: nothing to bound).
+        let _ = fs::write(d.join("memory.swap.max"), "0");
+    }
+    if changed(|l| l.processes) {
+        fs::write(d.join("pids.max"), want.processes.to_string())?;
+    }
+    if cpu && changed(|l| u64::from(l.cpu_percent)) {
+        fs::write(
+            d.join("cpu.max"),
+            format!("{} 100000", want.cpu_percent * 1000),
+        )?;
+    }
+    Ok(())
 }
 
 impl Drop for Base {

@@ -15,7 +15,7 @@ pub fn commands() -> Vec<clap::Command> {
         kennel_options::dispatcher::Args::command(),
         kennel_options::worker::Args::command(),
         kennel_options::gateway::Args::command(),
-        kennel_runner::helper::Args::command(),
+        kennel_runner::standby::Args::command(),
         crate::bench::cli::Args::command(),
         crate::chaos_cli::Args::command(),
     ]

@@ -1,0 +1,319 @@
+//! Each runner's sandboxes made in advance (`--sandbox-pool`), so a run only pays for handing
+//! itself over. One thread per runner makes them, off the request path, and removes the
+//! cgroups of finished runs; a run that finds no sandbox of its shape makes one itself.
+//!
+//! Nothing passes between runs: a sandbox takes one run and dies with it (`prefork.rs`). What
+//! is shared is only what every run sees the same anyway: the read-only system view.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
+use crate::prefork::{Recipe, Sandbox};
+use crate::sandbox::{etc_paths, standby_args, Shape};
+
+/// How long the pool waits after a sandbox could not be made before it tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Everything making a sandbox takes; shared by the runner and the pool's thread.
+#[derive(Debug)]
+pub struct Maker {
+    pub bwrap: Option<PathBuf>,
+    pub helper: PathBuf,
+    pub drop_to: Option<(u32, u32)>,
+    place: Place,
+    /// Set up on first use (after the worker is ready: a restart is not slowed by it).
+    cgroups: OnceLock<Option<Cgroups>>,
+    etc: OnceLock<Vec<String>>,
+    made: AtomicU64,
+}
+
+impl Maker {
+    pub fn new(
+        bwrap: Option<PathBuf>,
+        helper: PathBuf,
+        drop_to: Option<(u32, u32)>,
+        place: Place,
+    ) -> Maker {
+        Maker {
+            bwrap,
+            helper,
+            drop_to,
+            place,
+            cgroups: OnceLock::new(),
+            etc: OnceLock::new(),
+            made: AtomicU64::new(0),
+        }
+    }
+
+    /// The runner's cgroups, set up at the first call.
+    pub fn cgroups(&self) -> Option<&Cgroups> {
+        self.cgroups
+            .get_or_init(|| Cgroups::setup(&self.place))
+            .as_ref()
+    }
+
+    /// The cgroups if set up already (without setting them up).
+    pub fn cgroups_made(&self) -> Option<Option<&Cgroups>> {
+        self.cgroups.get().map(Option::as_ref)
+    }
+
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+
+    /// A new sandbox of `shape`, its cgroup (where cgroups are usable) set to `limits`.
+    pub fn make(&self, shape: Shape, limits: &RunLimits) -> Result<Sandbox, String> {
+        let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
+        let n = self.made.fetch_add(1, Relaxed);
+        let cgroup = match self.cgroups() {
+            Some(c) => Some((
+                c.create_run(n, limits)
+                    .map_err(|e| format!("cgroup: {e}"))?,
+                *limits,
+            )),
+            None => None,
+        };
+        let recipe = Recipe {
+            bwrap,
+            helper: &self.helper,
+            args: standby_args(shape, self.etc.get_or_init(etc_paths)),
+            cgroup,
+            drop_to: self.drop_to,
+        };
+        Sandbox::make(recipe, shape).map_err(|(why, cgroup)| {
+            if let Some(c) = cgroup {
+                c.remove();
+            }
+            why
+        })
+    }
+}
+
+/// What the pool keeps ready: `count` sandboxes of `shape`, their cgroups set to `limits`.
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    pub shape: Shape,
+    pub limits: RunLimits,
+    pub count: usize,
+}
+
+struct State {
+    ready: Vec<Sandbox>,
+    retire: Vec<RunCgroup>,
+    /// The thread is making a sandbox or removing cgroups.
+    busy: bool,
+    stop: bool,
+    /// No new sandbox before this (one could not be made).
+    pause_until: Option<Instant>,
+}
+
+struct Shared {
+    maker: Maker,
+    keep: Vec<Keep>,
+    state: Mutex<State>,
+    /// Wakes the thread: a sandbox was taken, a cgroup retired, or the pool stops.
+    wake: Condvar,
+    /// Wakes `settle`: the thread has nothing left to do.
+    settled: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The first kind of sandbox short of its count, if any may be made now.
+    fn short(&self, s: &State) -> Option<Keep> {
+        if s.pause_until.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
+        self.keep
+            .iter()
+            .find(|k| s.ready.iter().filter(|r| r.shape == k.shape).count() < k.count)
+            .copied()
+    }
+}
+
+/// The runner's pool and its thread (started by `warm`, stopped when the pool is dropped).
+pub struct Pool {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("keep", &self.shared.keep)
+            .finish()
+    }
+}
+
+impl Pool {
+    pub fn new(maker: Maker, keep: Vec<Keep>) -> Pool {
+        let keep = keep.into_iter().filter(|k| k.count > 0).collect();
+        Pool {
+            shared: Arc::new(Shared {
+                maker,
+                keep,
+                state: Mutex::new(State {
+                    ready: Vec::new(),
+                    retire: Vec::new(),
+                    busy: false,
+                    stop: false,
+                    pause_until: None,
+                }),
+                wake: Condvar::new(),
+                settled: Condvar::new(),
+            }),
+            thread: Mutex::new(None),
+        }
+    }
+
+    pub fn maker(&self) -> &Maker {
+        &self.shared.maker
+    }
+
+    /// Starts the thread that fills the pool (once; a worker calls it when it is ready).
+    pub fn warm(&self) {
+        if self.shared.keep.is_empty() {
+            return;
+        }
+        let mut t = self.thread.lock().unwrap_or_else(|p| p.into_inner());
+        if t.is_none() {
+            let shared = Arc::clone(&self.shared);
+            let spawned = std::thread::Builder::new()
+                .name("sandbox-pool".into())
+                .spawn(move || refill(&shared));
+            match spawned {
+                Ok(h) => *t = Some(h),
+                Err(e) => log::warn!("sandbox pool not started, each run makes its own: {e}"),
+            }
+        }
+    }
+
+    /// A ready sandbox of `shape`, if the pool has one.
+    pub fn take(&self, shape: Shape) -> Option<Sandbox> {
+        self.warm();
+        let mut s = self.shared.lock();
+        let i = s.ready.iter().position(|r| r.shape == shape)?;
+        let sandbox = s.ready.swap_remove(i);
+        self.shared.wake.notify_one();
+        Some(sandbox)
+    }
+
+    /// A finished run's cgroup, removed by the pool's thread (or here, without one).
+    pub fn retire(&self, cgroup: RunCgroup) {
+        if self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            cgroup.remove();
+            return;
+        }
+        self.shared.lock().retire.push(cgroup);
+        self.shared.wake.notify_one();
+    }
+
+    /// Waits (at most `within`) until the thread has nothing left to do: the pool full, every
+    /// retired cgroup removed. True if it settled.
+    pub fn settle(&self, within: Duration) -> bool {
+        if self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            return true;
+        }
+        let until = Instant::now() + within;
+        let mut s = self.shared.lock();
+        loop {
+            if !s.busy && s.retire.is_empty() && self.shared.short(&s).is_none() {
+                return true;
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            s = match self.shared.settled.wait_timeout(s, left) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    /// The cgroup directories of the sandboxes waiting in the pool.
+    pub fn waiting_cgroups(&self) -> Vec<PathBuf> {
+        let s = self.shared.lock();
+        s.ready.iter().flat_map(|r| r.cgroup_dirs()).collect()
+    }
+
+    /// How many sandboxes wait in the pool now.
+    pub fn ready(&self) -> usize {
+        self.shared.lock().ready.len()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(h) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The pool's thread: removes retired cgroups, makes what is short, sleeps when neither.
+/// The sandboxes it makes die with it (`PR_SET_PDEATHSIG`), so it lives as long as the pool.
+fn refill(shared: &Shared) {
+    loop {
+        let mut s = shared.lock();
+        while !s.stop && s.retire.is_empty() && shared.short(&s).is_none() {
+            s.busy = false;
+            shared.settled.notify_all();
+            let nap = s
+                .pause_until
+                .map(|t| t.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600))
+                .max(Duration::from_millis(1));
+            s = match shared.wake.wait_timeout(s, nap) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        if s.stop {
+            let ready = std::mem::take(&mut s.ready);
+            let retire = std::mem::take(&mut s.retire);
+            drop(s);
+            for c in ready.into_iter().filter_map(Sandbox::discard) {
+                c.remove();
+            }
+            retire.into_iter().for_each(RunCgroup::remove);
+            shared.settled.notify_all();
+            return;
+        }
+        s.busy = true;
+        let retire = std::mem::take(&mut s.retire);
+        let short = shared.short(&s);
+        drop(s);
+        retire.into_iter().for_each(RunCgroup::remove);
+        if let Some(k) = short {
+            let made = shared.maker.make(k.shape, &k.limits);
+            let mut s = shared.lock();
+            match made {
+                Ok(sandbox) => s.ready.push(sandbox),
+                Err(e) => {
+                    log::warn!("a sandbox for the pool could not be made (retrying in {RETRY_AFTER:?}): {e}");
+                    s.pause_until = Some(Instant::now() + RETRY_AFTER);
+                }
+            }
+        }
+    }
+}
