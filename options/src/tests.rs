@@ -45,6 +45,8 @@ fn runner_options() -> runner::RunnerOptions {
         max_output: 4096,
         cpu_max: 40,
         sandbox_pool: 3,
+        warm_toolchains: "c++20".into(),
+        warm_dir: Some("/var/cache/kennel-test".into()),
         sandbox_user: 65533,
         compile_time_limit: Duration::from_secs(9),
         compile_memory_limit: 512 << 20,

@@ -9,6 +9,31 @@ use crate::program::Program;
 
 pub use kennel_common::protocol::kind::{java_main_class, Language};
 
+/// g++'s and gcc's flags before the submission's (a precompiled header is built with them).
+pub const CPP_FLAGS: [&str; 2] = ["-O2", "-pipe"];
+
+/// javac's own flags: C1 only and the shared class archive (javac is short-lived: the JIT's
+/// second tier would never pay for itself), then the source encoding.
+pub const JAVAC_FLAGS: [&str; 5] = [
+    "-J-XX:+UseSerialGC",
+    "-J-XX:TieredStopAtLevel=1",
+    "-J-Xshare:auto",
+    "-encoding",
+    "UTF-8",
+];
+
+/// The C++ dialect of a compile: the last `-std=` of its options, else Kennel's default.
+pub fn cpp_std(options: &[String]) -> &str {
+    options
+        .iter()
+        .rev()
+        .find_map(|o| o.strip_prefix("-std="))
+        .unwrap_or(DEFAULT_CPP_STD)
+}
+
+/// The `-std` a C++ compile gets unless it asks for another.
+pub const DEFAULT_CPP_STD: &str = "gnu++17";
+
 /// The tools of each language found on this host (resolved to real paths under `/usr`).
 #[derive(Debug, Clone, Default)]
 pub struct Toolchains {
@@ -56,26 +81,17 @@ impl Toolchains {
         let mut cmd = match p.language {
             Language::Python => return None,
             Language::C => vec![s(&self.gcc)?, "-std=gnu17".into()],
-            Language::Cpp => vec![s(&self.gxx)?, "-std=gnu++17".into()],
+            Language::Cpp => vec![s(&self.gxx)?, format!("-std={DEFAULT_CPP_STD}")],
             Language::Java => {
-                let mut cmd: Vec<String> = [
-                    "-J-XX:+UseSerialGC",
-                    "-J-XX:TieredStopAtLevel=1",
-                    "-J-Xshare:auto",
-                    "-encoding",
-                    "UTF-8",
-                ]
-                .into_iter()
-                .map(String::from)
-                .collect();
-                cmd.insert(0, s(&self.javac)?);
+                let mut cmd = vec![s(&self.javac)?];
+                cmd.extend(JAVAC_FLAGS.iter().map(|f| f.to_string()));
                 cmd.extend(flags);
                 cmd.extend(["-d".into(), "out".into()]);
                 cmd.extend(p.sources());
                 return Some(cmd);
             }
         };
-        cmd.extend(["-O2".into(), "-pipe".into()]);
+        cmd.extend(CPP_FLAGS.iter().map(|f| f.to_string()));
         cmd.extend(flags);
         cmd.extend(["-o".into(), "out/prog".into()]);
         cmd.extend(p.sources());

@@ -17,6 +17,7 @@
 //! | `limits` | the flags (`RunnerOptions`) and the limits of one run |
 //! | `sandbox` | bwrap's arguments: the sandbox as a list of named kernel features |
 //! | `seccomp` | the system-call filter bwrap installs |
+//! | `maker` | what making a sandbox takes: bwrap, `kennel-run`, cgroups, the warm directory |
 //! | `pool` | sandboxes made in advance, off the request path, and the thread that makes them |
 //! | `prefork` | one sandbox made before its run, and the run handed to it |
 //! | `execute` | one sandboxed step's descriptors, output caps, wall limit |
@@ -28,6 +29,7 @@
 //! | `verdict` | the verdict from the facts |
 //! | `cgroup` | one cgroup per run where cgroups are usable |
 //! | `cache` | the compile cache |
+//! | `warm`, `warm_build` | warm toolchains: precompiled headers, javac's class archive, shared read-only |
 //! | `archive` | files across the sandbox's wall |
 //! | `fields`, `submission`, `submission_decode`, `outcome`, `status`, `test_result` | the submission and the result on the wire |
 
@@ -50,6 +52,7 @@ mod interact;
 mod java_main;
 pub mod language;
 pub mod limits;
+pub mod maker;
 pub mod outcome;
 mod plan;
 pub mod pool;
@@ -65,6 +68,8 @@ pub mod submission;
 mod submission_decode;
 pub mod test_result;
 pub mod verdict;
+pub mod warm;
+mod warm_build;
 pub mod watch;
 
 pub use checker::Checker;

@@ -6,92 +6,17 @@
 //! is shared is only what every run sees the same anyway: the read-only system view.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
-use crate::prefork::{Recipe, Sandbox};
-use crate::sandbox::{etc_paths, standby_args, Shape};
+use crate::cgroup::{RunCgroup, RunLimits};
+pub use crate::maker::Maker;
+use crate::prefork::Sandbox;
+use crate::sandbox::Shape;
 
 /// How long the pool waits after a sandbox could not be made before it tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
-
-/// Everything making a sandbox takes; shared by the runner and the pool's thread.
-#[derive(Debug)]
-pub struct Maker {
-    pub bwrap: Option<PathBuf>,
-    pub helper: PathBuf,
-    pub drop_to: Option<(u32, u32)>,
-    place: Place,
-    /// Set up on first use (after the worker is ready: a restart is not slowed by it).
-    cgroups: OnceLock<Option<Cgroups>>,
-    etc: OnceLock<Vec<String>>,
-    made: AtomicU64,
-}
-
-impl Maker {
-    pub fn new(
-        bwrap: Option<PathBuf>,
-        helper: PathBuf,
-        drop_to: Option<(u32, u32)>,
-        place: Place,
-    ) -> Maker {
-        Maker {
-            bwrap,
-            helper,
-            drop_to,
-            place,
-            cgroups: OnceLock::new(),
-            etc: OnceLock::new(),
-            made: AtomicU64::new(0),
-        }
-    }
-
-    /// The runner's cgroups, set up at the first call.
-    pub fn cgroups(&self) -> Option<&Cgroups> {
-        self.cgroups
-            .get_or_init(|| Cgroups::setup(&self.place))
-            .as_ref()
-    }
-
-    /// The cgroups if set up already (without setting them up).
-    pub fn cgroups_made(&self) -> Option<Option<&Cgroups>> {
-        self.cgroups.get().map(Option::as_ref)
-    }
-
-    pub fn place(&self) -> &Place {
-        &self.place
-    }
-
-    /// A new sandbox of `shape`, its cgroup (where cgroups are usable) set to `limits`.
-    pub fn make(&self, shape: Shape, limits: &RunLimits) -> Result<Sandbox, String> {
-        let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
-        let n = self.made.fetch_add(1, Relaxed);
-        let cgroup = match self.cgroups() {
-            Some(c) => Some((
-                c.create_run(n, limits)
-                    .map_err(|e| format!("cgroup: {e}"))?,
-                *limits,
-            )),
-            None => None,
-        };
-        let recipe = Recipe {
-            bwrap,
-            helper: &self.helper,
-            args: standby_args(shape, self.etc.get_or_init(etc_paths)),
-            cgroup,
-            drop_to: self.drop_to,
-        };
-        Sandbox::make(recipe, shape).map_err(|(why, cgroup)| {
-            if let Some(c) = cgroup {
-                c.remove();
-            }
-            why
-        })
-    }
-}
 
 /// What the pool keeps ready: `count` sandboxes of `shape`, their cgroups set to `limits`.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +34,8 @@ struct State {
     stop: bool,
     /// No new sandbox before this (one could not be made).
     pause_until: Option<Instant>,
+    /// Warm toolchain files may be left to build here.
+    warm_pending: bool,
 }
 
 struct Shared {
@@ -154,7 +81,8 @@ impl std::fmt::Debug for Pool {
 
 impl Pool {
     pub fn new(maker: Maker, keep: Vec<Keep>) -> Pool {
-        let keep = keep.into_iter().filter(|k| k.count > 0).collect();
+        let keep: Vec<Keep> = keep.into_iter().filter(|k| k.count > 0).collect();
+        let warm_pending = maker.warm.is_some();
         Pool {
             shared: Arc::new(Shared {
                 maker,
@@ -165,6 +93,7 @@ impl Pool {
                     busy: false,
                     stop: false,
                     pause_until: None,
+                    warm_pending,
                 }),
                 wake: Condvar::new(),
                 settled: Condvar::new(),
@@ -234,7 +163,8 @@ impl Pool {
         let until = Instant::now() + within;
         let mut s = self.shared.lock();
         loop {
-            if !s.busy && s.retire.is_empty() && self.shared.short(&s).is_none() {
+            if !s.busy && s.retire.is_empty() && !s.warm_pending && self.shared.short(&s).is_none()
+            {
                 return true;
             }
             let left = until.saturating_duration_since(Instant::now());
@@ -275,7 +205,7 @@ impl Drop for Pool {
 fn refill(shared: &Shared) {
     loop {
         let mut s = shared.lock();
-        while !s.stop && s.retire.is_empty() && shared.short(&s).is_none() {
+        while !s.stop && s.retire.is_empty() && !s.warm_pending && shared.short(&s).is_none() {
             s.busy = false;
             shared.settled.notify_all();
             let nap = s
@@ -302,8 +232,19 @@ fn refill(shared: &Shared) {
         s.busy = true;
         let retire = std::mem::take(&mut s.retire);
         let short = shared.short(&s);
+        let build = s.warm_pending && short.is_none();
         drop(s);
         retire.into_iter().for_each(RunCgroup::remove);
+        if build {
+            // The pool is full: the warm toolchain files, one at a time.
+            let built = crate::warm_build::build_next(&shared.maker);
+            match &built {
+                Some(Ok(a)) => log::info!("warm toolchain file built: {a:?}"),
+                Some(Err(e)) => log::warn!("a warm toolchain file could not be built: {e}"),
+                None => {}
+            }
+            shared.lock().warm_pending = matches!(built, Some(Ok(_)));
+        }
         if let Some(k) = short {
             let made = shared.maker.make(k.shape, &k.limits);
             let mut s = shared.lock();

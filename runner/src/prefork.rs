@@ -15,7 +15,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use crate::cgroup::{RunCgroup, RunLimits};
 use crate::execute::{collect, memfd, pipe, read_only, Input, JobIo, StepOutput};
-use crate::sandbox::{Shape, FD_CONTROL, FD_HELPER};
+use crate::sandbox::{Shape, FD_CONTROL, FD_HELPER, FD_WARM};
 use crate::standby::{encode_job, READY};
 
 /// How long a new sandbox may take to say it is ready.
@@ -29,6 +29,8 @@ pub struct Recipe<'a> {
     pub args: Vec<String>,
     pub cgroup: Option<(RunCgroup, RunLimits)>,
     pub drop_to: Option<(u32, u32)>,
+    /// The warm toolchain directory, bound read-only at `/warm`.
+    pub warm: Option<OwnedFd>,
 }
 
 /// A sandbox waiting for its run.
@@ -87,6 +89,10 @@ impl Sandbox {
             Some(c) => c.procs_files()?,
             None => Vec::new(),
         };
+        let mut fds = vec![(theirs, FD_CONTROL), (helper.into(), FD_HELPER)];
+        if let Some(w) = &recipe.warm {
+            fds.push((w.try_clone()?, FD_WARM));
+        }
         let mut cmd = Command::new(recipe.bwrap);
         cmd.args(&recipe.args)
             .stdin(Stdio::null())
@@ -95,7 +101,7 @@ impl Sandbox {
         kennel_common::sys::prepare_child(
             &mut cmd,
             kennel_common::sys::ChildSetup {
-                fds: vec![(theirs, FD_CONTROL), (helper.into(), FD_HELPER)],
+                fds,
                 cgroup_procs: procs,
                 drop_to: recipe.drop_to,
                 parent_death: Some(nix::sys::signal::Signal::SIGKILL),

@@ -50,14 +50,18 @@ impl Runner {
             }
         };
         let root = nix::unistd::geteuid().is_root();
+        let tools = Toolchains::discover();
+        let warm = crate::warm::open_default(&opts, &tools, cache_dir);
         let maker = Maker::new(
             bwrap,
             helper,
             root.then_some((opts.sandbox_user, opts.sandbox_user)),
             Place::choose(opts.cgroup.as_deref(), root),
+            tools.clone(),
+            warm,
         );
         Runner {
-            tools: Toolchains::discover(),
+            tools,
             cache,
             pool: Pool::new(maker, pool_kinds(&opts)),
             opts,
@@ -126,9 +130,12 @@ impl Runner {
         result: &mut RunResult,
     ) -> Option<Vec<u8>> {
         let source = program.archive();
-        let Some(command) = self.tools.compile_command(program) else {
+        let Some(mut command) = self.tools.compile_command(program) else {
             return Some(source);
         };
+        if let Some(w) = &self.pool.maker().warm {
+            w.add_flags(program, &mut command);
+        }
         let lang = program.language;
         let key = CompileCache::key(lang, &self.tools.compiler_identity(lang), &command, &source);
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&key)) {
@@ -182,7 +189,7 @@ impl Runner {
         stdout: Option<OwnedFd>,
         archive: &[u8],
     ) -> Result<(StepOutput, u64), String> {
-        let limits = cgroup_limits(&step.limits, step.runtime_room);
+        let limits = RunLimits::of(&step.limits, step.runtime_room);
         let args = job_args(step);
         let job = JobIo {
             args: &args,
@@ -232,16 +239,6 @@ impl Runner {
     }
 }
 
-/// A step's cgroup limits: Java's heap is bounded by -Xmx, its cgroup leaves room for the JVM
-/// itself; a few processes more than the run's for bwrap and `kennel-run`.
-fn cgroup_limits(l: &Limits, runtime_room: u64) -> RunLimits {
-    RunLimits {
-        memory_bytes: l.memory_kib * 1024 + runtime_room,
-        processes: l.processes + 4,
-        cpu_percent: l.cpu_percent,
-    }
-}
-
 /// What the pool keeps ready: `--sandbox-pool` sandboxes for runs with the default limits, and
 /// one for compiles (a compile's own time dwarfs what the pool saves it).
 fn pool_kinds(opts: &RunnerOptions) -> Vec<Keep> {
@@ -255,14 +252,14 @@ fn pool_kinds(opts: &RunnerOptions) -> Vec<Keep> {
             shape: Shape {
                 file_size: run.file_size,
             },
-            limits: cgroup_limits(&run, 0),
+            limits: RunLimits::of(&run, 0),
             count: n,
         },
         Keep {
             shape: Shape {
                 file_size: compile.file_size,
             },
-            limits: cgroup_limits(&compile, 0),
+            limits: RunLimits::of(&compile, 0),
             count: n.min(1),
         },
     ]

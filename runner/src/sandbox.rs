@@ -20,6 +20,8 @@ use crate::limits::Limits;
 /// Descriptor numbers bwrap is given.
 pub const FD_CONTROL: i32 = 3;
 pub const FD_HELPER: i32 = 6;
+/// The warm toolchain directory (`warm.rs`), bound read-only at `/warm` where there is one.
+pub const FD_WARM: i32 = 7;
 
 /// Where `kennel-run` appears inside the sandbox.
 pub const HELPER_PATH: &str = "/kennel-run";
@@ -89,7 +91,7 @@ impl StepSpec {
 }
 
 /// bwrap's arguments for a sandbox of `shape` waiting for its run (everything after `bwrap`).
-pub fn standby_args(shape: Shape, etc: &[String]) -> Vec<String> {
+pub fn standby_args(shape: Shape, etc: &[String], warm: bool) -> Vec<String> {
     let mut a: Vec<String> = [
         "--unshare-all",
         "--unshare-user",
@@ -153,6 +155,13 @@ pub fn standby_args(shape: Shape, etc: &[String]) -> Vec<String> {
         FD_HELPER.to_string(),
         HELPER_PATH.into(),
     ]);
+    if warm {
+        a.extend([
+            "--ro-bind-fd".into(),
+            FD_WARM.to_string(),
+            crate::warm::MOUNT.into(),
+        ]);
+    }
     // Last of the mounts: the root itself read-only (`/work` and `/tmp` are mounts of their own).
     a.extend(["--remount-ro".into(), "/".into()]);
     a.extend([
@@ -233,7 +242,7 @@ mod tests {
             runtime_room: 0,
             memory_budget: true,
         };
-        let mut a = standby_args(step.shape(), &etc_paths());
+        let mut a = standby_args(step.shape(), &etc_paths(), true);
         a.extend(job_args(&step));
         let a = a.join(" ");
         for feature in [
@@ -242,7 +251,7 @@ mod tests {
             "--new-session",
             "--as-pid-1",
             "--ro-bind /usr /usr",
-            "--remount-ro / /kennel-run --control-fd 3",
+            "--ro-bind-fd 7 /warm --remount-ro / /kennel-run --control-fd 3",
             "--tmpfs /tmp",
             "--tmpfs /work",
             "--size 16777216 --tmpfs /dev/shm --remount-ro /dev",

@@ -135,6 +135,12 @@ impl Instance {
         let log = dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut args: Vec<String> = vec!["--port".into(), "0".into()];
+        // Warm toolchain files are built once per machine and user, by the first instance
+        // that gets to it; a test instance lives seconds, so one would start building and be
+        // stopped, over and over. Tests of the warm files ask for them.
+        if !flags.iter().any(|f| f.starts_with("--warm-toolchains")) {
+            args.extend(["--warm-toolchains".into(), "none".into()]);
+        }
         args.extend(flags);
         let watchdog = kennel_tools::launch::launch_wrapped(
             wrap,

@@ -34,6 +34,19 @@ pub struct RunLimits {
     pub cpu_percent: u32,
 }
 
+impl RunLimits {
+    /// A step's cgroup limits: Java's heap is bounded by -Xmx, its cgroup leaves
+    /// `runtime_room` for the JVM itself; a few processes more than the run's for bwrap and
+    /// `kennel-run`.
+    pub fn of(l: &crate::limits::Limits, runtime_room: u64) -> RunLimits {
+        RunLimits {
+            memory_bytes: l.memory_kib * 1024 + runtime_room,
+            processes: l.processes + 4,
+            cpu_percent: l.cpu_percent,
+        }
+    }
+}
+
 /// Where runs' cgroups would go, decided once per worker.
 #[derive(Debug, Clone)]
 pub enum Place {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod baselines;
 pub mod cli;
 pub mod commands;
+pub mod floor;
 pub mod grading;
 pub mod idle;
 pub mod load;

@@ -3,9 +3,10 @@
 //! clients.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use kennel_runner::Language;
+use kennel_client::{Client, ClientConfig};
+use kennel_runner::{Language, RunResult, Submission, Verdict};
 
 pub(super) struct Program {
     pub(super) name: &'static str,
@@ -58,4 +59,23 @@ pub(super) fn timed(clients: usize, n: usize, f: impl Fn() -> Result<(), ()> + S
         return f64::NAN;
     }
     busy_ns.load(Ordering::Relaxed) as f64 / n as f64 / 1e6
+}
+
+/// One run through Kennel: ask, send, decode; the result must be accepted.
+pub(crate) fn kennel_run(
+    addr: std::net::SocketAddr,
+    lang: Language,
+    source: String,
+) -> Result<RunResult, ()> {
+    let mut cfg = ClientConfig::new(addr);
+    cfg.answer_timeout = Duration::from_secs(120);
+    let sub = Submission {
+        source: source.into_bytes(),
+        ..Default::default()
+    };
+    let answer = Client::connect(cfg)
+        .and_then(|mut c| c.request(lang.name(), &sub.encode()))
+        .map_err(|_| ())?;
+    let r = RunResult::decode(&answer.body).map_err(|_| ())?;
+    (r.verdict == Verdict::Accepted).then_some(r).ok_or(())
 }

@@ -16,13 +16,13 @@
 use std::time::{Duration, Instant};
 
 use kennel_runner::language::Toolchains;
-use kennel_runner::{Language, RunResult, Runner, RunnerOptions, Submission, Verdict};
+use kennel_runner::{Language, Runner, RunnerOptions, Submission, Verdict};
 use serde::Serialize;
 
 use super::baselines::{bare_prepare, by_hand, layers, Bare};
-use super::programs::{timed, unique, Program, PROGRAMS};
+use super::floor::{Floor, FloorConfig};
+use super::programs::{kennel_run, timed, unique, Program, PROGRAMS};
 use crate::launch::{bin_dir, fresh_runtime_dir, launch_for_bench};
-use kennel_client::{Client, ClientConfig};
 
 /// How long the benchmark runs.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +32,8 @@ pub struct RunnerBenchConfig {
     pub rounds: usize,
     /// Only the hello worlds at one client (the smoke run of the test suite).
     pub smoke: bool,
+    /// The floor table's sample counts.
+    pub floor: super::floor::FloorConfig,
 }
 
 impl RunnerBenchConfig {
@@ -40,6 +42,12 @@ impl RunnerBenchConfig {
             runs: 6,
             rounds: 2,
             smoke: false,
+            floor: FloorConfig {
+                fast: 200,
+                slow: 6,
+                throughput_runs: 100,
+                restarts: 20,
+            },
         }
     }
     pub fn quick() -> Self {
@@ -47,6 +55,12 @@ impl RunnerBenchConfig {
             runs: 3,
             rounds: 1,
             smoke: false,
+            floor: FloorConfig {
+                fast: 40,
+                slow: 3,
+                throughput_runs: 25,
+                restarts: 10,
+            },
         }
     }
     pub fn tiny() -> Self {
@@ -54,6 +68,12 @@ impl RunnerBenchConfig {
             runs: 1,
             rounds: 1,
             smoke: true,
+            floor: FloorConfig {
+                fast: 3,
+                slow: 1,
+                throughput_runs: 3,
+                restarts: 3,
+            },
         }
     }
 }
@@ -85,6 +105,8 @@ pub struct Report {
     pub sandbox_layers_ms: Vec<(String, f64)>,
     /// A C program against 20 tests: one submission against 20 (compile once, run many).
     pub grading: Option<super::grading::Grading>,
+    /// The runner against its floors, each a ratio measured in the same run.
+    pub floor: Option<Floor>,
     pub runner: String,
     pub errors: u64,
 }
@@ -148,9 +170,17 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
         None
     };
     drop(kennel);
+    let floor = if runner.offers(Language::C) {
+        let f = super::floor::measure(cfg.floor, &scratch, &say)?;
+        errors += f.errors;
+        Some(f)
+    } else {
+        None
+    };
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(Report {
-        schema: "kennel-bench-runner/1",
+        schema: "kennel-bench-runner/2",
+        floor,
         rows,
         c_hello_first_ms: first,
         c_hello_cached_ms: cached,
@@ -237,21 +267,6 @@ impl Setup<'_> {
     }
 }
 
-/// One run through Kennel: ask, send, decode; the result must be accepted.
-fn kennel_run(addr: std::net::SocketAddr, lang: Language, source: String) -> Result<RunResult, ()> {
-    let mut cfg = ClientConfig::new(addr);
-    cfg.answer_timeout = Duration::from_secs(120);
-    let sub = Submission {
-        source: source.into_bytes(),
-        ..Default::default()
-    };
-    let answer = Client::connect(cfg)
-        .and_then(|mut c| c.request(lang.name(), &sub.encode()))
-        .map_err(|_| ())?;
-    let r = RunResult::decode(&answer.body).map_err(|_| ())?;
-    (r.verdict == Verdict::Accepted).then_some(r).ok_or(())
-}
-
 /// The C hello world through Kennel: its first run (a compile) and the mean of the next ones
 /// (the compile cache).
 fn cache_figures(addr: std::net::SocketAddr, n: usize) -> Result<(f64, f64), String> {
@@ -320,6 +335,9 @@ pub fn table(r: &Report) -> String {
     }
     if let Some(g) = &r.grading {
         t.push_str(&super::grading::lines(g));
+    }
+    if let Some(f) = &r.floor {
+        t.push_str(&super::floor::lines(f));
     }
     t.push_str(&format!("{}\nerrors: {}\n", r.runner, r.errors));
     t

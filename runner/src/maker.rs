@@ -1,0 +1,102 @@
+//! What making a sandbox takes (bwrap, `kennel-run`, the cgroups, the warm toolchain
+//! directory), shared by the runner (a sandbox made on demand) and the pool's thread.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use crate::cgroup::{Cgroups, Place, RunLimits};
+use crate::language::Toolchains;
+use crate::prefork::{Recipe, Sandbox};
+use crate::sandbox::{etc_paths, standby_args, Shape};
+use crate::warm::Warm;
+
+/// Everything making a sandbox takes; shared by the runner and the pool's thread.
+#[derive(Debug)]
+pub struct Maker {
+    pub bwrap: Option<PathBuf>,
+    pub helper: PathBuf,
+    pub drop_to: Option<(u32, u32)>,
+    pub tools: Toolchains,
+    /// The warm toolchain files, where a directory for them could be had.
+    pub warm: Option<Warm>,
+    place: Place,
+    /// Set up on first use (after the worker is ready: a restart is not slowed by it).
+    cgroups: OnceLock<Option<Cgroups>>,
+    etc: OnceLock<Vec<String>>,
+    made: AtomicU64,
+}
+
+impl Maker {
+    pub fn new(
+        bwrap: Option<PathBuf>,
+        helper: PathBuf,
+        drop_to: Option<(u32, u32)>,
+        place: Place,
+        tools: Toolchains,
+        warm: Option<Warm>,
+    ) -> Maker {
+        Maker {
+            bwrap,
+            helper,
+            drop_to,
+            tools,
+            warm,
+            place,
+            cgroups: OnceLock::new(),
+            etc: OnceLock::new(),
+            made: AtomicU64::new(0),
+        }
+    }
+
+    /// The runner's cgroups, set up at the first call.
+    pub fn cgroups(&self) -> Option<&Cgroups> {
+        self.cgroups
+            .get_or_init(|| Cgroups::setup(&self.place))
+            .as_ref()
+    }
+
+    /// The cgroups if set up already (without setting them up).
+    pub fn cgroups_made(&self) -> Option<Option<&Cgroups>> {
+        self.cgroups.get().map(Option::as_ref)
+    }
+
+    pub fn place(&self) -> &Place {
+        &self.place
+    }
+
+    /// A new sandbox of `shape`, its cgroup (where cgroups are usable) set to `limits`.
+    pub fn make(&self, shape: Shape, limits: &RunLimits) -> Result<Sandbox, String> {
+        let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
+        let n = self.made.fetch_add(1, Relaxed);
+        let cgroup = match self.cgroups() {
+            Some(c) => Some((
+                c.create_run(n, limits)
+                    .map_err(|e| format!("cgroup: {e}"))?,
+                *limits,
+            )),
+            None => None,
+        };
+        let warm = self.warm.as_ref().and_then(|w| match w.fd() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                log::warn!("the warm toolchain directory: {e}");
+                None
+            }
+        });
+        let recipe = Recipe {
+            bwrap,
+            helper: &self.helper,
+            args: standby_args(shape, self.etc.get_or_init(etc_paths), warm.is_some()),
+            cgroup,
+            drop_to: self.drop_to,
+            warm,
+        };
+        Sandbox::make(recipe, shape).map_err(|(why, cgroup)| {
+            if let Some(c) = cgroup {
+                c.remove();
+            }
+            why
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! Sandboxes made in advance and warm toolchain files, attacked, with Kennel started as root
+//! and as an ordinary user (`nobody`): a sandbox serves one run and nothing of it reaches the
+//! next; the shared warm files are read-only to every program; a sandbox killed while it waits
+//! costs a run nothing. Named `sandbox_*`: skipped and counted by scripts/test.sh when
+//! bubblewrap or a toolchain is missing.
+
+use std::time::Duration;
+
+use kennel_tests::as_user::{everyone, run_json, start, status_as, Who};
+use kennel_tests::wait_for;
+use serde_json::Value;
+
+fn accepted(v: &Value) -> bool {
+    v["verdict"] == "accepted"
+}
+
+/// Leaves a mark everywhere a run can write and a process that would outlive it, and reports
+/// what an earlier run left.
+const MARK: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/stat.h>
+static int seen(const char *p) { struct stat s; return stat(p, &s) == 0; }
+int main(void) {
+    printf("work %d tmp %d shm %d\n", seen("/work/mark"), seen("/tmp/mark"), seen("/dev/shm/mark"));
+    const char *paths[] = {"/work/mark", "/tmp/mark", "/dev/shm/mark"};
+    for (int i = 0; i < 3; i++) { FILE *f = fopen(paths[i], "w"); if (f) fclose(f); }
+    if (fork() == 0) { setsid(); if (fork() == 0) { sleep(60); } _exit(0); }
+    return 0;
+}
+"#;
+
+#[test]
+fn sandbox_a_sandbox_serves_one_run_and_the_next_sees_nothing_of_it() {
+    for who in everyone() {
+        let inst = start("one-run", who, 1, &[], None);
+        // More runs than the pool holds: both the pool's sandboxes and ones made on demand.
+        for k in 0..6 {
+            let (v, _) = run_json(&inst, "mark.c", MARK, &[]);
+            assert!(accepted(&v), "as {}: {v}", who.name());
+            assert_eq!(
+                v["stdout"].as_str().unwrap_or(""),
+                "work 0 tmp 0 shm 0\n",
+                "as {}, run {k}: a mark of an earlier run",
+                who.name()
+            );
+        }
+        let w = &status_as(&inst, who)["workers"][0];
+        assert_eq!(w["state"], "idle", "as {}: {w}", who.name());
+    }
+}
+
+/// Tries to change the shared warm files: every attempt must fail.
+const WRITE_WARM: &str = r#"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    printf("jsa %d\n", open("/warm/javac.jsa", O_WRONLY | O_TRUNC) >= 0);
+    printf("new %d\n", open("/warm/evil", O_WRONLY | O_CREAT, 0644) >= 0);
+    printf("pch %d\n", open("/warm/pch/gnu++17/iostream.gch", O_WRONLY) >= 0);
+    printf("dir %d\n", mkdir("/warm/pch/x", 0755) == 0);
+    printf("rm %d\n", unlink("/warm/pch/gnu++17/iostream.gch") == 0);
+    return 0;
+}
+"#;
+
+#[test]
+fn sandbox_the_warm_toolchain_files_are_read_only_to_every_program() {
+    for who in everyone() {
+        let inst = start(
+            "warm-ro",
+            who,
+            1,
+            &["--warm-toolchains", "gnu++17,java"],
+            None,
+        );
+        // Built by this instance, or found built by an earlier one of the same user.
+        let base = match who {
+            Who::Me if nix::unistd::geteuid().is_root() => "/var/cache/kennel".to_string(),
+            Who::Me => std::env::var("HOME").unwrap_or_default() + "/.cache/kennel",
+            Who::Nobody => "/tmp/kennel-warm-65534".to_string(),
+        };
+        wait_for("the precompiled headers", Duration::from_secs(120), || {
+            built(&base, "pch/gnu++17/bits/stdc++.h.gch") && built(&base, "javac.jsa")
+        });
+        let (v, _) = run_json(&inst, "warm.c", WRITE_WARM, &[]);
+        assert!(accepted(&v), "as {}: {v}", who.name());
+        assert_eq!(
+            v["stdout"].as_str().unwrap_or(""),
+            "jsa 0\nnew 0\npch 0\ndir 0\nrm 0\n",
+            "as {}",
+            who.name()
+        );
+        // A C++ program including the precompiled headers compiles and runs the same.
+        let cpp = "#include <bits/stdc++.h>\nint main(){std::vector<int> v{3,1,2}; std::sort(v.begin(), v.end()); std::cout << v[0] << v[2] << std::endl;}\n";
+        let (v, _) = run_json(&inst, "sort.cpp", cpp, &[]);
+        assert!(accepted(&v), "as {}: {v}", who.name());
+        assert_eq!(v["stdout"], "13\n", "as {}", who.name());
+    }
+}
+
+#[test]
+fn sandbox_a_sandbox_killed_while_it_waits_costs_a_run_nothing() {
+    for who in everyone() {
+        let inst = start("stale", who, 1, &[], None);
+        let worker = status_as(&inst, who)["workers"][0]["pid"]
+            .as_i64()
+            .expect("a worker") as i32;
+        // The worker's waiting sandboxes: bwrap processes whose parent is the worker.
+        wait_for("sandboxes made in advance", Duration::from_secs(20), || {
+            !sandboxes_of(worker).is_empty()
+        });
+        for pid in sandboxes_of(worker) {
+            kennel_tests::signal(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        let (v, _) = run_json(&inst, "mark.c", MARK, &[]);
+        assert!(accepted(&v), "as {}: {v}", who.name());
+        let w = &status_as(&inst, who)["workers"][0];
+        assert_eq!(
+            w["pid"].as_i64(),
+            Some(i64::from(worker)),
+            "as {}: the worker was not restarted",
+            who.name()
+        );
+    }
+}
+
+/// Whether a `warm-*` directory under `base` holds `file`.
+fn built(base: &str, file: &str) -> bool {
+    std::fs::read_dir(base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join(file).is_file())
+}
+
+/// The bwrap processes whose parent is `worker`.
+fn sandboxes_of(worker: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+            let ppid: Option<i32> = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            ppid == Some(worker) && comm.trim() == "bwrap"
+        })
+        .collect()
+}
