@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -81,27 +81,48 @@ pub(crate) fn pipe() -> std::io::Result<(File, OwnedFd)> {
     Ok((File::from(r), w))
 }
 
+/// Our ends of a started run: the read ends of its output pipes (no stdout when it goes to
+/// an interactor), the control socket on which `kennel-run` says the run is over, and the
+/// memfds it writes its facts and its packed output to.
+pub(crate) struct Ends<'a> {
+    pub stdout: Option<File>,
+    pub stderr: File,
+    pub done: BorrowedFd<'a>,
+    pub facts: &'a File,
+    pub pack: Option<&'a File>,
+}
+
 /// Collects what a started run does: its output up to the caps, the wall limit, then the
-/// facts. `child` is the sandbox (bwrap); `stdout`/`stderr` the read ends of its pipes.
+/// facts. `child` is the sandbox (bwrap).
 pub(crate) fn collect(
     child: &mut Child,
-    stdout: Option<File>,
-    stderr: File,
+    ends: Ends<'_>,
     started: Instant,
     job: &JobIo<'_>,
-    facts: &File,
-    pack: Option<&File>,
 ) -> std::io::Result<StepOutput> {
+    let Ends {
+        stdout,
+        stderr,
+        done,
+        facts,
+        pack,
+    } = ends;
     let mut out = StepOutput::default();
     let deadline = started + job.wall;
-    out.killed = pump(
+    let (killed, done) = pump(
         child,
         [stdout, Some(stderr)],
+        Some(done),
         deadline,
         job.output_cap,
         &mut out,
     );
-    let _ = child.wait();
+    out.killed = killed;
+    // `kennel-run` said it is done: every process of the run is reaped, the facts written.
+    // The sandbox's teardown (its namespaces) goes on without us (`pool::Retired`).
+    if !done {
+        let _ = child.wait();
+    }
     out.wall = started.elapsed();
     out.report = read_small(facts, 4096)
         .ok()
@@ -122,22 +143,24 @@ fn read_small(f: &File, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Reads stdout and stderr until both end, killing the sandbox at the deadline or when an
-/// output passes its cap. Returns what it killed the step for.
+/// Reads stdout and stderr until both end and the run is over (the sandbox exited, or
+/// `done` became readable), killing the sandbox at the deadline or when an output passes its
+/// cap. Returns what it killed the step for, and whether `done` ended it.
 fn pump(
     child: &mut Child,
     [mut stdout, mut stderr]: [Option<File>; 2],
+    done: Option<BorrowedFd<'_>>,
     deadline: Instant,
     cap: u64,
     out: &mut StepOutput,
-) -> Option<Kill> {
+) -> (Option<Kill>, bool) {
     let pidfd = kennel_common::sys::pidfd_open(child.id()).ok();
     let mut killed = None;
-    let mut exited = false;
+    let (mut exited, mut said_done) = (false, false);
     loop {
         let now = Instant::now();
         if stdout.is_none() && stderr.is_none() && (exited || pidfd.is_none()) {
-            return killed;
+            return (killed, said_done);
         }
         if now >= deadline && killed.is_none() {
             let _ = child.kill();
@@ -146,7 +169,7 @@ fn pump(
         // After a kill, the pipes end as soon as the namespace is gone: give that a bound too.
         let left = if killed.is_some() {
             if now >= deadline + Duration::from_secs(2) {
-                return killed;
+                return (killed, false);
             }
             deadline + Duration::from_secs(2) - now
         } else {
@@ -166,10 +189,14 @@ fn pump(
             fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
             which.push(2);
         }
+        if let (Some(d), false) = (done, exited) {
+            fds.push(PollFd::new(d, PollFlags::POLLIN));
+            which.push(3);
+        }
         let ms = left.as_millis().clamp(1, 60_000) as u16;
         match poll(&mut fds, PollTimeout::from(ms)) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return killed,
+            Err(_) => return (killed, false),
         }
         let ready: Vec<usize> = fds
             .iter()
@@ -181,6 +208,7 @@ fn pump(
         for w in ready {
             match w {
                 2 => exited = true,
+                3 => (exited, said_done) = (true, true),
                 0 => {
                     if let Some(over) = drain(&mut stdout, &mut out.stdout, cap) {
                         out.stdout_truncated = over;

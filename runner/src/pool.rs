@@ -1,6 +1,7 @@
 //! Each runner's sandboxes made in advance (`--sandbox-pool`), so a run only pays for handing
-//! itself over. One thread per runner makes them, off the request path, and removes the
-//! cgroups of finished runs; a run that finds no sandbox of its shape makes one itself.
+//! itself over. Two threads per runner make them, off the request path, and retire finished
+//! runs (the sandbox's teardown awaited, its cgroup removed); a run that finds no sandbox of
+//! its shape makes one itself.
 //!
 //! Nothing passes between runs: a sandbox takes one run and dies with it (`prefork.rs`). What
 //! is shared is only what every run sees the same anyway: the read-only system view.
@@ -10,10 +11,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{RunCgroup, RunLimits};
+use crate::cgroup::RunLimits;
 pub use crate::maker::Maker;
-use crate::prefork::Sandbox;
+use crate::prefork::{Retired, Sandbox};
 use crate::sandbox::Shape;
+
+/// Threads making sandboxes per runner: making one is mostly the kernel's work (namespaces,
+/// mounts) and waits, so two keep up with back-to-back runs better than one.
+const REFILLERS: usize = 2;
 
 /// How long the pool waits after a sandbox could not be made before it tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
@@ -28,9 +33,13 @@ pub struct Keep {
 
 struct State {
     ready: Vec<Sandbox>,
-    retire: Vec<RunCgroup>,
-    /// The thread is making a sandbox or removing cgroups.
-    busy: bool,
+    retire: Vec<Retired>,
+    /// Threads making a sandbox, building a warm file or removing cgroups.
+    busy: usize,
+    /// The shapes being made now.
+    making: Vec<Shape>,
+    /// A thread is building a warm toolchain file.
+    building: bool,
     stop: bool,
     /// No new sandbox before this (one could not be made).
     pause_until: Option<Instant>,
@@ -60,7 +69,11 @@ impl Shared {
         }
         self.keep
             .iter()
-            .find(|k| s.ready.iter().filter(|r| r.shape == k.shape).count() < k.count)
+            .find(|k| {
+                let ready = s.ready.iter().filter(|r| r.shape == k.shape).count();
+                let making = s.making.iter().filter(|m| **m == k.shape).count();
+                ready + making < k.count
+            })
             .copied()
     }
 }
@@ -68,7 +81,7 @@ impl Shared {
 /// The runner's pool and its thread (started by `warm`, stopped when the pool is dropped).
 pub struct Pool {
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -90,7 +103,9 @@ impl Pool {
                 state: Mutex::new(State {
                     ready: Vec::new(),
                     retire: Vec::new(),
-                    busy: false,
+                    busy: 0,
+                    making: Vec::new(),
+                    building: false,
                     stop: false,
                     pause_until: None,
                     warm_pending,
@@ -98,7 +113,7 @@ impl Pool {
                 wake: Condvar::new(),
                 settled: Condvar::new(),
             }),
-            thread: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
         }
     }
 
@@ -106,22 +121,33 @@ impl Pool {
         &self.shared.maker
     }
 
-    /// Starts the thread that fills the pool (once; a worker calls it when it is ready).
+    /// Starts the threads that fill the pool (once; a worker calls it when it is ready).
     pub fn warm(&self) {
         if self.shared.keep.is_empty() {
             return;
         }
-        let mut t = self.thread.lock().unwrap_or_else(|p| p.into_inner());
-        if t.is_none() {
+        let mut t = self.threads.lock().unwrap_or_else(|p| p.into_inner());
+        if !t.is_empty() {
+            return;
+        }
+        for k in 0..REFILLERS {
             let shared = Arc::clone(&self.shared);
             let spawned = std::thread::Builder::new()
-                .name("sandbox-pool".into())
+                .name(format!("sandbox-pool-{k}"))
                 .spawn(move || refill(&shared));
             match spawned {
-                Ok(h) => *t = Some(h),
-                Err(e) => log::warn!("sandbox pool not started, each run makes its own: {e}"),
+                Ok(h) => t.push(h),
+                Err(e) => log::warn!("a sandbox pool thread not started: {e}"),
             }
         }
+    }
+
+    fn started(&self) -> bool {
+        !self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     /// A ready sandbox of `shape`, if the pool has one.
@@ -134,36 +160,30 @@ impl Pool {
         Some(sandbox)
     }
 
-    /// A finished run's cgroup, removed by the pool's thread (or here, without one).
-    pub fn retire(&self, cgroup: RunCgroup) {
-        if self
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
-        {
-            cgroup.remove();
+    /// A finished run: its sandbox's teardown awaited and its cgroup removed by the pool's
+    /// threads (or here, without them).
+    pub fn retire(&self, done: Retired) {
+        if !self.started() {
+            done.finish();
             return;
         }
-        self.shared.lock().retire.push(cgroup);
+        self.shared.lock().retire.push(done);
         self.shared.wake.notify_one();
     }
 
     /// Waits (at most `within`) until the thread has nothing left to do: the pool full, every
     /// retired cgroup removed. True if it settled.
     pub fn settle(&self, within: Duration) -> bool {
-        if self
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
-        {
+        if !self.started() {
             return true;
         }
         let until = Instant::now() + within;
         let mut s = self.shared.lock();
         loop {
-            if !s.busy && s.retire.is_empty() && !s.warm_pending && self.shared.short(&s).is_none()
+            if s.busy == 0
+                && s.retire.is_empty()
+                && !s.warm_pending
+                && self.shared.short(&s).is_none()
             {
                 return true;
             }
@@ -194,20 +214,24 @@ impl Drop for Pool {
     fn drop(&mut self) {
         self.shared.lock().stop = true;
         self.shared.wake.notify_all();
-        if let Some(h) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in threads {
             let _ = h.join();
         }
     }
 }
 
-/// The pool's thread: removes retired cgroups, makes what is short, sleeps when neither.
-/// The sandboxes it makes die with it (`PR_SET_PDEATHSIG`), so it lives as long as the pool.
+/// The pool's threads: each removes retired cgroups, makes what is short, builds the warm
+/// toolchain files once the pool is full (one thread at a time), sleeps when none is left.
+/// The sandboxes a thread makes die with it (`PR_SET_PDEATHSIG`), so it lives as long as
+/// the pool.
 fn refill(shared: &Shared) {
     loop {
         let mut s = shared.lock();
-        while !s.stop && s.retire.is_empty() && !s.warm_pending && shared.short(&s).is_none() {
-            s.busy = false;
-            shared.settled.notify_all();
+        while !s.stop && s.retire.is_empty() && !may_build(&s) && shared.short(&s).is_none() {
+            if s.busy == 0 {
+                shared.settled.notify_all();
+            }
             let nap = s
                 .pause_until
                 .map(|t| t.saturating_duration_since(Instant::now()))
@@ -225,29 +249,43 @@ fn refill(shared: &Shared) {
             for c in ready.into_iter().filter_map(Sandbox::discard) {
                 c.remove();
             }
-            retire.into_iter().for_each(RunCgroup::remove);
+            retire.into_iter().for_each(Retired::finish);
             shared.settled.notify_all();
+            shared.wake.notify_all();
             return;
         }
-        s.busy = true;
+        s.busy += 1;
         let retire = std::mem::take(&mut s.retire);
         let short = shared.short(&s);
-        let build = s.warm_pending && short.is_none();
+        if let Some(k) = &short {
+            s.making.push(k.shape);
+        }
+        let build = short.is_none() && may_build(&s);
+        s.building |= build;
         drop(s);
-        retire.into_iter().for_each(RunCgroup::remove);
-        if build {
-            // The pool is full: the warm toolchain files, one at a time.
+        retire.into_iter().for_each(Retired::finish);
+        let built = if build {
             let built = crate::warm_build::build_next(&shared.maker);
             match &built {
                 Some(Ok(a)) => log::info!("warm toolchain file built: {a:?}"),
                 Some(Err(e)) => log::warn!("a warm toolchain file could not be built: {e}"),
                 None => {}
             }
-            shared.lock().warm_pending = matches!(built, Some(Ok(_)));
+            Some(matches!(built, Some(Ok(_))))
+        } else {
+            None
+        };
+        let made = short.map(|k| (k.shape, shared.maker.make(k.shape, &k.limits)));
+        let mut s = shared.lock();
+        s.busy -= 1;
+        if let Some(more) = built {
+            s.building = false;
+            s.warm_pending = more;
         }
-        if let Some(k) = short {
-            let made = shared.maker.make(k.shape, &k.limits);
-            let mut s = shared.lock();
+        if let Some((shape, made)) = made {
+            if let Some(i) = s.making.iter().position(|m| *m == shape) {
+                s.making.swap_remove(i);
+            }
             match made {
                 Ok(sandbox) => s.ready.push(sandbox),
                 Err(e) => {
@@ -257,4 +295,9 @@ fn refill(shared: &Shared) {
             }
         }
     }
+}
+
+/// Whether a thread may start building a warm toolchain file.
+fn may_build(s: &State) -> bool {
+    s.warm_pending && !s.building
 }

@@ -14,7 +14,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use crate::cgroup::{RunCgroup, RunLimits};
-use crate::execute::{collect, memfd, pipe, read_only, Input, JobIo, StepOutput};
+use crate::execute::{collect, memfd, pipe, read_only, Ends, Input, JobIo, StepOutput};
 use crate::sandbox::{Shape, FD_CONTROL, FD_HELPER, FD_WARM};
 use crate::standby::{encode_job, READY};
 
@@ -161,9 +161,10 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Hands the sandbox its run and collects what the run did. `Err(job)`-free: a sandbox
+    /// Hands the sandbox its run and collects what the run did; what is left of the sandbox
+    /// (its teardown, its cgroup) comes back to be retired off the request path. A sandbox
     /// that died while waiting (someone killed it) gives `Stale`, and the caller makes another.
-    pub fn run(mut self, job: &JobIo<'_>) -> Result<(StepOutput, Option<RunCgroup>), Handoff> {
+    pub fn run(mut self, job: &JobIo<'_>) -> Result<(StepOutput, Retired), Handoff> {
         let message = encode_job(job.args).map_err(Handoff::Failed)?;
         let io = |e: std::io::Error| Handoff::Failed(format!("the run's descriptors: {e}"));
         let stdin: OwnedFd = match &job.stdin {
@@ -198,17 +199,23 @@ impl Sandbox {
             let said = self.words();
             return Err(Handoff::Stale(format!("{e}; {said}")));
         }
-        let out = collect(
-            &mut self.child,
-            out_r,
-            err_r,
-            started,
-            job,
-            &facts,
-            pack.as_ref(),
-        )
-        .map_err(|e| Handoff::Failed(format!("collecting the run: {e}")))?;
-        Ok((out, self.cgroup.take().map(|(c, _)| c)))
+        let ends = Ends {
+            stdout: out_r,
+            stderr: err_r,
+            done: self.control.as_fd(),
+            facts: &facts,
+            pack: pack.as_ref(),
+        };
+        let out = collect(&mut self.child, ends, started, job)
+            .map_err(|e| Handoff::Failed(format!("collecting the run: {e}")))?;
+        let cgroup = self.cgroup.take().map(|(c, _)| c);
+        Ok((
+            out,
+            Retired {
+                sandbox: Some(self),
+                cgroup,
+            },
+        ))
     }
 
     /// The sandbox's cgroup, when it is let go unused.
@@ -224,6 +231,23 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// What is left of a finished run: its sandbox, perhaps still tearing its namespaces down,
+/// and its cgroup. The run's answer does not wait for either (`pool::Pool::retire`).
+pub struct Retired {
+    pub sandbox: Option<Sandbox>,
+    pub cgroup: Option<RunCgroup>,
+}
+
+impl Retired {
+    /// Waits for the sandbox to be gone (kills and reaps it), then removes the cgroup.
+    pub fn finish(self) {
+        drop(self.sandbox);
+        if let Some(c) = self.cgroup {
+            c.remove();
+        }
     }
 }
 

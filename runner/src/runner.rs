@@ -14,7 +14,7 @@ use crate::language::{Language, Toolchains};
 use crate::limits::Limits;
 use crate::outcome::{RunResult, Verdict};
 use crate::pool::{Keep, Maker, Pool};
-use crate::prefork::Handoff;
+use crate::prefork::{Handoff, Retired};
 use crate::program::Program;
 use crate::sandbox::{job_args, Shape, StepSpec};
 use crate::verdict::{judge, Evidence};
@@ -202,16 +202,18 @@ impl Runner {
         };
         let shape = step.shape();
         let mut pooled = self.pool.take(shape);
-        let (out, cgroup) = loop {
+        let (mut out, left) = loop {
             let fresh = pooled.is_none();
             let mut sandbox = match pooled.take() {
                 Some(s) => s,
                 None => self.pool.maker().make(shape, &limits)?,
             };
             if let Err(e) = sandbox.limit(&limits) {
-                if let Some(c) = sandbox.discard() {
-                    self.pool.retire(c);
-                }
+                let cgroup = sandbox.discard();
+                self.pool.retire(Retired {
+                    sandbox: None,
+                    cgroup,
+                });
                 return Err(e);
             }
             match sandbox.run(&job) {
@@ -225,12 +227,9 @@ impl Runner {
                 }
             }
         };
-        let oom = cgroup.as_ref().map_or(0, RunCgroup::oom_kills);
-        let peak = cgroup.as_ref().and_then(RunCgroup::peak_kib);
-        if let Some(c) = cgroup {
-            self.pool.retire(c);
-        }
-        let mut out = out;
+        let oom = left.cgroup.as_ref().map_or(0, RunCgroup::oom_kills);
+        let peak = left.cgroup.as_ref().and_then(RunCgroup::peak_kib);
+        self.pool.retire(left);
         // The kernel's figure of the whole run, where it keeps one (v2's memory.peak).
         if let (Some(p), Some(Report::Ran(f))) = (peak, out.report.as_mut()) {
             f.peak_kib = f.peak_kib.max(p);

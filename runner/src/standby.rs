@@ -49,6 +49,9 @@ pub const MAX_JOB: usize = 256 * 1024;
 /// The byte that says "ready".
 pub const READY: &[u8] = b"R";
 
+/// The byte that says "the run is over".
+pub const DONE: &[u8] = b"D";
+
 /// Waits for the one run on `control_fd` and runs it; the process's exit code.
 pub fn serve(control_fd: i32) -> i32 {
     let ctl = match kennel_common::sys::inherited_fd(control_fd) {
@@ -72,7 +75,6 @@ pub fn serve(control_fd: i32) -> i32 {
             return 123;
         }
     };
-    drop(ctl);
     if n == 0 && fds.is_empty() {
         return 0; // let go unused
     }
@@ -84,13 +86,31 @@ pub fn serve(control_fd: i32) -> i32 {
         Ok(job) => supervise(&job, files.job, &filter),
         Err(e) => Report::NotStarted(format!("the run's flags: {e}")),
     };
-    match files.facts.write_all(report.encode().as_bytes()) {
+    let code = match files.facts.write_all(report.encode().as_bytes()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("kennel-run: writing the facts: {e}");
             121
         }
+    };
+    say_done(&ctl);
+    code
+}
+
+/// Tells the worker the run is over (every process reaped, the facts written), so it answers
+/// without waiting for the namespaces' teardown. Our own stdout and stderr (the run's pipes)
+/// (and stdin) are closed first, so the worker has read all there is.
+fn say_done(ctl: &std::os::fd::OwnedFd) {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
+    let _ = kennel_common::sys::send_with_fds(ctl, DONE, &[]);
 }
 
 /// The descriptors of a job, the standard streams already in place.

@@ -79,10 +79,8 @@ fn build(maker: &Maker, a: &Artifact) -> Result<Vec<u8>, String> {
         output_cap: limits.output,
         pack: true,
     };
-    let (out, cgroup) = sandbox.run(&job).map_err(|e| format!("{e:?}"))?;
-    if let Some(c) = cgroup {
-        c.remove();
-    }
+    let (out, left) = sandbox.run(&job).map_err(|e| format!("{e:?}"))?;
+    left.finish();
     match &out.report {
         Some(Report::Ran(f)) if f.exit == Some(0) => {}
         other => {

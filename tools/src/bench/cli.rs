@@ -104,5 +104,12 @@ pub enum Command {
         samples: usize,
         #[arg(long, default_value_t = 4)]
         workers: usize,
+        /// More watchdog flags for the measured instance (e.g. `--sandbox-pool=0`).
+        #[arg(
+            long = "watchdog-flag",
+            value_name = "FLAG",
+            allow_hyphen_values = true
+        )]
+        watchdog_flags: Vec<String>,
     },
 }

@@ -93,7 +93,11 @@ pub fn main_with(args: Args) -> i32 {
                 |r| r.errors,
             )
         }
-        Command::Restart { samples, workers } => restart_latency(samples, workers, json),
+        Command::Restart {
+            samples,
+            workers,
+            watchdog_flags,
+        } => restart_latency(samples, workers, &watchdog_flags, json),
     }
 }
 
@@ -123,8 +127,9 @@ fn load(cfg: &SuiteConfig, json: bool) -> i32 {
     }
 }
 
-fn restart_latency(samples: usize, workers: usize, json: bool) -> i32 {
-    match restart::measure(samples.max(1), workers.max(1)) {
+fn restart_latency(samples: usize, workers: usize, flags: &[String], json: bool) -> i32 {
+    let extra: Vec<&str> = flags.iter().map(String::as_str).collect();
+    match restart::measure(samples.max(1), workers.max(1), &extra) {
         Ok(r) => {
             if json {
                 println!("{}", serde_json::Value::Object(r.json_fields()));

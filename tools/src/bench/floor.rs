@@ -117,7 +117,7 @@ pub fn measure(cfg: FloorConfig, scratch: &Path, say: &impl Fn(&str)) -> Result<
         with_pool / without.max(1e-9)
     ));
     drop((pooled, unpooled));
-    let restart = super::restart::measure(cfg.restarts, 2)?;
+    let restart = super::restart::measure(cfg.restarts, 2, &[])?;
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut samples = restart.samples.clone();
     samples.sort();

@@ -83,8 +83,8 @@ impl RestartReport {
     }
 }
 
-/// Measures `samples` restarts on an instance of `workers` workers.
-pub fn measure(samples: usize, workers: usize) -> Result<RestartReport, String> {
+/// Measures `samples` restarts on an instance of `workers` workers started with `extra` flags.
+pub fn measure(samples: usize, workers: usize, extra: &[&str]) -> Result<RestartReport, String> {
     let bins = bin_dir().map_err(|e| e.to_string())?;
     let dir = fresh_runtime_dir("bench-restart");
     // Each worker is killed about once a second: raise the crash-loop brake (5 deaths in 10 s
@@ -101,6 +101,7 @@ pub fn measure(samples: usize, workers: usize) -> Result<RestartReport, String> 
     .iter()
     .map(|s| s.to_string())
     .chain([workers.to_string()])
+    .chain(extra.iter().map(|s| s.to_string()))
     .collect();
     let mut inst = launch(&bins, &dir, &args, Stdio::null(), Duration::from_secs(30))
         .map_err(|e| e.to_string())?;

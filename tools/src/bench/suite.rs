@@ -266,7 +266,11 @@ pub fn run(cfg: &SuiteConfig, mut progress: impl FnMut(&str)) -> Result<Outcome,
         "restart latency, {} samples…",
         cfg.restart_samples
     ));
-    out.restart = Some(restart::measure(cfg.restart_samples, cfg.workers.min(4))?);
+    out.restart = Some(restart::measure(
+        cfg.restart_samples,
+        cfg.workers.min(4),
+        &[],
+    )?);
     if let Some(path) = &cfg.out {
         write_json(path, &out)?;
     }
