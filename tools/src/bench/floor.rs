@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | cached C hello | end to end (client → dispatcher → worker → sandbox), compile cached | the binary by `fork`+`exec` |
 //! | runs/s, 4 clients | cached C hello, sandboxes made in advance | the same instance kind with `--sandbox-pool 0` (each run makes its sandbox: the path before the pool) |
-//! | Python hello | end to end | `python3 hello.py` |
+//! | Python hello | end to end | `python3 hello.py` (the `/usr/bin/python3` Kennel runs) |
 //! | C++ hello | compile + run, a new source each time | `g++ -O2 -o prog hello.cpp && ./prog` |
 //! | Java hello | compile + run, a new source each time | `javac Main.java && java Main` |
 //! | worker restart | `kill -9` → the replacement accepting | spawning `kennel-worker --version` |
@@ -84,13 +84,17 @@ pub fn measure(cfg: FloorConfig, scratch: &Path, say: &impl Fn(&str)) -> Result<
         || run_ok(Command::new(&c_bin).current_dir(&dir)),
         || kennel_run(pooled.addr, Language::C, cached.clone()).is_ok(),
     ));
+    // The interpreter Kennel runs (a `python3` earlier in PATH may be another, or a shim).
+    let python = kennel_runner::language::Toolchains::discover()
+        .python
+        .unwrap_or_else(|| "/usr/bin/python3".into());
     let py = program("python hello");
     std::fs::write(dir.join("hello.py"), py.source).map_err(|e| e.to_string())?;
     rows.push(row(
         "Python hello, end to end / python3",
         1.3,
         cfg.fast,
-        || run_ok(Command::new("python3").arg("hello.py").current_dir(&dir)),
+        || run_ok(Command::new(&python).arg("hello.py").current_dir(&dir)),
         || kennel_run(pooled.addr, Language::Python, unique(py)).is_ok(),
     ));
     for (name, target) in [("cpp hello", 0.6), ("java hello", 0.7)] {
