@@ -13,11 +13,13 @@ pub use kennel_common::protocol::kind::{java_main_class, Language};
 pub const CPP_FLAGS: [&str; 2] = ["-O2", "-pipe"];
 
 /// javac's own flags: C1 only and the shared class archive (javac is short-lived: the JIT's
-/// second tier would never pay for itself), then the source encoding.
-pub const JAVAC_FLAGS: [&str; 5] = [
+/// second tier would never pay for itself), no performance-data file (`/tmp/hsperfdata_*`,
+/// read only by monitoring tools), then the source encoding.
+pub const JAVAC_FLAGS: [&str; 6] = [
     "-J-XX:+UseSerialGC",
     "-J-XX:TieredStopAtLevel=1",
     "-J-Xshare:auto",
+    "-J-XX:-UsePerfData",
     "-encoding",
     "UTF-8",
 ];
@@ -122,6 +124,9 @@ impl Toolchains {
                 "-XX:TieredStopAtLevel=1".into(),
                 "-XX:+ExitOnOutOfMemoryError".into(),
                 "-Xshare:auto".into(),
+                // No /tmp/hsperfdata_* file: read only by monitoring tools (jstat), and the
+                // program's /tmp stays its own.
+                "-XX:-UsePerfData".into(),
                 "-cp".into(),
                 ".".into(),
                 p.entry.clone(),
