@@ -42,6 +42,44 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// CPU ticks of each of `roots` with everything below it: its own time and its reaped
+/// children's (`cutime`, `cstime`), plus the same of every live descendant. A worker's figure
+/// thus counts the sandboxes it runs, live or finished. One pass over `/proc`.
+pub fn tree_cpu_ticks(roots: &[u32]) -> std::collections::HashMap<u32, u64> {
+    use std::collections::HashMap;
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    let mut ticks: HashMap<u32, u64> = HashMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Some(f) = stat_fields(pid) else { continue };
+        let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // utime, stime, cutime, cstime: fields 14–17 of proc(5); [0] is field 3.
+        ticks.insert(pid, n(11) + n(12) + n(13) + n(14));
+        if let Some(pp) = f.get(1).and_then(|v| v.parse::<u32>().ok()) {
+            parent.insert(pid, pp);
+        }
+    }
+    let mut out: HashMap<u32, u64> = roots.iter().map(|r| (*r, 0)).collect();
+    for (&pid, &t) in &ticks {
+        // Walk up (bounded: a pid chain is never deeper than the process table).
+        let mut at = pid;
+        for _ in 0..ticks.len() {
+            if let Some(sum) = out.get_mut(&at) {
+                *sum += t;
+                break;
+            }
+            match parent.get(&at) {
+                Some(&pp) if pp != at && pp != 0 => at = pp,
+                _ => break,
+            }
+        }
+    }
+    out.retain(|r, _| ticks.contains_key(r));
+    out
+}
+
 /// Resident memory in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "VmRSS")
@@ -56,6 +94,33 @@ pub fn cmdline(pid: u32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_s_cpu_counts_in_its_parent_s_tree() {
+        let me = std::process::id();
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 5",
+            ])
+            .spawn()
+            .unwrap();
+        // Wait until the child has used a tick of CPU: its loop runs before its sleep.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cpu_ticks(child.id()).unwrap_or(0) == 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let child_ticks = cpu_ticks(child.id()).unwrap_or(0);
+        let tree = tree_cpu_ticks(&[me]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(child_ticks > 0, "the child never ran");
+        assert!(tree[&me] >= child_ticks, "{tree:?} < {child_ticks}");
+        assert!(
+            tree_cpu_ticks(&[u32::MAX - 1]).is_empty(),
+            "no such process"
+        );
+    }
 
     #[test]
     fn our_own_process_reads_back() {

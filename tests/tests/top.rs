@@ -89,6 +89,9 @@ fn tmux_top_shows_the_pool_and_its_keys_act_through_the_watchdog() {
         "dispatch µs",
         "events",
         "q quit",
+        "? help",
+        "UP",
+        "limits ",
     ] {
         assert!(screen.contains(part), "{part:?} missing from:\n{screen}");
     }
@@ -96,19 +99,51 @@ fn tmux_top_shows_the_pool_and_its_keys_act_through_the_watchdog() {
         screen.lines().all(|l| l.chars().count() <= 80),
         "wider than 80 columns:\n{screen}"
     );
+    // `?`: the keys, over the table; any key closes it.
+    tmux.keys(&["?"]);
+    tmux.wait_screen("the help", "asks y");
+    tmux.keys(&["x"]);
+    wait_for("the help closed", Duration::from_secs(10), || {
+        !tmux.screen().contains("asks y")
+    });
+    // A program busy on the CPU counts in its worker's CPU%: the sandbox is the worker's.
+    let spin = kennel_tests::fresh_dir("top-spin").with_extension("c");
+    std::fs::write(&spin, "int main(void){ volatile unsigned long i = 0; for (;;) i++; }\n").unwrap();
+    let mut client = Command::new(bin("kennel-client"))
+        .args(["--port", &inst.addr.port().to_string(), "run", "--time-limit", "4s"])
+        .arg(&spin)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("w0 busy on the CPU", Duration::from_secs(20), || {
+        cpu_of(&tmux.screen(), "w0").is_some_and(|c| c >= 50.0)
+    });
+    let _ = client.wait();
+    let _ = std::fs::remove_file(&spin);
     // `+`: the pool grows by one, through `kennelctl scale`.
     tmux.keys(&["+"]);
     inst.wait_status("the pool at 2", Duration::from_secs(10), |s| {
         kennel_tests::running_workers(s) == 2
     });
     tmux.wait_screen("the verb's answer", "scale 2: pool: 2 workers");
-    // Select worker 1 (rows: dispatcher, w0, w1; w0 is selected first) and stop it.
+    // Select worker 1 (rows: dispatcher, w0, w1; w0 is selected first) and stop it: asked
+    // first, refused with any key but y.
     tmux.keys(&["Down", "s"]);
+    tmux.wait_screen("the question", "stop worker 1? y confirms");
+    tmux.keys(&["n"]);
+    tmux.wait_screen("the answer", "stop worker 1: cancelled");
+    inst.wait_status("worker 1 still running", Duration::from_secs(10), |s| {
+        s["workers"][1]["supervision"] == "running"
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_screen("the question", "stop worker 1? y confirms");
+    tmux.keys(&["y"]);
     inst.wait_status("worker 1 stopped", Duration::from_secs(10), |s| {
         s["workers"][1]["state"] == "stopped"
     });
     tmux.wait_screen("the event", "worker 1: now stopped");
-    tmux.keys(&["s"]);
+    tmux.keys(&["s", "y"]);
     inst.wait_status("worker 1 started again", Duration::from_secs(10), |s| {
         s["workers"][1]["supervision"] == "running"
     });
@@ -117,6 +152,14 @@ fn tmux_top_shows_the_pool_and_its_keys_act_through_the_watchdog() {
         !tmux.alive()
     });
     inst.assert_check_ok();
+}
+
+/// The CPU% column of the row named `slot` on a `kennelctl top` screen.
+fn cpu_of(screen: &str, slot: &str) -> Option<f64> {
+    let row = screen
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(slot))?;
+    row.split_whitespace().nth(4)?.parse().ok()
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `kennelctl top`: the assignment's "server window", in the terminal — the pool live, one
 //! row per slot, and the operator's keys, each of which is a verb sent to the watchdog over
-//! its control socket (the same as `kennelctl restart|stop|start|scale`). When stdout is not
-//! a terminal it falls back to `kennelctl watch`'s plain table.
+//! its control socket (the same as `kennelctl restart|stop|start|scale`); what takes a
+//! process down or shrinks the pool (`r`, `s`, `-`) asks for a `y` first, `?` shows every
+//! key. When stdout is not a terminal it falls back to `kennelctl watch`'s plain table.
 //!
 //! | module | what |
 //! |---|---|
@@ -64,8 +65,25 @@ fn serve(
         if key.kind != KeyEventKind::Press {
             continue;
         }
+        if m.help {
+            m.help = false;
+            continue;
+        }
+        if let Some(v) = m.pending.take() {
+            m.message = if key.code == KeyCode::Char('y') {
+                next = Instant::now(); // show the effect at once
+                send(runtime, &v)
+            } else {
+                format!("{}: cancelled", v.line())
+            };
+            continue;
+        }
         let verb = match key.code {
             KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+            KeyCode::Char('?') => {
+                m.help = true;
+                None
+            }
             KeyCode::Up | KeyCode::Char('k') => {
                 m.select(-1);
                 None
@@ -84,21 +102,31 @@ fn serve(
                 let c = child(m.selected_id());
                 Some(if down { Verb::Start(c) } else { Verb::Stop(c) })
             }
-            KeyCode::Char('+') => Some(Verb::Scale(m.active_workers() + 1)),
+            KeyCode::Char('+') => {
+                let v = Verb::Scale(m.active_workers() + 1);
+                m.message = send(runtime, &v);
+                next = Instant::now();
+                None
+            }
             KeyCode::Char('-') => Some(Verb::Scale(m.active_workers().saturating_sub(1))),
             _ => None,
         };
+        // What takes a process down or shrinks the pool waits for a `y`.
         if let Some(v) = verb {
-            m.message = match verbs::send(runtime, &v) {
-                Ok(Ok(done)) => format!("{}: {done}", v.line()),
-                Ok(Err(why)) => format!("{}: refused: {why}", v.line()),
-                Err(e) => format!("{}: {e}", v.line()),
-            };
-            next = Instant::now(); // show the effect at once
+            m.message = format!("{}? y confirms, any other key cancels", v.line());
+            m.pending = Some(v);
         }
     }
 }
 
+/// Sends `v` to the watchdog; the answer in words.
+fn send(runtime: &RuntimeDir, v: &Verb) -> String {
+    match verbs::send(runtime, v) {
+        Ok(Ok(done)) => format!("{}: {done}", v.line()),
+        Ok(Err(why)) => format!("{}: refused: {why}", v.line()),
+        Err(e) => format!("{}: {e}", v.line()),
+    }
+}
 fn child(id: RecordId) -> Child {
     match id {
         RecordId::Dispatcher => Child::Dispatcher,

@@ -12,6 +12,9 @@ use kennel_common::segment::{RecordId, RecordView, Snapshot};
 use kennel_client::inspect::Inspector;
 use kennel_client::status::Context;
 
+/// The status line's hint.
+pub const HINT: &str = "↑↓ select · r restart · s stop/start · +/- scale · ? help · q quit";
+
 /// Events kept for the bottom panel.
 const EVENTS: usize = 50;
 
@@ -29,6 +32,10 @@ pub struct Model {
     pub selected: usize,
     /// The answer to the last action, shown on the status line.
     pub message: String,
+    /// An action waiting for `y`.
+    pub pending: Option<kennel_common::control::Verb>,
+    /// The help overlay is shown.
+    pub help: bool,
     tick_hz: f64,
 }
 
@@ -47,7 +54,9 @@ impl Model {
             ticks: HashMap::new(),
             events: VecDeque::new(),
             selected: 1.min(n - 1),
-            message: "↑↓ select · r restart · s stop/start · +/- scale · q quit".into(),
+            message: HINT.into(),
+            pending: None,
+            help: false,
             tick_hz,
             snap,
         };
@@ -100,15 +109,19 @@ impl Model {
         self.events.push_front(e);
     }
 
+    /// CPU % of each process with everything it started: a worker's counts its sandboxes
+    /// (the programs it runs), live and finished.
     fn measure_cpu(&mut self) {
         let now = Instant::now();
         let mut seen = HashMap::new();
+        let pids: Vec<u32> = self.snap.records.iter().filter_map(|r| r.pid()).collect();
+        let tree = procfs::tree_cpu_ticks(&pids);
         for (k, r) in self.snap.records.iter().enumerate() {
             self.cpu[k] = None;
             let Some(pid) = r.pid().filter(|p| procfs::alive(*p)) else {
                 continue;
             };
-            let Some(t) = procfs::cpu_ticks(pid) else {
+            let Some(&t) = tree.get(&pid) else {
                 continue;
             };
             if let Some((before, at)) = self.ticks.get(&pid) {

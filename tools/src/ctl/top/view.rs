@@ -32,6 +32,43 @@ pub fn draw(f: &mut Frame, m: &Model) {
         Paragraph::new(m.message.as_str()).style(Style::default().add_modifier(Modifier::BOLD)),
         status,
     );
+    if m.help {
+        help(f);
+    }
+}
+
+/// The keys, over the middle of the screen; any key closes it.
+fn help(f: &mut Frame) {
+    let text = [
+        "↑ ↓ / k j   select a row",
+        "r           restart the selected process (asks y)",
+        "s           stop, or start a stopped one (asks y)",
+        "+           one more worker (kennelctl scale N+1)",
+        "-           one worker less (asks y)",
+        "?           this help",
+        "q / Esc     quit",
+        "",
+        "CPU% counts a worker's sandboxes (the programs it runs).",
+        "Colours: green running · cyan starting · yellow backoff,",
+        "stopping, draining · red fatal or frozen · grey stopped.",
+        "",
+        "any key closes this",
+    ];
+    let area = f.area();
+    let w = 62.min(area.width);
+    let h = (text.len() as u16 + 2).min(area.height);
+    let rect = ratatui::layout::Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let lines: Vec<Line> = text.iter().map(|t| Line::from(*t)).collect();
+    f.render_widget(ratatui::widgets::Clear, rect);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys ")),
+        rect,
+    );
 }
 
 fn header(m: &Model) -> Vec<Line<'static>> {
@@ -52,9 +89,15 @@ fn header(m: &Model) -> Vec<Line<'static>> {
     } else {
         format!("pool {}", m.active_workers())
     };
+    let limits = s
+        .workers()
+        .iter()
+        .find(|r| r.capacity > 0)
+        .map(|r| kennel_common::limits_mode::LimitsMode::decode(r.limits).describe())
+        .unwrap_or_else(|| "no worker yet".into());
     vec![
         Line::from(format!(
-            "Kennel {} · up {:02}:{:02}:{:02}",
+            "Kennel {} · up {:02}:{:02}:{:02} · limits {limits}",
             m.ctx.runtime_dir,
             up / 3600,
             up / 60 % 60,
@@ -67,7 +110,20 @@ fn header(m: &Model) -> Vec<Line<'static>> {
     ]
 }
 
-fn colour(r: &kennel_common::segment::RecordView) -> Color {
+/// How long the process has run, `H:MM:SS` (`-` when none runs).
+fn uptime(r: &kennel_common::segment::RecordView) -> String {
+    if r.pid().is_none() || r.started_ms == 0 {
+        return "-".into();
+    }
+    let s = kennel_common::clock::monotonic_ms().saturating_sub(r.started_ms) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// Colours that mean something: a frozen process (alive, silent) is as alarming as a fatal one.
+fn colour(s: &kennel_common::segment::Snapshot, r: &kennel_common::segment::RecordView) -> Color {
+    if kennel_common::invariants::is_frozen(s, r) {
+        return Color::Red;
+    }
     match r.supervision() {
         Some(Supervision::Fatal) => Color::Red,
         Some(Supervision::Backoff | Supervision::Stopping | Supervision::Draining) => Color::Yellow,
@@ -101,10 +157,11 @@ fn rows(m: &Model) -> Table<'static> {
                 r.served.to_string(),
                 r.failed.to_string(),
                 r.restarts.to_string(),
+                uptime(r),
                 fmt_age(kennel_client::status::heartbeat_age(s, r)),
                 r.last_exit_text().unwrap_or_else(|| "-".into()),
             ])
-            .style(Style::default().fg(colour(r)))
+            .style(Style::default().fg(colour(s, r)))
         })
         .collect();
     let widths = [
@@ -117,6 +174,7 @@ fn rows(m: &Model) -> Table<'static> {
         Constraint::Length(6),
         Constraint::Length(4),
         Constraint::Length(3),
+        Constraint::Length(8),
         Constraint::Length(6),
         Constraint::Min(8),
     ];
@@ -130,6 +188,7 @@ fn rows(m: &Model) -> Table<'static> {
         "SERVED",
         "FAIL",
         "RST",
+        "UP",
         "HB",
         "LAST EXIT",
     ])
