@@ -165,6 +165,12 @@ impl Sandbox {
     /// (its teardown, its cgroup) comes back to be retired off the request path. A sandbox
     /// that died while waiting (someone killed it) gives `Stale`, and the caller makes another.
     pub fn run(mut self, job: &JobIo<'_>) -> Result<(StepOutput, Retired), Handoff> {
+        // A sandbox killed while it waited (its bwrap gone, its init following): another.
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Err(Handoff::Stale(format!(
+                "it ended while it waited ({status})"
+            )));
+        }
         let message = encode_job(job.args).map_err(Handoff::Failed)?;
         let io = |e: std::io::Error| Handoff::Failed(format!("the run's descriptors: {e}"));
         let stdin: OwnedFd = match &job.stdin {

@@ -108,9 +108,19 @@ fn tmux_top_shows_the_pool_and_its_keys_act_through_the_watchdog() {
     });
     // A program busy on the CPU counts in its worker's CPU%: the sandbox is the worker's.
     let spin = kennel_tests::fresh_dir("top-spin").with_extension("c");
-    std::fs::write(&spin, "int main(void){ volatile unsigned long i = 0; for (;;) i++; }\n").unwrap();
+    std::fs::write(
+        &spin,
+        "int main(void){ volatile unsigned long i = 0; for (;;) i++; }\n",
+    )
+    .unwrap();
     let mut client = Command::new(bin("kennel-client"))
-        .args(["--port", &inst.addr.port().to_string(), "run", "--time-limit", "4s"])
+        .args([
+            "--port",
+            &inst.addr.port().to_string(),
+            "run",
+            "--time-limit",
+            "4s",
+        ])
         .arg(&spin)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
