@@ -11,6 +11,7 @@ pub mod cgroup2;
 pub mod child;
 pub mod clock;
 pub mod control;
+pub mod control_client;
 pub mod duration;
 pub mod error;
 pub mod health;

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(crate::judge0::routes(state.clone()))
         .merge(crate::piston::routes(state.clone()))
+        .merge(crate::operator::routes(state.clone()))
         .merge(playground::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)
@@ -141,19 +142,6 @@ fn extensions(l: Language) -> &'static [&'static str] {
     }
 }
 
-/// How the first running worker holds runs to their limits.
-fn enforcement(snap: &kennel_common::segment::Snapshot) -> kennel_common::limits_mode::Summary {
-    use kennel_common::layout::Supervision;
-    use kennel_common::limits_mode::LimitsMode;
-    snap.workers()
-        .iter()
-        .filter(|r| r.supervision() == Some(Supervision::Running) && r.capacity > 0)
-        .map(|r| LimitsMode::decode(r.limits))
-        .next()
-        .unwrap_or(LimitsMode::UNKNOWN)
-        .summary()
-}
-
 /// `GET /api/v1/languages`: what can be run, and within which limits.
 async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
     let snap = app.ctx.segment.snapshot();
@@ -194,7 +182,7 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
             max_tests: r.max_tests,
             checkers: kennel_runner::checker::NAMES,
             cpu_percent: r.cpu_max,
-            enforcement: enforcement(&snap),
+            enforcement: crate::operator_settings::enforcement(&snap),
         },
     })
 }

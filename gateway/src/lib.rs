@@ -19,6 +19,7 @@
 //! | `toolchains` | the host's toolchain versions and commands, asked once |
 //! | `judge0` | Judge0 CE 1.13.1's API at the root (docs/HTTP.md) |
 //! | `piston` | Piston v2's API under `/api/v2` |
+//! | `operator`, `operator_settings` | the operator's verbs and the settings in force, behind the token |
 //! | `error` | the one JSON error shape |
 
 #![forbid(unsafe_code)]
@@ -29,6 +30,8 @@ pub mod error;
 pub mod executor;
 pub mod guard;
 pub mod judge0;
+pub mod operator;
+pub mod operator_settings;
 pub mod piston;
 pub mod playground;
 pub mod request;

@@ -73,7 +73,9 @@ impl Operator {
     ) {
         let queue = sup
             .ids()
-            .filter(|id| *id != RecordId::Dispatcher && sup.life(*id).want_up)
+            // The workers only: the gateway is not one (it may even be the caller, over HTTP,
+            // whose answer a restart of its own would cut).
+            .filter(|id| matches!(id, RecordId::Worker(_)) && sup.life(*id).want_up)
             .collect();
         self.rolling = Some(Rolling {
             queue,

@@ -1,0 +1,93 @@
+//! `GET /api/v1/operator/settings`: the settings in force, as the operator's console shows
+//! them (the assignment's server window: max tasks, the CPU cap, the pool's bounds, how limits
+//! are held), read from the gateway's own flags (the watchdog gives every child the same) and
+//! from the segment.
+
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct Bound {
+    default: u64,
+    max: u64,
+}
+
+#[derive(Serialize)]
+pub struct PoolBounds {
+    min: u32,
+    max: u32,
+    active: usize,
+    slots: usize,
+}
+
+#[derive(Serialize)]
+pub struct SettingsDoc {
+    max_tasks: u32,
+    cpu_max_percent: u32,
+    time_limit_ms: Bound,
+    wall_limit_ms: Bound,
+    memory_limit_kib: Bound,
+    compile_time_limit_ms: u64,
+    max_processes: u64,
+    max_output_bytes: u64,
+    sandbox_pool: u32,
+    warm_toolchains: String,
+    pool: PoolBounds,
+    enforcement: kennel_common::limits_mode::Summary,
+    http_rate: u32,
+    http_queue: usize,
+}
+
+/// The document.
+pub fn document(app: &AppState) -> SettingsDoc {
+    let w = &app.settings.worker;
+    let r = &w.runner;
+    let ms = |d: std::time::Duration| d.as_millis() as u64;
+    let snap = app.ctx.segment.snapshot();
+    SettingsDoc {
+        max_tasks: w.max_tasks,
+        cpu_max_percent: r.cpu_max,
+        time_limit_ms: Bound {
+            default: ms(r.time_limit),
+            max: ms(r.time_limit_max),
+        },
+        wall_limit_ms: Bound {
+            default: ms(r.wall_limit),
+            max: ms(r.wall_limit_max),
+        },
+        memory_limit_kib: Bound {
+            default: r.memory_limit / 1024,
+            max: r.memory_limit_max / 1024,
+        },
+        compile_time_limit_ms: ms(r.compile_time_limit),
+        max_processes: r.max_processes,
+        max_output_bytes: r.max_output,
+        sandbox_pool: r.sandbox_pool,
+        warm_toolchains: r.warm_toolchains.clone(),
+        pool: PoolBounds {
+            min: snap.pool.min,
+            max: snap.pool.max,
+            active: snap.active_workers(),
+            slots: snap.workers().len(),
+        },
+        enforcement: enforcement(&snap),
+        http_rate: app.settings.gateway.http_rate,
+        http_queue: app.settings.gateway.http_queue,
+    }
+}
+
+/// How the first running worker holds runs to their limits.
+pub fn enforcement(
+    snap: &kennel_common::segment::Snapshot,
+) -> kennel_common::limits_mode::Summary {
+    use kennel_common::layout::Supervision;
+    use kennel_common::limits_mode::LimitsMode;
+    snap.workers()
+        .iter()
+        .filter(|r| r.supervision() == Some(Supervision::Running) && r.capacity > 0)
+        .map(|r| LimitsMode::decode(r.limits))
+        .next()
+        .unwrap_or(LimitsMode::UNKNOWN)
+        .summary()
+}
