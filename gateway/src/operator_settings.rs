@@ -78,9 +78,7 @@ pub fn document(app: &AppState) -> SettingsDoc {
 }
 
 /// How the first running worker holds runs to their limits.
-pub fn enforcement(
-    snap: &kennel_common::segment::Snapshot,
-) -> kennel_common::limits_mode::Summary {
+pub fn enforcement(snap: &kennel_common::segment::Snapshot) -> kennel_common::limits_mode::Summary {
     use kennel_common::layout::Supervision;
     use kennel_common::limits_mode::LimitsMode;
     snap.workers()

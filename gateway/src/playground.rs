@@ -1,4 +1,4 @@
-//! The browser playground: three static files compiled into the binary (no CDN, no request
+//! The browser playground: its static files compiled into the binary (no CDN, no request
 //! leaves the page's origin — the Content-Security-Policy says so to the browser too).
 
 use axum::http::header;
@@ -10,6 +10,10 @@ use crate::state::AppState;
 
 const INDEX: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
+const WORDS_JS: &str = include_str!("../static/words.js");
+const POOL_JS: &str = include_str!("../static/pool.js");
+/// CodeMirror 6, bundled by scripts/build-editor.sh (MIT; static/vendor/NOTICE lists it).
+const EDITOR_JS: &str = include_str!("../static/vendor/editor.js");
 const STYLE: &str = include_str!("../static/style.css");
 
 /// Only this origin, no inline script, no frames.
@@ -37,6 +41,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/app.js",
             get(|| async { file("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/words.js",
+            get(|| async { file("text/javascript; charset=utf-8", WORDS_JS) }),
+        )
+        .route(
+            "/pool.js",
+            get(|| async { file("text/javascript; charset=utf-8", POOL_JS) }),
+        )
+        .route(
+            "/vendor/editor.js",
+            get(|| async { file("text/javascript; charset=utf-8", EDITOR_JS) }),
         )
         .route(
             "/style.css",

@@ -219,6 +219,66 @@ impl Browser {
         }
     }
 
+    /// Runs `script` in the page (its `arguments` are `args`) and returns what it returns.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            &self.s("/execute/sync"),
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    /// The window's size in CSS pixels (a phone is 390 wide).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            &self.s("/window/rect"),
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
+    /// Types `text` into the element `css` selects without clearing it first (a code
+    /// editor, a file input taking paths).
+    pub fn send_keys(&self, css: &str, text: &str) {
+        let e = self.find(css, Duration::from_secs(10));
+        self.call(
+            "POST",
+            &self.s(&format!("/element/{e}/value")),
+            Some(json!({"text": text})),
+        );
+    }
+
+    /// Presses and releases each key of `text` in turn (W3C actions: real key events, as a
+    /// person's keyboard makes them), into whatever has the focus.
+    pub fn press_keys(&self, text: &str) {
+        let mut actions = Vec::new();
+        for c in text.chars() {
+            let k = c.to_string();
+            actions.push(json!({"type": "keyDown", "value": k}));
+            actions.push(json!({"type": "keyUp", "value": k}));
+        }
+        self.call(
+            "POST",
+            &self.s("/actions"),
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    /// `modifier` held while `key` is pressed (WebDriver's key codes: `\u{E009}` Control).
+    pub fn chord(&self, modifier: &str, key: &str) {
+        let actions = json!([
+            {"type": "keyDown", "value": modifier},
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+            {"type": "keyUp", "value": modifier},
+        ]);
+        self.call(
+            "POST",
+            &self.s("/actions"),
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
     /// A PNG of the viewport, written to `path`.
     pub fn screenshot(&self, path: &Path) {
         use base64::Engine;

@@ -1,7 +1,8 @@
 //! The playground in a real browser: Debian's headless Chromium, driven through chromedriver,
-//! loads the page the gateway serves, runs a Python and a C program the way a student would
-//! (choose the language, type the source, click Run) and reads the verdict and the output
-//! from the page; then the pool view, refreshed by the page itself. Screenshots go to
+//! loads the page the gateway serves and is used the way a student would: types in the code
+//! editor, runs, reloads and finds the source again, adds two files, runs a table of test
+//! cases and reads each verdict in words, switches to dark mode, narrows to a phone's 390 px,
+//! and watches the pool view refresh itself. Screenshots of each state go to
 //! target/screenshots/ for people to look at.
 //!
 //! Named `sandbox_browser_*`: scripts/test.sh installs chromium and chromium-driver as root,
@@ -12,59 +13,179 @@ use std::time::Duration;
 use kennel_tests::browser::{self, Browser};
 use kennel_tests::{fresh_dir, Instance};
 
+/// The editor's host (CodeMirror lives in its shadow root; a click there focuses it).
+const EDITOR: &str = "#editor";
+
+/// The editor's text, read from inside its shadow root.
+const READ_EDITOR: &str =
+    "return document.querySelector('#editor').shadowRoot.querySelector('.cm-content').innerText;";
+
+/// Waits for the run to end and returns the verdict's words.
+fn verdict(b: &Browser) -> String {
+    b.wait_text("#verdict", Duration::from_secs(90), |t| {
+        !t.contains("running") && t != "not run yet"
+    })
+}
+
+/// Replaces the editor's text by typing `text` (select all, then the keys).
+fn type_source(b: &Browser, text: &str) {
+    b.click(EDITOR);
+    // Ctrl+A, then Delete: an empty editor; then the program, key by key. The editor
+    // indents after `{` and closes brackets, so the programs typed here are written flat.
+    b.chord("\u{E009}", "a");
+    b.press_keys("\u{E017}");
+    b.press_keys(text);
+}
+
+fn source(b: &Browser) -> String {
+    b.execute(READ_EDITOR, serde_json::json!([]))
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
-fn sandbox_browser_playground_runs_python_and_c_and_shows_the_pool() {
+fn sandbox_browser_playground_edits_runs_grades_and_shows_the_pool() {
     assert!(
         browser::available(),
         "chromium and chromedriver are needed (scripts/test.sh installs them)"
     );
     let (inst, http) = Instance::start_http("browser", &[]);
     let url = format!("http://{http}/");
+    let shots = browser::target_dir().join("screenshots");
     let b = Browser::start(fresh_dir("browser-profile"));
+    b.resize(1280, 900);
     b.goto(&url);
     b.find("#language option[value=python]", Duration::from_secs(15));
+    b.find(EDITOR, Duration::from_secs(15));
 
-    // Python, with standard input.
+    // Python, typed in the editor, with standard input.
     b.click("#language option[value=python]");
-    b.type_into(
-        "#source",
+    type_source(
+        &b,
         "import sys\nprint('Hello from', sys.stdin.read().strip())\n",
     );
     b.type_into("#stdin", "Chromium");
-    assert_eq!(b.value("#stdin"), "Chromium");
     b.click("#run");
-    let verdict = b.wait_text("#verdict", Duration::from_secs(60), |t| {
-        !t.contains("running") && t != "not run yet"
-    });
-    assert_eq!(verdict, "accepted", "message: {}", b.text("#message"));
-    assert_eq!(b.text("#stdout"), "Hello from Chromium");
-    assert!(b.text("#cpu").ends_with(" ms"), "{}", b.text("#cpu"));
-    assert!(b.text("#memory").ends_with(" MiB"));
-
-    // C: the page's sample for the language is replaced by our program.
-    b.click("#language option[value=c]");
-    b.type_into(
-        "#source",
-        "#include <stdio.h>\nint main(void) { printf(\"%d\\n\", 6 * 7); return 0; }\n",
+    assert_eq!(
+        verdict(&b),
+        "Accepted",
+        "{} {} source: {:?}",
+        b.text("#detail"),
+        b.text("#stderr"),
+        source(&b)
     );
-    b.click("#run");
-    let verdict = b.wait_text("#verdict", Duration::from_secs(60), |t| {
-        !t.contains("running") && t != "not run yet"
-    });
-    assert_eq!(verdict, "accepted", "message: {}", b.text("#message"));
-    assert_eq!(b.text("#stdout"), "42");
-    assert_eq!(b.text("#cached"), "compiled");
-    let shots = browser::target_dir().join("screenshots");
+    assert_eq!(b.text("#stdout"), "Hello from Chromium");
+    assert!(b.text("#cpu").contains(" ms of "), "{}", b.text("#cpu"));
     b.screenshot(&shots.join("playground-run.png"));
 
-    // A compile error is shown as such, with the compiler's words.
-    b.type_into("#source", "int main( {\n");
-    b.click("#run");
-    let verdict = b.wait_text("#verdict", Duration::from_secs(60), |t| {
-        !t.contains("running") && t != "not run yet" && t != "accepted"
+    // A reload finds the source and the input again (localStorage, per language).
+    b.goto(&url);
+    b.find(EDITOR, Duration::from_secs(15));
+    b.wait_text("#language", Duration::from_secs(10), |t| {
+        t.contains("python")
     });
-    assert_eq!(verdict, "compile_error");
-    assert!(b.text("#compile-output").contains("error"));
+    let kept = b.execute(READ_EDITOR, serde_json::json!([]));
+    assert!(
+        kept.as_str().unwrap_or_default().contains("Hello from"),
+        "{kept}"
+    );
+    assert_eq!(b.value("#stdin"), "Chromium");
+
+    // A CPU limit in words.
+    type_source(&b, "while True:\npass\n");
+    b.type_into("#time-limit", "200");
+    b.click("#run");
+    let v = verdict(&b);
+    assert!(
+        v.starts_with("Time limit exceeded — CPU ") && v.ends_with(" of 200 ms"),
+        "{v}"
+    );
+    b.type_into("#time-limit", "");
+
+    // C with two files added: a header and its source, beside the editor's main.c.
+    let dir = fresh_dir("browser-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = dir.join("twice.h");
+    let body = dir.join("twice.c");
+    std::fs::write(&header, "int twice(int x);\n").unwrap();
+    std::fs::write(
+        &body,
+        "#include \"twice.h\"\nint twice(int x) { return 2 * x; }\n",
+    )
+    .unwrap();
+    b.click("#language option[value=c]");
+    type_source(
+        &b,
+        "#include <stdio.h>\n#include \"twice.h\"\nint main(void) { int n; if (scanf(\"%d\", &n) != 1) return 1; printf(\"%d\\n\", twice(n)); return 0; }\n",
+    );
+    b.send_keys(
+        "#upload",
+        &format!("{}\n{}", header.display(), body.display()),
+    );
+    b.wait_text("#file-list", Duration::from_secs(10), |t| {
+        t.contains("twice.h") && t.contains("twice.c")
+    });
+
+    // A table of test cases: one right, one wrong; each verdict in words.
+    b.click("#more summary");
+    b.click("#add-test");
+    b.click("#add-test");
+    b.type_into(
+        "#tests tbody tr:nth-child(1) td:nth-child(2) textarea",
+        "21",
+    );
+    b.type_into(
+        "#tests tbody tr:nth-child(1) td:nth-child(3) textarea",
+        "42",
+    );
+    b.type_into("#tests tbody tr:nth-child(2) td:nth-child(2) textarea", "5");
+    b.type_into(
+        "#tests tbody tr:nth-child(2) td:nth-child(3) textarea",
+        "11",
+    );
+    b.click("#run");
+    let v = verdict(&b);
+    assert_eq!(v, "Wrong answer", "{}", b.text("#detail"));
+    assert_eq!(
+        b.text("#tests tbody tr:nth-child(1) .test-verdict"),
+        "Accepted"
+    );
+    assert_eq!(
+        b.text("#tests tbody tr:nth-child(2) .test-verdict"),
+        "Wrong answer"
+    );
+    assert!(b.text("#detail").starts_with("1 of 2 tests accepted."));
+    b.screenshot(&shots.join("playground-tests.png"));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Dark mode, kept across a reload; then a phone's width.
+    b.click("#theme");
+    let theme = b.execute(
+        "return document.documentElement.dataset.theme;",
+        serde_json::json!([]),
+    );
+    assert_eq!(theme, "dark");
+    b.screenshot(&shots.join("playground-dark.png"));
+    b.resize(390, 844);
+    b.goto(&url);
+    b.find(EDITOR, Duration::from_secs(15));
+    let theme = b.execute(
+        "return document.documentElement.dataset.theme;",
+        serde_json::json!([]),
+    );
+    assert_eq!(theme, "dark", "the choice is kept");
+    let wide = b.execute(
+        "return document.documentElement.scrollWidth;",
+        serde_json::json!([]),
+    );
+    assert!(
+        wide.as_u64().unwrap_or(9999) <= 400,
+        "no sideways scrolling at 390 px: {wide}"
+    );
+    assert!(source(&b).contains("twice"), "the C source kept");
+    b.screenshot(&shots.join("playground-phone.png"));
+    b.resize(1280, 900);
 
     // The pool view: one row per process, refreshed by the page.
     b.click("#tab-pool");
@@ -73,7 +194,6 @@ fn sandbox_browser_playground_runs_python_and_c_and_shows_the_pool() {
     });
     let rows = b.find_all("#pool-table tbody tr");
     assert_eq!(rows.len(), 4, "dispatcher, two workers, gateway");
-    // The gateway's served count moves without a reload once another run lands.
     let cell = "#pool-table tbody tr:nth-child(4) td:nth-child(5)";
     let before = b.text(cell);
     let r = kennel_tests::http::post_json(
