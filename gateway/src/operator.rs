@@ -32,6 +32,7 @@ const VERB_TIMEOUT: Duration = Duration::from_secs(600);
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/operator/settings", get(settings))
+        .route("/api/v1/operator/usage", get(usage))
         .route("/api/v1/operator/workers/restart", post(rolling_restart))
         .route("/api/v1/operator/workers/{slot}/{action}", post(worker))
         .route("/api/v1/operator/dispatcher/restart", post(dispatcher))
@@ -209,6 +210,11 @@ async fn scale(State(app): State<AppState>, body: axum::body::Bytes) -> Response
         )
         .into_response(),
     }
+}
+
+/// Each process's CPU ticks and memory, for the console's charts.
+async fn usage(State(app): State<AppState>) -> Response {
+    Json(crate::operator_settings::usage(&app)).into_response()
 }
 
 /// The settings in force, for the console.

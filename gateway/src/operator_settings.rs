@@ -77,6 +77,57 @@ pub fn document(app: &AppState) -> SettingsDoc {
     }
 }
 
+/// One process's use of the machine, for the console's charts: CPU ticks of it and everything
+/// it started (a worker's sandboxes count), and its resident memory.
+#[derive(Serialize)]
+pub struct ProcessUse {
+    process: String,
+    pid: u32,
+    cpu_ticks: u64,
+    rss_kib: u64,
+}
+
+/// `GET /api/v1/operator/usage`: each running process's CPU ticks (the client turns two
+/// readings into a percentage) and memory, and the clock tick rate.
+#[derive(Serialize)]
+pub struct Usage {
+    ticks_per_second: u64,
+    processes: Vec<ProcessUse>,
+}
+
+pub fn usage(app: &AppState) -> Usage {
+    use kennel_common::segment::RecordId;
+    let snap = app.ctx.segment.snapshot();
+    let pids: Vec<u32> = snap.records.iter().filter_map(|r| r.pid()).collect();
+    let ticks = kennel_common::procfs::tree_cpu_ticks(&pids);
+    let processes = snap
+        .records
+        .iter()
+        .filter_map(|r| {
+            let pid = r.pid()?;
+            let process = match r.id {
+                RecordId::Dispatcher => "dispatcher".to_string(),
+                RecordId::Gateway => "gateway".to_string(),
+                RecordId::Worker(k) => format!("worker {k}"),
+            };
+            Some(ProcessUse {
+                process,
+                pid,
+                cpu_ticks: *ticks.get(&pid)?,
+                rss_kib: kennel_common::procfs::rss_kib(pid).unwrap_or(0),
+            })
+        })
+        .collect();
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .map_or(100, |v| v as u64);
+    Usage {
+        ticks_per_second: hz,
+        processes,
+    }
+}
+
 /// How the first running worker holds runs to their limits.
 pub fn enforcement(snap: &kennel_common::segment::Snapshot) -> kennel_common::limits_mode::Summary {
     use kennel_common::layout::Supervision;

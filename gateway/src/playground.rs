@@ -12,6 +12,7 @@ const INDEX: &str = include_str!("../static/index.html");
 const APP_JS: &str = include_str!("../static/app.js");
 const WORDS_JS: &str = include_str!("../static/words.js");
 const POOL_JS: &str = include_str!("../static/pool.js");
+const CONSOLE_JS: &str = include_str!("../static/console.js");
 /// CodeMirror 6, bundled by scripts/build-editor.sh (MIT; static/vendor/NOTICE lists it).
 const EDITOR_JS: &str = include_str!("../static/vendor/editor.js");
 const STYLE: &str = include_str!("../static/style.css");
@@ -49,6 +50,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/pool.js",
             get(|| async { file("text/javascript; charset=utf-8", POOL_JS) }),
+        )
+        .route(
+            "/console.js",
+            get(|| async { file("text/javascript; charset=utf-8", CONSOLE_JS) }),
         )
         .route(
             "/vendor/editor.js",

@@ -204,5 +204,91 @@ fn sandbox_browser_playground_edits_runs_grades_and_shows_the_pool() {
     assert_eq!(r.status, 200);
     b.wait_text(cell, Duration::from_secs(10), |t| t != before);
     b.screenshot(&shots.join("playground-pool.png"));
+
+    // The console on a gateway without a token: off, and the page says why.
+    b.click("#tab-console");
+    b.wait_text("#console-locked", Duration::from_secs(10), |t| {
+        t.contains("operator routes need a token")
+    });
     eprintln!("screenshots in {}", shots.display());
+}
+
+/// The operator's console, behind the token: refused without it; with it, a worker restarted
+/// and the pool scaled, each asked for confirmation, seen in the table and the events.
+#[test]
+fn sandbox_browser_console_restarts_a_worker_and_scales_with_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        browser::available(),
+        "chromium and chromedriver are needed (scripts/test.sh installs them)"
+    );
+    let dir = fresh_dir("browser-console-token");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join("token");
+    let token = "browser-console-token-0123456789";
+    std::fs::write(&token_file, token).unwrap();
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let inst = Instance::start_flags(
+        "browser-console",
+        &[
+            "--min-workers",
+            "1",
+            "--max-workers",
+            "3",
+            "--http",
+            "127.0.0.1:0",
+            "--http-token-file",
+            token_file.to_str().unwrap(),
+        ],
+    );
+    let url = format!("http://{}/", inst.http_addr());
+    let shots = browser::target_dir().join("screenshots");
+    let b = Browser::start(fresh_dir("browser-console-profile"));
+    b.resize(1280, 900);
+    b.goto(&url);
+    b.click("#tab-console");
+    b.wait_text("#console-locked", Duration::from_secs(10), |t| {
+        t.contains("Authorization: Bearer")
+    });
+    b.type_into("#token", token);
+    b.click("#token-save");
+    b.wait_text("#console-settings", Duration::from_secs(10), |t| {
+        t.contains("bounds 1–3")
+    });
+    // Restart worker 0: asked first, refused with No, done with Yes.
+    b.click("#console-table tbody tr:nth-child(2) button");
+    b.wait_text("#console-confirm-text", Duration::from_secs(5), |t| {
+        t == "Restart worker 0?"
+    });
+    b.click("#console-no");
+    b.wait_text("#console-answer", Duration::from_secs(5), |t| {
+        t == "cancelled"
+    });
+    assert_eq!(inst.status()["workers"][0]["restarts"], 0);
+    b.click("#console-table tbody tr:nth-child(2) button");
+    b.click("#console-yes");
+    b.wait_text("#console-answer", Duration::from_secs(10), |t| {
+        t.starts_with("restart worker 0: ")
+    });
+    inst.wait_status("worker 0 restarted", Duration::from_secs(10), |s| {
+        s["workers"][0]["restarts"] == 1
+    });
+    b.wait_text("#console-events", Duration::from_secs(10), |t| {
+        t.contains("worker 0 restarted")
+    });
+    // Scale to 2.
+    b.type_into("#console-scale", "2");
+    b.click("#console-scale-apply");
+    b.wait_text("#console-confirm-text", Duration::from_secs(5), |t| {
+        t == "Scale the pool to 2 workers?"
+    });
+    b.click("#console-yes");
+    inst.wait_status("the pool at 2", Duration::from_secs(10), |s| {
+        kennel_tests::running_workers(s) == 2
+    });
+    b.wait_text("#console-settings", Duration::from_secs(10), |t| {
+        t.contains("2 workers, bounds 1–3")
+    });
+    b.screenshot(&shots.join("console.png"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
