@@ -108,16 +108,10 @@ struct LanguageDoc {
 }
 
 #[derive(Serialize)]
-struct Bound {
-    default: u64,
-    max: u64,
-}
-
-#[derive(Serialize)]
 struct LimitsDoc {
-    time_limit_ms: Bound,
-    wall_limit_ms: Bound,
-    memory_limit_kib: Bound,
+    time_limit_ms: crate::operator_settings::Bound,
+    wall_limit_ms: crate::operator_settings::Bound,
+    memory_limit_kib: crate::operator_settings::Bound,
     compile_time_limit_ms: u64,
     max_processes: u64,
     max_output_bytes: u64,
@@ -147,6 +141,7 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
     let snap = app.ctx.segment.snapshot();
     let r = &app.settings.worker.runner;
     let ms = |d: std::time::Duration| d.as_millis() as u64;
+    let bounds = crate::operator_settings::Bounds::of(r);
     Json(LanguagesDoc {
         languages: Language::ALL
             .into_iter()
@@ -161,18 +156,9 @@ async fn languages(State(app): State<AppState>) -> Json<LanguagesDoc> {
             })
             .collect(),
         limits: LimitsDoc {
-            time_limit_ms: Bound {
-                default: ms(r.time_limit),
-                max: ms(r.time_limit_max),
-            },
-            wall_limit_ms: Bound {
-                default: ms(r.wall_limit),
-                max: ms(r.wall_limit_max),
-            },
-            memory_limit_kib: Bound {
-                default: r.memory_limit / 1024,
-                max: r.memory_limit_max / 1024,
-            },
+            time_limit_ms: bounds.time_limit_ms,
+            wall_limit_ms: bounds.wall_limit_ms,
+            memory_limit_kib: bounds.memory_limit_kib,
             compile_time_limit_ms: ms(r.compile_time_limit),
             max_processes: r.max_processes,
             max_output_bytes: r.max_output,

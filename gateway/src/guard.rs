@@ -21,22 +21,26 @@ pub async fn authenticate(State(app): State<AppState>, req: Request, next: Next)
     if req.uri().path() == "/api/v1/healthz" {
         return next.run(req).await;
     }
-    match bearer(req.headers()) {
-        Some(g) if same(g.as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => {
-            let mut r = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this API needs Authorization: Bearer <token>",
-            )
-            .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            r
-        }
+    if bearer_is(req.headers(), token) {
+        next.run(req).await
+    } else {
+        unauthorized("this API needs Authorization: Bearer <token>")
     }
+}
+
+/// Whether `Authorization: Bearer` carries `token`.
+pub fn bearer_is(headers: &axum::http::HeaderMap, token: &str) -> bool {
+    bearer(headers).is_some_and(|g| same(g.as_bytes(), token.as_bytes()))
+}
+
+/// The 401 answer, with its `WWW-Authenticate: Bearer`.
+pub fn unauthorized(message: &str) -> Response {
+    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    r
 }
 
 /// Whether a request carries the gateway's token (or none is set), as the compatibility

@@ -22,7 +22,6 @@ use kennel_common::control::{Child, Verb};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::guard::same;
 use crate::state::AppState;
 
 /// The longest a verb may take (a rolling restart of many workers).
@@ -53,23 +52,8 @@ async fn guard(State(app): State<AppState>, req: Request, next: Next) -> Respons
         )
         .into_response();
     };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
-        let mut r = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "operator routes need Authorization: Bearer <token>",
-        )
-        .into_response();
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return r;
+    if !crate::guard::bearer_is(req.headers(), token) {
+        return crate::guard::unauthorized("operator routes need Authorization: Bearer <token>");
     }
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let host = req

@@ -7,10 +7,38 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
+/// A limit's default and the most a submission may ask.
 #[derive(Serialize)]
 pub struct Bound {
     default: u64,
     max: u64,
+}
+
+/// The three limits a submission may ask for, as the API shows them (`/languages` too).
+pub struct Bounds {
+    pub time_limit_ms: Bound,
+    pub wall_limit_ms: Bound,
+    pub memory_limit_kib: Bound,
+}
+
+impl Bounds {
+    pub fn of(r: &kennel_runner::RunnerOptions) -> Bounds {
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        Bounds {
+            time_limit_ms: Bound {
+                default: ms(r.time_limit),
+                max: ms(r.time_limit_max),
+            },
+            wall_limit_ms: Bound {
+                default: ms(r.wall_limit),
+                max: ms(r.wall_limit_max),
+            },
+            memory_limit_kib: Bound {
+                default: r.memory_limit / 1024,
+                max: r.memory_limit_max / 1024,
+            },
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -45,21 +73,13 @@ pub fn document(app: &AppState) -> SettingsDoc {
     let r = &w.runner;
     let ms = |d: std::time::Duration| d.as_millis() as u64;
     let snap = app.ctx.segment.snapshot();
+    let b = Bounds::of(r);
     SettingsDoc {
         max_tasks: w.max_tasks,
         cpu_max_percent: r.cpu_max,
-        time_limit_ms: Bound {
-            default: ms(r.time_limit),
-            max: ms(r.time_limit_max),
-        },
-        wall_limit_ms: Bound {
-            default: ms(r.wall_limit),
-            max: ms(r.wall_limit_max),
-        },
-        memory_limit_kib: Bound {
-            default: r.memory_limit / 1024,
-            max: r.memory_limit_max / 1024,
-        },
+        time_limit_ms: b.time_limit_ms,
+        wall_limit_ms: b.wall_limit_ms,
+        memory_limit_kib: b.memory_limit_kib,
         compile_time_limit_ms: ms(r.compile_time_limit),
         max_processes: r.max_processes,
         max_output_bytes: r.max_output,

@@ -53,7 +53,8 @@ pub struct FloorConfig {
     pub restarts: usize,
 }
 
-const KENNEL_ARGS: [&str; 8] = [
+/// The instance every runner benchmark measures: two workers of four tasks, generous limits.
+pub(super) const KENNEL_ARGS: [&str; 8] = [
     "--workers",
     "2",
     "--max-tasks",

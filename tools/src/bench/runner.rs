@@ -127,19 +127,7 @@ pub fn run(cfg: RunnerBenchConfig, say: impl Fn(&str)) -> Result<Report, String>
         &scratch.join("cache"),
     );
     say(&runner.describe());
-    let kennel = launch_for_bench(
-        "bench-runner",
-        &[
-            "--workers",
-            "2",
-            "--max-tasks",
-            "4",
-            "--time-limit",
-            "10s",
-            "--wall-limit",
-            "30s",
-        ],
-    )?;
+    let kennel = launch_for_bench("bench-runner", &super::floor::KENNEL_ARGS)?;
     let mut rows = Vec::new();
     let mut errors = 0;
     let clients_grid: &[usize] = if cfg.smoke { &[1] } else { &[1, 8] };
