@@ -13,6 +13,7 @@ const APP_JS: &str = include_str!("../static/app.js");
 const WORDS_JS: &str = include_str!("../static/words.js");
 const POOL_JS: &str = include_str!("../static/pool.js");
 const CONSOLE_JS: &str = include_str!("../static/console.js");
+const HISTORY_JS: &str = include_str!("../static/history.js");
 /// CodeMirror 6, bundled by scripts/build-editor.sh (MIT; static/vendor/NOTICE lists it).
 const EDITOR_JS: &str = include_str!("../static/vendor/editor.js");
 const STYLE: &str = include_str!("../static/style.css");
@@ -50,6 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/pool.js",
             get(|| async { file("text/javascript; charset=utf-8", POOL_JS) }),
+        )
+        .route(
+            "/history.js",
+            get(|| async { file("text/javascript; charset=utf-8", HISTORY_JS) }),
         )
         .route(
             "/console.js",

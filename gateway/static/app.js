@@ -160,6 +160,7 @@ function clearResult() {
   for (const id of ["stdout", "stderr", "compile-output", "detail"]) setText(id, "");
   for (const id of ["cpu", "wall", "memory", "exit", "worker", "cached"]) setText(id, "–");
   $("request-error").classList.add("hidden");
+  $("share").classList.add("hidden");
   for (const v of document.querySelectorAll(".test-verdict")) v.textContent = "";
 }
 
@@ -220,6 +221,8 @@ async function run() {
     });
     if (status === 200 && doc && doc.result) {
       showResult(doc.result);
+      share(doc.id);
+      remember(doc.id, doc.result);
     } else {
       const e = (doc && doc.error) || { code: "HTTP " + status, message: "" };
       showRequestError("The request was refused (" + e.code + ")", e.message);

@@ -157,6 +157,19 @@ fn sandbox_browser_playground_edits_runs_grades_and_shows_the_pool() {
     );
     assert!(b.text("#detail").starts_with("1 of 2 tests accepted."));
     b.screenshot(&shots.join("playground-tests.png"));
+    // The run's share link opens it again (while the server keeps it); the history lists it.
+    let link = b.text("#share-link");
+    assert!(link.contains("/#run="), "{link}");
+    b.goto("about:blank");
+    b.goto(&link);
+    b.wait_text("#verdict", Duration::from_secs(10), |t| t == "Wrong answer");
+    assert!(b.text("#detail").starts_with("1 of 2 tests accepted."));
+    b.click("#history-box summary");
+    let past = b.text("#history");
+    assert!(
+        past.contains("c · Wrong answer") && past.contains("python · Accepted"),
+        "{past}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     // Dark mode, kept across a reload; then a phone's width.

@@ -181,3 +181,50 @@ fn operator_verbs_act_through_the_watchdog() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     inst.assert_check_ok();
 }
+
+/// A verb while a rolling restart is under way is the watchdog's refusal, over HTTP a 409
+/// with its words; the roll itself ends well. A silent client holding a worker keeps the roll
+/// open (that worker's restart waits for it, up to the client timeout).
+#[test]
+fn operator_verbs_during_a_rolling_restart_are_refused_with_409() {
+    use std::io::{Read, Write};
+    let (inst, addr) = with_token("operator-roll-busy", &["--client-timeout", "3s"]);
+    let mut control = std::net::TcpStream::connect(inst.addr).unwrap();
+    control.write_all(b"echo\n").unwrap();
+    let mut line = [0u8; 32];
+    let n = control.read(&mut line).unwrap();
+    let port: u16 = String::from_utf8_lossy(&line[..n]).trim().parse().unwrap();
+    let silent = std::net::TcpStream::connect((inst.addr.ip(), port)).unwrap();
+    std::thread::scope(|s| {
+        let roll = s.spawn(|| authed(addr, "/api/v1/operator/workers/restart", None));
+        kennel_tests::wait_for("the roll under way", Duration::from_secs(10), || {
+            inst.log_text().contains("control: restart workers")
+        });
+        for (path, body) in [
+            ("/api/v1/operator/reload", None),
+            ("/api/v1/operator/workers/1/stop", None),
+            ("/api/v1/operator/scale", Some("{\"workers\": 1}")),
+        ] {
+            let r = authed(addr, path, body);
+            assert_eq!(
+                (r.status, r.error_code().as_str()),
+                (409, "refused"),
+                "{path}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            assert!(
+                String::from_utf8_lossy(&r.body).contains("rolling restart"),
+                "{path}"
+            );
+        }
+        let rolled = roll.join().unwrap();
+        assert_eq!(
+            rolled.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&rolled.body)
+        );
+    });
+    drop(silent);
+    inst.assert_check_ok();
+}
