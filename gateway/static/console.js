@@ -6,7 +6,10 @@
 "use strict";
 
 const HISTORY = 120; // samples: two minutes at one a second
-const consoleState = { pending: null, last: null, lastUsage: null, runs: [], queue: [], cpu: [] };
+const consoleState = {
+  pending: null, last: null, lastUsage: null, runs: [], queue: [],
+  cpu: new Map(), memory: new Map(), // per worker: "worker K" -> samples
+};
 
 function consoleOpen() {
   return !document.getElementById("view-console").classList.contains("hidden");
@@ -146,19 +149,38 @@ function sample(series, value) {
   if (series.length > HISTORY) series.shift();
 }
 
-function draw(id, series, unit) {
+// One line per series (`lines`: name -> samples), on one scale; the caption says the latest
+// value of each and the scale's top.
+function draw(id, lines, unit) {
   const svg = document.getElementById(id);
-  const max = Math.max(1, ...series);
+  const all = [...lines.values()].flat();
+  const max = Math.max(1, ...all);
   const step = 300 / (HISTORY - 1);
-  const points = series.map((v, k) => ((HISTORY - series.length + k) * step).toFixed(1) + "," + (58 - (v / max) * 50).toFixed(1)).join(" ");
   const ns = "http://www.w3.org/2000/svg";
-  const line = document.createElementNS(ns, "polyline");
-  line.setAttribute("points", points);
-  line.setAttribute("vector-effect", "non-scaling-stroke");
-  svg.replaceChildren(line);
-  const lastValue = series.length ? series[series.length - 1] : 0;
-  document.getElementById(id + "-now").textContent =
-    " — now " + lastValue.toFixed(unit === "%" ? 0 : 1) + unit + ", max " + max.toFixed(1) + unit;
+  const polys = [...lines.entries()].map(([name, series], k) => {
+    const line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", series.map((v, i) =>
+      ((HISTORY - series.length + i) * step).toFixed(1) + "," + (58 - (v / max) * 50).toFixed(1)).join(" "));
+    line.setAttribute("vector-effect", "non-scaling-stroke");
+    line.setAttribute("class", "series-" + (k % 4));
+    const title = document.createElementNS(ns, "title");
+    title.textContent = name;
+    line.appendChild(title);
+    return line;
+  });
+  svg.replaceChildren(...polys);
+  const digits = unit === "/s" ? 1 : 0;
+  const now = [...lines.entries()].map(([name, series]) =>
+    (lines.size > 1 ? name + " " : "") + (series.length ? series[series.length - 1] : 0).toFixed(digits) + unit);
+  document.getElementById(id + "-now").textContent = " — now " + now.join(" · ") + "; top " + max.toFixed(digits) + unit;
+}
+
+function sampleEach(map, values) {
+  for (const name of map.keys()) if (!values.has(name)) map.delete(name);
+  for (const [name, v] of values) {
+    if (!map.has(name)) map.set(name, []);
+    sample(map.get(name), v);
+  }
 }
 
 // CPU % per process from two usage readings.
@@ -195,16 +217,17 @@ async function refreshConsole() {
   consoleState.last = { doc, at: now };
   consoleState.lastUsage = { doc: usageReply.body, at: usage.at };
   sample(consoleState.queue, doc.dispatcher.waiting || 0);
-  let total = 0;
-  for (const w of doc.workers) total += (cpu.get("worker " + w.slot) || {}).cpu || 0;
-  sample(consoleState.cpu, total);
+  const running = doc.workers.filter((w) => w.pid != null).map((w) => "worker " + w.slot);
+  sampleEach(consoleState.cpu, new Map(running.map((n) => [n, (cpu.get(n) || {}).cpu || 0])));
+  sampleEach(consoleState.memory, new Map(running.map((n) => [n, ((cpu.get(n) || {}).rss_kib || 0) / 1024])));
   const rows = [consoleRow("dispatcher", doc.dispatcher, cpu.get("dispatcher"))];
   for (const w of doc.workers) rows.push(consoleRow("worker " + w.slot, w, cpu.get("worker " + w.slot)));
   if (doc.gateway) rows.push(consoleRow("gateway", doc.gateway, cpu.get("gateway")));
   document.getElementById("console-table").querySelector("tbody").replaceChildren(...rows);
-  draw("chart-runs", consoleState.runs, "/s");
-  draw("chart-queue", consoleState.queue, "");
+  draw("chart-runs", new Map([["runs", consoleState.runs]]), "/s");
+  draw("chart-queue", new Map([["waiting", consoleState.queue]]), "");
   draw("chart-cpu", consoleState.cpu, "%");
+  draw("chart-memory", consoleState.memory, " MiB");
 }
 
 document.addEventListener("DOMContentLoaded", () => {
