@@ -38,8 +38,9 @@ struct State {
     busy: usize,
     /// The shapes being made now.
     making: Vec<Shape>,
-    /// A thread is building a warm toolchain file.
+    /// A thread is building a warm toolchain file (in the sandbox of this bwrap, once known).
     building: bool,
+    build_sandbox: Option<std::os::fd::OwnedFd>,
     stop: bool,
     /// No new sandbox before this (one could not be made).
     pause_until: Option<Instant>,
@@ -106,6 +107,7 @@ impl Pool {
                     busy: 0,
                     making: Vec::new(),
                     building: false,
+                    build_sandbox: None,
                     stop: false,
                     pause_until: None,
                     warm_pending,
@@ -212,7 +214,14 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        self.shared.lock().stop = true;
+        let mut s = self.shared.lock();
+        s.stop = true;
+        // A warm file half built is not waited for (a worker stopping would wait seconds):
+        // its sandbox is killed, the build fails, the next instance builds it again.
+        if let Some(pidfd) = s.build_sandbox.take() {
+            let _ = kennel_common::sys::pidfd_kill(&pidfd);
+        }
+        drop(s);
         self.shared.wake.notify_all();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for h in threads {
@@ -265,7 +274,12 @@ fn refill(shared: &Shared) {
         drop(s);
         retire.into_iter().for_each(Retired::finish);
         let built = if build {
-            let built = crate::warm_build::build_next(&shared.maker);
+            // A pidfd, taken while the sandbox is our unreaped child: it cannot name another.
+            let running = |pid: Option<u32>| {
+                shared.lock().build_sandbox =
+                    pid.and_then(|p| kennel_common::sys::pidfd_open(p).ok())
+            };
+            let built = crate::warm_build::build_next(&shared.maker, &running);
             match &built {
                 Some(Ok(a)) => log::info!("warm toolchain file built: {a:?}"),
                 Some(Err(e)) => log::warn!("a warm toolchain file could not be built: {e}"),

@@ -65,6 +65,11 @@ impl Sandbox {
         }
     }
 
+    /// bwrap's pid (to end the sandbox from another thread: it is our child until reaped).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The cgroup directories of this sandbox (none without cgroups).
     pub fn cgroup_dirs(&self) -> Vec<std::path::PathBuf> {
         self.cgroup

@@ -12,13 +12,19 @@ use crate::warm::Artifact;
 
 /// Builds the next missing file, if there is one and no other process is building: `None`
 /// when there was nothing to do here.
-pub fn build_next(maker: &Maker) -> Option<Result<Artifact, String>> {
+/// `running` gets the pid of the build's sandbox (bwrap) before it runs, and `None` before it is
+/// reaped (until then the pid cannot name another process), so a pool that stops can end a
+/// build instead of waiting seconds for it.
+pub fn build_next(
+    maker: &Maker,
+    running: &dyn Fn(Option<u32>),
+) -> Option<Result<Artifact, String>> {
     let warm = maker.warm.as_ref()?;
     warm.missing().first()?;
     let _building = warm.lock()?;
     // Another builder may have finished meanwhile.
     let next = warm.missing().into_iter().next()?;
-    Some(build(maker, &next).map(|bytes| {
+    Some(build(maker, &next, running).map(|bytes| {
         if let Err(e) = warm.store(&next, &bytes) {
             log::warn!("storing {next:?}: {e}");
         }
@@ -54,7 +60,7 @@ fn unreachable_defaults() -> Limits {
 }
 
 /// Compiles `a` in a sandbox: the bytes of the file it made.
-fn build(maker: &Maker, a: &Artifact) -> Result<Vec<u8>, String> {
+fn build(maker: &Maker, a: &Artifact, running: &dyn Fn(Option<u32>)) -> Result<Vec<u8>, String> {
     let (command, files) = a
         .recipe(&maker.tools)
         .ok_or("the toolchain or its header is missing")?;
@@ -79,7 +85,10 @@ fn build(maker: &Maker, a: &Artifact) -> Result<Vec<u8>, String> {
         output_cap: limits.output,
         pack: true,
     };
-    let (out, left) = sandbox.run(&job).map_err(|e| format!("{e:?}"))?;
+    running(Some(sandbox.pid()));
+    let ran = sandbox.run(&job);
+    running(None);
+    let (out, left) = ran.map_err(|e| format!("{e:?}"))?;
     left.finish();
     match &out.report {
         Some(Report::Ran(f)) if f.exit == Some(0) => {}

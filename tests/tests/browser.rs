@@ -306,7 +306,11 @@ fn sandbox_browser_console_restarts_a_worker_and_scales_with_the_token() {
     b.wait_text("#chart-memory-now", Duration::from_secs(10), |t| {
         t.contains("worker 0 ") && t.contains("worker 1 ") && t.contains(" MiB")
     });
-    assert_eq!(b.find_all("#chart-cpu polyline").len(), 2, "a line per worker");
+    assert_eq!(
+        b.find_all("#chart-cpu polyline").len(),
+        2,
+        "a line per worker"
+    );
     b.screenshot(&shots.join("console.png"));
     let _ = std::fs::remove_dir_all(&dir);
 }

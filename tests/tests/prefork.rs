@@ -160,3 +160,65 @@ fn sandboxes_of(worker: i32) -> Vec<i32> {
         })
         .collect()
 }
+
+/// A worker stopped while it builds a warm toolchain file stops at once: the build's sandbox
+/// is killed, not waited for (it takes seconds), and nothing of it is left.
+#[test]
+fn sandbox_a_worker_stopping_mid_build_does_not_wait_for_it() {
+    for who in everyone() {
+        let warm = kennel_tests::fresh_dir("warm-mid-build");
+        std::fs::create_dir_all(&warm).unwrap();
+        if who == Who::Nobody {
+            std::os::unix::fs::chown(&warm, Some(65534), Some(65534)).unwrap();
+        }
+        let inst = start(
+            "warm-mid-build",
+            who,
+            1,
+            &[
+                "--warm-toolchains",
+                "gnu++17",
+                "--warm-dir",
+                warm.to_str().unwrap(),
+            ],
+            None,
+        );
+        // The lock is taken when the first file's build starts.
+        wait_for("a build under way", Duration::from_secs(30), || {
+            std::fs::read_dir(&warm)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".lock"))
+        });
+        let log = inst.log.clone();
+        let status = inst.stop();
+        assert!(status.success(), "as {}: {status:?}", who.name());
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            !text.contains("did not stop within the grace period"),
+            "as {}: a worker waited for its build:\n{text}",
+            who.name()
+        );
+        assert!(
+            processes_with("c++-header").is_empty(),
+            "as {}: a build outlived its worker",
+            who.name()
+        );
+        let _ = std::fs::remove_dir_all(&warm);
+    }
+}
+
+/// Processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        })
+        .collect()
+}

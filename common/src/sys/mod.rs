@@ -24,8 +24,8 @@ mod fdpass;
 mod process;
 pub use fdpass::{recv_with_fds, send_with_fds, MAX_FDS as MAX_PASSED_FDS};
 pub use process::{
-    cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_open, prepare_child, BpfInsn,
-    ChildSetup,
+    cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_kill, pidfd_open, prepare_child,
+    BpfInsn, ChildSetup,
 };
 
 /// Types whose every bit pattern is valid and whose fields are all atomics, so a reference to

@@ -167,6 +167,26 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// SIGKILL through a pidfd: it names one process for its whole life, so unlike `kill(pid)` it
+/// can never reach another process that reused the number.
+pub fn pidfd_kill(pidfd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: pidfd_send_signal takes a descriptor we own, a signal number, a null siginfo
+    // (allowed: the kernel fills one in) and zero flags; it writes no memory of ours.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Takes ownership of descriptor `fd`, which this process's parent placed there for it
 /// (for `kennel-run`: the facts and archive descriptors). Fails if it is not open.
 pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use kennel_runner::{Language, RunResult, Runner, RunnerOptions, Submission};
 
-pub fn runner_with(opts: RunnerOptions) -> Runner {
+/// A runner with `opts`, without warm toolchain files (these tests are about the sandbox; the
+/// warm files have their own, tests/tests/prefork.rs).
+pub fn runner_with(mut opts: RunnerOptions) -> Runner {
+    opts.warm_toolchains = "none".into();
     let dir = std::env::temp_dir().join(format!(
         "kennel-runner-test-{}-{}",
         std::process::id(),
