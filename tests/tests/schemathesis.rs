@@ -71,6 +71,8 @@ fn conforms(tag: &str, file: &str, config: &str, args: &[&str], flags: &[&str]) 
     let st = std::env::var("KENNEL_SCHEMATHESIS")
         .expect("KENNEL_SCHEMATHESIS names the schemathesis binary (scripts/test.sh sets it)");
     // The rate limit is tested on its own; here it would turn most cases into 429s.
+    // The queue of held runs too: schemathesis submits faster than two workers run, and the
+    // three files' runs share the machine; a full queue's 503 is tested on its own.
     let mut all = vec![
         "--workers",
         "2",
@@ -78,6 +80,10 @@ fn conforms(tag: &str, file: &str, config: &str, args: &[&str], flags: &[&str]) 
         "127.0.0.1:0",
         "--http-rate",
         "10000",
+        "--http-queue",
+        "1024",
+        "--http-results",
+        "1024",
     ];
     all.extend(flags);
     let inst = Instance::start_flags(tag, &all);
