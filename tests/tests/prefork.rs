@@ -183,14 +183,25 @@ fn sandbox_a_worker_stopping_mid_build_does_not_wait_for_it() {
             ],
             None,
         );
-        // The lock is taken when the first file's build starts.
-        wait_for("a build under way", Duration::from_secs(30), || {
-            std::fs::read_dir(&warm)
+        let worker = status_as(&inst, who)["workers"][0]["pid"]
+            .as_i64()
+            .expect("a worker") as u32;
+        // The compiler of this worker's build, running (other tests' builds are not ours).
+        let compilers = || -> Vec<u32> {
+            descendants_of(worker)
                 .into_iter()
-                .flatten()
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with(".lock"))
-        });
+                .filter(|p| {
+                    std::fs::read(format!("/proc/{p}/cmdline"))
+                        .is_ok_and(|c| c.windows(10).any(|w| w == b"c++-header"))
+                })
+                .collect()
+        };
+        wait_for(
+            "the worker's build under way",
+            Duration::from_secs(60),
+            || !compilers().is_empty(),
+        );
+        let building = compilers();
         let log = inst.log.clone();
         let status = inst.stop();
         assert!(status.success(), "as {}: {status:?}", who.name());
@@ -200,25 +211,38 @@ fn sandbox_a_worker_stopping_mid_build_does_not_wait_for_it() {
             "as {}: a worker waited for its build:\n{text}",
             who.name()
         );
+        let left: Vec<u32> = building
+            .into_iter()
+            .filter(|p| kennel_common::procfs::alive(*p))
+            .collect();
         assert!(
-            processes_with("c++-header").is_empty(),
-            "as {}: a build outlived its worker",
+            left.is_empty(),
+            "as {}: a build outlived its worker: {left:?}",
             who.name()
         );
         let _ = std::fs::remove_dir_all(&warm);
     }
 }
 
-/// Processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
+/// Every process below `root` now.
+fn descendants_of(root: u32) -> Vec<u32> {
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        .collect();
+    pids.into_iter()
+        .filter(|&p| {
+            let mut at = p;
+            for _ in 0..64 {
+                match kennel_common::procfs::parent_of(at) {
+                    Some(pp) if pp == root => return true,
+                    Some(pp) if pp > 1 => at = pp,
+                    _ => return false,
+                }
+            }
+            false
         })
         .collect()
 }

@@ -125,6 +125,9 @@ impl Loop<'_> {
         self.polling = now >= self.next_poll;
         if self.polling {
             sup.check_hangs(now);
+            // Orphans adopted without a death of ours to notice them by (a sandbox whose
+            // launcher was killed mid-start waits forever for it): killed at the poll.
+            reap::sweep(sup);
         }
         // The instance's files at every poll, and at once when a child died (a broken file is
         // a likely cause, and its restart must find the file whole).
@@ -233,6 +236,29 @@ pub fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
     for id in sup.ids().collect::<Vec<_>>() {
         sup.handle(id, Event::Stop, now);
     }
+    sweep_orphans(signals);
+}
+
+/// The last of the stop: whatever the children left and we adopted (a sandbox caught mid-start
+/// by its worker's exit is re-parented to us once its launcher is gone, possibly after the
+/// worker was reaped) is killed and reaped, so nothing outlives the instance. Bounded: two
+/// seconds, each wait a poll on SIGCHLD.
+fn sweep_orphans(signals: &SignalFd) {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        crate::orphans::kill_adopted(&[]);
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Err(nix::errno::Errno::ECHILD) => return,
+            Ok(WaitStatus::StillAlive) => {
+                let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+                let _ = poll(&mut fds, PollTimeout::from(50u16));
+                while let Ok(Some(_)) = signals.read_signal() {}
+            }
+            _ => {}
+        }
+    }
+    log::warn!("processes adopted from dead children still alive after 2 s of SIGKILL");
 }
 
 fn stop_group(sup: &mut Supervisor, signals: &SignalFd, which: impl Fn(RecordId) -> bool + Copy) {

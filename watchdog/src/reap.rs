@@ -50,6 +50,11 @@ pub fn reap(sup: &mut Supervisor) -> bool {
     reaped
 }
 
+/// At each poll: kills what was adopted since (the next turn reaps it).
+pub fn sweep(sup: &Supervisor) {
+    kill_adopted(sup);
+}
+
 /// Kills what dead children left behind and was re-parented to us.
 fn kill_adopted(sup: &Supervisor) {
     let own: Vec<Pid> = sup
