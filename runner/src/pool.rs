@@ -20,6 +20,9 @@ use crate::sandbox::Shape;
 /// mounts) and waits, so two keep up with back-to-back runs better than one.
 const REFILLERS: usize = 2;
 
+/// The longest a stopping pool waits for its threads' current step.
+const STOP_WAIT: Duration = Duration::from_millis(500);
+
 /// How long the pool waits after a sandbox could not be made before it tries again.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -221,10 +224,31 @@ impl Drop for Pool {
         if let Some(pidfd) = s.build_sandbox.take() {
             let _ = kennel_common::sys::pidfd_kill(&pidfd);
         }
-        drop(s);
         self.shared.wake.notify_all();
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for h in threads {
+        // The threads end once their current step does: a sandbox being made (its first
+        // cgroup set-up may wait on a dead worker's leftovers), a retirement. A stopping
+        // worker waits at most STOP_WAIT for them; one still busy then is left to end with
+        // the process (its sandboxes die with it, PR_SET_PDEATHSIG; the watchdog sweeps any
+        // launcher caught mid-start).
+        let until = Instant::now() + STOP_WAIT;
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        while handles.iter().any(|h| !h.is_finished()) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                log::warn!("sandbox pool threads still busy after {STOP_WAIT:?}: not waited for");
+                break;
+            }
+            s = match self
+                .shared
+                .settled
+                .wait_timeout(s, left.min(Duration::from_millis(50)))
+            {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        drop(s);
+        for h in handles.into_iter().filter(|h| h.is_finished()) {
             let _ = h.join();
         }
     }
