@@ -246,17 +246,33 @@ pub fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
 fn sweep_orphans(signals: &SignalFd) {
     use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
     let until = Instant::now() + Duration::from_secs(2);
+    // Re-parenting follows the deaths that cause it: a sandbox's launcher dies a moment after
+    // its worker, and its blocked child becomes ours only then. So "no child" must hold for
+    // QUIET before the instance is declared empty.
+    const QUIET: Duration = Duration::from_millis(100);
+    let mut empty_since: Option<Instant> = None;
     while Instant::now() < until {
         crate::orphans::kill_adopted(&[]);
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Err(nix::errno::Errno::ECHILD) => return,
-            Ok(WaitStatus::StillAlive) => {
-                let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
-                let _ = poll(&mut fds, PollTimeout::from(50u16));
-                while let Ok(Some(_)) = signals.read_signal() {}
+        let wait = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Err(nix::errno::Errno::ECHILD) => {
+                let since = *empty_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= QUIET {
+                    return;
+                }
+                10u16
             }
-            _ => {}
-        }
+            Ok(WaitStatus::StillAlive) => {
+                empty_since = None;
+                50
+            }
+            _ => {
+                empty_since = None;
+                continue;
+            }
+        };
+        let mut fds = [PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        let _ = poll(&mut fds, PollTimeout::from(wait));
+        while let Ok(Some(_)) = signals.read_signal() {}
     }
     log::warn!("processes adopted from dead children still alive after 2 s of SIGKILL");
 }
