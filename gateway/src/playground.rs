@@ -34,38 +34,24 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
+/// Every file of the page: its path, content type and body.
+const FILES: [(&str, &str, &str); 8] = [
+    ("/", "text/html; charset=utf-8", INDEX),
+    ("/app.js", JS, APP_JS),
+    ("/words.js", JS, WORDS_JS),
+    ("/pool.js", JS, POOL_JS),
+    ("/history.js", JS, HISTORY_JS),
+    ("/console.js", JS, CONSOLE_JS),
+    ("/vendor/editor.js", JS, EDITOR_JS),
+    ("/style.css", "text/css; charset=utf-8", STYLE),
+];
+
+const JS: &str = "text/javascript; charset=utf-8";
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { file("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { file("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/words.js",
-            get(|| async { file("text/javascript; charset=utf-8", WORDS_JS) }),
-        )
-        .route(
-            "/pool.js",
-            get(|| async { file("text/javascript; charset=utf-8", POOL_JS) }),
-        )
-        .route(
-            "/history.js",
-            get(|| async { file("text/javascript; charset=utf-8", HISTORY_JS) }),
-        )
-        .route(
-            "/console.js",
-            get(|| async { file("text/javascript; charset=utf-8", CONSOLE_JS) }),
-        )
-        .route(
-            "/vendor/editor.js",
-            get(|| async { file("text/javascript; charset=utf-8", EDITOR_JS) }),
-        )
-        .route(
-            "/style.css",
-            get(|| async { file("text/css; charset=utf-8", STYLE) }),
-        )
+    FILES
+        .iter()
+        .fold(Router::new(), |r, &(path, content_type, body)| {
+            r.route(path, get(move || async move { file(content_type, body) }))
+        })
 }

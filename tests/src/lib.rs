@@ -63,6 +63,18 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// A fresh runtime directory path for a test (not created: the watchdog creates it 0700).
+/// A gateway token file holding `token`, mode 0600 (the gateway refuses a readable one), in a
+/// fresh directory of its own.
+pub fn token_file(tag: &str, token: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fresh_dir(tag);
+    std::fs::create_dir_all(&dir).expect("a directory for the token");
+    let file = dir.join("token");
+    std::fs::write(&file, format!("{token}\n")).expect("the token file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod 600");
+    file
+}
+
 pub fn fresh_dir(tag: &str) -> PathBuf {
     kennel_tools::launch::fresh_runtime_dir(&format!("test-{tag}"))
 }

@@ -230,17 +230,13 @@ fn sandbox_browser_playground_edits_runs_grades_and_shows_the_pool() {
 /// and the pool scaled, each asked for confirmation, seen in the table and the events.
 #[test]
 fn sandbox_browser_console_restarts_a_worker_and_scales_with_the_token() {
-    use std::os::unix::fs::PermissionsExt;
     assert!(
         browser::available(),
         "chromium and chromedriver are needed (scripts/test.sh installs them)"
     );
-    let dir = fresh_dir("browser-console-token");
-    std::fs::create_dir_all(&dir).unwrap();
-    let token_file = dir.join("token");
     let token = "browser-console-token-0123456789";
-    std::fs::write(&token_file, token).unwrap();
-    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let token_file = kennel_tests::token_file("browser-console-token", token);
+    let dir = token_file.parent().unwrap().to_path_buf();
     let inst = Instance::start_flags(
         "browser-console",
         &[

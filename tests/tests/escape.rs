@@ -275,9 +275,7 @@ fn sandbox_no_sandbox_outlives_a_worker_killed_while_starting_it() {
                 w["state"] == "idle" && w["pid"].as_i64().is_some_and(|p| p != i64::from(worker))
             });
         }
-        // Sandboxes of instances stopping in the tests running beside this one are killed
-        // when their worker goes and may be seen for a moment, re-parented and dying; one that
-        // outlived its worker would stay.
+        // Neighbouring tests' sandboxes may be seen for a moment, re-parented and dying.
         wait_for(
             "no sandbox outliving its worker",
             Duration::from_secs(10),

@@ -13,12 +13,7 @@ const TOKEN: &str = "operator-token-for-the-test-0123456789";
 
 /// An instance with a gateway and its token (`extra` flags; two workers unless they say).
 fn with_token(tag: &str, extra: &[&str]) -> (Instance, SocketAddr) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = kennel_tests::fresh_dir(&format!("{tag}-token"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("token");
-    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = kennel_tests::token_file(&format!("{tag}-token"), TOKEN);
     let mut flags = vec![
         "--http",
         "127.0.0.1:0",

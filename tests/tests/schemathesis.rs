@@ -28,13 +28,9 @@ fn schemathesis_the_api_conforms_to_its_openapi_file() {
 /// gateway's own restart (which would take the server under test away mid-run).
 #[test]
 fn schemathesis_the_operator_routes_conform_with_the_token() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = kennel_tests::fresh_dir("schemathesis-operator-token");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("token");
     let token = "schemathesis-operator-token-0123456789";
-    std::fs::write(&file, token).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = kennel_tests::token_file("schemathesis-operator-token", token);
+    let dir = file.parent().unwrap().to_path_buf();
     let header = format!("Authorization: Bearer {token}");
     conforms(
         "schemathesis-operator",
