@@ -6,7 +6,6 @@
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -93,9 +92,9 @@ pub(crate) struct Ends<'a> {
 }
 
 /// Collects what a started run does: its output up to the caps, the wall limit, then the
-/// facts. `child` is the sandbox (bwrap).
+/// facts. `init` is a pidfd of the run's init: killing it ends the run's whole namespace.
 pub(crate) fn collect(
-    child: &mut Child,
+    init: &OwnedFd,
     ends: Ends<'_>,
     started: Instant,
     job: &JobIo<'_>,
@@ -109,8 +108,8 @@ pub(crate) fn collect(
     } = ends;
     let mut out = StepOutput::default();
     let deadline = started + job.wall;
-    let (killed, done) = pump(
-        child,
+    let (killed, _) = pump(
+        init,
         [stdout, Some(stderr)],
         Some(done),
         deadline,
@@ -118,11 +117,8 @@ pub(crate) fn collect(
         &mut out,
     );
     out.killed = killed;
-    // `kennel-run` said it is done: every process of the run is reaped, the facts written.
-    // The sandbox's teardown (its namespaces) goes on without us (`pool::Retired`).
-    if !done {
-        let _ = child.wait();
-    }
+    // `kennel-run` said it is done (every process of the run reaped, the facts written) or
+    // its init is gone. The namespaces' teardown goes on without us (`prefork::Retired`).
     out.wall = started.elapsed();
     out.report = read_small(facts, 4096)
         .ok()
@@ -143,27 +139,26 @@ fn read_small(f: &File, cap: u64) -> std::io::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// Reads stdout and stderr until both end and the run is over (the sandbox exited, or
+/// Reads stdout and stderr until both end and the run is over (its init exited, or
 /// `done` became readable), killing the sandbox at the deadline or when an output passes its
 /// cap. Returns what it killed the step for, and whether `done` ended it.
 fn pump(
-    child: &mut Child,
+    init: &OwnedFd,
     [mut stdout, mut stderr]: [Option<File>; 2],
     done: Option<BorrowedFd<'_>>,
     deadline: Instant,
     cap: u64,
     out: &mut StepOutput,
 ) -> (Option<Kill>, bool) {
-    let pidfd = kennel_common::sys::pidfd_open(child.id()).ok();
     let mut killed = None;
     let (mut exited, mut said_done) = (false, false);
     loop {
         let now = Instant::now();
-        if stdout.is_none() && stderr.is_none() && (exited || pidfd.is_none()) {
+        if stdout.is_none() && stderr.is_none() && exited {
             return (killed, said_done);
         }
         if now >= deadline && killed.is_none() {
-            let _ = child.kill();
+            let _ = kennel_common::sys::pidfd_kill(init);
             killed = Some(Kill::Wall);
         }
         // After a kill, the pipes end as soon as the namespace is gone: give that a bound too.
@@ -185,8 +180,8 @@ fn pump(
             fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
             which.push(1);
         }
-        if let (Some(p), false) = (&pidfd, exited) {
-            fds.push(PollFd::new(p.as_fd(), PollFlags::POLLIN));
+        if !exited {
+            fds.push(PollFd::new(init.as_fd(), PollFlags::POLLIN));
             which.push(2);
         }
         if let (Some(d), false) = (done, exited) {
@@ -213,7 +208,7 @@ fn pump(
                     if let Some(over) = drain(&mut stdout, &mut out.stdout, cap) {
                         out.stdout_truncated = over;
                         if over && killed.is_none() {
-                            let _ = child.kill();
+                            let _ = kennel_common::sys::pidfd_kill(init);
                             killed = Some(Kill::Output);
                         }
                     }
@@ -222,7 +217,7 @@ fn pump(
                     if let Some(over) = drain(&mut stderr, &mut out.stderr, cap) {
                         out.stderr_truncated = over;
                         if over && killed.is_none() {
-                            let _ = child.kill();
+                            let _ = kennel_common::sys::pidfd_kill(init);
                             killed = Some(Kill::Output);
                         }
                     }

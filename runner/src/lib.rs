@@ -19,9 +19,11 @@
 //! | `seccomp` | the system-call filter bwrap installs |
 //! | `maker` | what making a sandbox takes: bwrap, `kennel-run`, cgroups, the warm directory |
 //! | `pool` | sandboxes made in advance, off the request path, and the thread that makes them |
-//! | `prefork` | one sandbox made before its run, and the run handed to it |
+//! | `zygote` | a sandbox kept for many runs, and the next run's init made in it |
+//! | `prefork` | a sandbox ready for one run, and the run handed to it |
+//! | `fresh` | the run's own filesystems, mounted by its init |
 //! | `execute` | one sandboxed step's descriptors, output caps, wall limit |
-//! | `standby` | `kennel-run` waiting in a sandbox for its one run |
+//! | `standby` | `kennel-run` as the sandbox's zygote: a run's init per run, each in fresh namespaces |
 //! | `helper` | `kennel-run`, the measuring init inside the sandbox |
 //! | `budget` | one CPU and memory budget for a run's whole process tree, kept by `kennel-run` |
 //! | `watch` | the thread of `kennel-run` that keeps the budget |
@@ -46,6 +48,7 @@ mod describe;
 pub mod execute;
 pub mod facts;
 pub mod fields;
+pub mod fresh;
 pub mod grade;
 pub mod helper;
 mod interact;
@@ -71,6 +74,7 @@ pub mod verdict;
 pub mod warm;
 mod warm_build;
 pub mod watch;
+pub mod zygote;
 
 pub use checker::Checker;
 pub use kennel_options::runner::RunnerOptions;

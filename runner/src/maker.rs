@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
-use crate::cgroup::{Cgroups, Place, RunLimits};
+use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
 use crate::language::Toolchains;
-use crate::prefork::{Recipe, Sandbox};
+use crate::prefork::Sandbox;
 use crate::sandbox::{etc_paths, standby_args, Shape};
 use crate::warm::Warm;
+use crate::zygote::{Recipe, Zygote};
 
 /// Everything making a sandbox takes; shared by the runner and the pool's thread.
 #[derive(Debug)]
@@ -65,18 +66,10 @@ impl Maker {
         &self.place
     }
 
-    /// A new sandbox of `shape`, its cgroup (where cgroups are usable) set to `limits`.
+    /// A new sandbox of `shape` ready for a run, the run's cgroup (where cgroups are usable)
+    /// set to `limits`.
     pub fn make(&self, shape: Shape, limits: &RunLimits) -> Result<Sandbox, String> {
         let bwrap = self.bwrap.as_deref().ok_or("bubblewrap is not installed")?;
-        let n = self.made.fetch_add(1, Relaxed);
-        let cgroup = match self.cgroups() {
-            Some(c) => Some((
-                c.create_run(n, limits)
-                    .map_err(|e| format!("cgroup: {e}"))?,
-                *limits,
-            )),
-            None => None,
-        };
         let warm = self.warm.as_ref().and_then(|w| match w.fd() {
             Ok(fd) => Some(fd),
             Err(e) => {
@@ -88,15 +81,51 @@ impl Maker {
             bwrap,
             helper: &self.helper,
             args: standby_args(shape, self.etc.get_or_init(etc_paths), warm.is_some()),
-            cgroup,
+            cgroup: self.run_cgroup(limits)?,
             drop_to: self.drop_to,
             warm,
         };
-        Sandbox::make(recipe, shape).map_err(|(why, cgroup)| {
+        let zygote = Zygote::make(recipe, shape).map_err(|(why, cgroup)| {
             if let Some(c) = cgroup {
                 c.remove();
             }
             why
-        })
+        })?;
+        self.arm(zygote, limits)
+    }
+
+    /// `zygote`, back from a run, ready for another: the next run's init in its own cgroup.
+    pub fn arm(&self, zygote: Zygote, limits: &RunLimits) -> Result<Sandbox, String> {
+        let cgroup = match self.run_cgroup(limits) {
+            Ok(c) => c.map(|c| (c, *limits)),
+            Err(e) => {
+                if let Some(c) = zygote.discard() {
+                    c.remove();
+                }
+                return Err(e);
+            }
+        };
+        let mut zygote = zygote;
+        match zygote.next_init(cgroup.as_ref().map(|(c, _)| c)) {
+            Ok(init) => Ok(Sandbox::new(zygote, init, cgroup)),
+            Err(why) => {
+                cgroup.into_iter().for_each(|(c, _)| c.remove());
+                if let Some(c) = zygote.discard() {
+                    c.remove();
+                }
+                Err(why)
+            }
+        }
+    }
+
+    /// A new cgroup (a sandbox's or a run's) with `limits` written; `None` without cgroups.
+    fn run_cgroup(&self, limits: &RunLimits) -> Result<Option<RunCgroup>, String> {
+        let Some(c) = self.cgroups() else {
+            return Ok(None);
+        };
+        let n = self.made.fetch_add(1, Relaxed);
+        c.create_run(n, limits)
+            .map(Some)
+            .map_err(|e| format!("cgroup: {e}"))
     }
 }

@@ -39,8 +39,10 @@ struct State {
     retire: Vec<Retired>,
     /// Threads making a sandbox, building a warm file or removing cgroups.
     busy: usize,
-    /// The shapes being made now.
+    /// The shapes being made (or made ready again) now.
     making: Vec<Shape>,
+    /// The shapes of sandboxes taken for a run and not retired yet: they come back.
+    out: Vec<Shape>,
     /// A thread is building a warm toolchain file (in the sandbox of this bwrap, once known).
     building: bool,
     build_sandbox: Option<std::os::fd::OwnedFd>,
@@ -71,13 +73,14 @@ impl Shared {
         if s.pause_until.is_some_and(|t| Instant::now() < t) {
             return None;
         }
+        self.keep.iter().find(|k| lacks(s, k)).copied()
+    }
+
+    /// What the pool keeps of `shape`, if it lacks one (a sandbox back from a run is kept).
+    fn wants(&self, s: &State, shape: Shape) -> Option<Keep> {
         self.keep
             .iter()
-            .find(|k| {
-                let ready = s.ready.iter().filter(|r| r.shape == k.shape).count();
-                let making = s.making.iter().filter(|m| **m == k.shape).count();
-                ready + making < k.count
-            })
+            .find(|k| k.shape == shape && lacks(s, k))
             .copied()
     }
 }
@@ -109,6 +112,7 @@ impl Pool {
                     retire: Vec::new(),
                     busy: 0,
                     making: Vec::new(),
+                    out: Vec::new(),
                     building: false,
                     build_sandbox: None,
                     stop: false,
@@ -161,6 +165,7 @@ impl Pool {
         let mut s = self.shared.lock();
         let i = s.ready.iter().position(|r| r.shape == shape)?;
         let sandbox = s.ready.swap_remove(i);
+        s.out.push(shape);
         self.shared.wake.notify_one();
         Some(sandbox)
     }
@@ -169,7 +174,7 @@ impl Pool {
     /// threads (or here, without them).
     pub fn retire(&self, done: Retired) {
         if !self.started() {
-            done.finish();
+            done.finish(false);
             return;
         }
         self.shared.lock().retire.push(done);
@@ -279,16 +284,18 @@ fn refill(shared: &Shared) {
             let ready = std::mem::take(&mut s.ready);
             let retire = std::mem::take(&mut s.retire);
             drop(s);
-            for c in ready.into_iter().filter_map(Sandbox::discard) {
+            for c in ready.into_iter().flat_map(Sandbox::discard) {
                 c.remove();
             }
-            retire.into_iter().for_each(Retired::finish);
+            for r in retire {
+                r.finish(false);
+            }
             shared.settled.notify_all();
             shared.wake.notify_all();
             return;
         }
         s.busy += 1;
-        let retire = std::mem::take(&mut s.retire);
+        let (recycle, finish) = sort_retired(shared, &mut s);
         let short = shared.short(&s);
         if let Some(k) = &short {
             s.making.push(k.shape);
@@ -296,7 +303,23 @@ fn refill(shared: &Shared) {
         let build = short.is_none() && may_build(&s);
         s.building |= build;
         drop(s);
-        retire.into_iter().for_each(Retired::finish);
+        for r in finish {
+            r.finish(false);
+        }
+        // Back from a run: once its namespace is gone, the next run's init (fast: a fork).
+        let mut made: Vec<(Shape, Result<Sandbox, String>)> = recycle
+            .into_iter()
+            .map(|(r, k)| {
+                let again = match r.finish(true) {
+                    Some(z) => shared.maker.arm(z, &k.limits),
+                    None => Err("its last run did not end".into()),
+                };
+                (
+                    k.shape,
+                    again.map_err(|e| format!("kept for another run: {e}")),
+                )
+            })
+            .collect();
         let built = if build {
             // A pidfd, taken while the sandbox is our unreaped child: it cannot name another.
             let running = |pid: Option<u32>| {
@@ -313,26 +336,58 @@ fn refill(shared: &Shared) {
         } else {
             None
         };
-        let made = short.map(|k| (k.shape, shared.maker.make(k.shape, &k.limits)));
+        let fresh = short.map(|k| (k.shape, shared.maker.make(k.shape, &k.limits)));
+        let new_failed = matches!(fresh, Some((_, Err(_))));
+        made.extend(fresh);
         let mut s = shared.lock();
         s.busy -= 1;
         if let Some(more) = built {
             s.building = false;
             s.warm_pending = more;
         }
-        if let Some((shape, made)) = made {
+        for (shape, made) in made {
             if let Some(i) = s.making.iter().position(|m| *m == shape) {
                 s.making.swap_remove(i);
             }
             match made {
                 Ok(sandbox) => s.ready.push(sandbox),
-                Err(e) => {
-                    log::warn!("a sandbox for the pool could not be made (retrying in {RETRY_AFTER:?}): {e}");
-                    s.pause_until = Some(Instant::now() + RETRY_AFTER);
-                }
+                Err(e) => log::warn!("a sandbox for the pool: {e}"),
             }
         }
+        if new_failed {
+            log::warn!("no new sandbox for the pool: retrying in {RETRY_AFTER:?}");
+            s.pause_until = Some(Instant::now() + RETRY_AFTER);
+        }
     }
+}
+
+/// The retired runs, split into the sandboxes the pool keeps for another run (marked as
+/// being made) and those it lets go.
+#[allow(clippy::type_complexity)]
+fn sort_retired(shared: &Shared, s: &mut State) -> (Vec<(Retired, Keep)>, Vec<Retired>) {
+    let (mut recycle, mut finish) = (Vec::new(), Vec::new());
+    for r in std::mem::take(&mut s.retire) {
+        let shape = r.zygote.as_ref().map(|z| z.shape);
+        if let Some(i) = shape.and_then(|sh| s.out.iter().position(|o| *o == sh)) {
+            s.out.swap_remove(i);
+        }
+        match shape.and_then(|sh| shared.wants(s, sh)) {
+            Some(k) => {
+                s.making.push(k.shape);
+                recycle.push((r, k));
+            }
+            None => finish.push(r),
+        }
+    }
+    (recycle, finish)
+}
+
+/// Whether the pool has fewer than `k.count` sandboxes of its shape: ready, being made, or
+/// out for a run (those come back).
+fn lacks(s: &State, k: &Keep) -> bool {
+    let of = |v: &[Shape]| v.iter().filter(|m| **m == k.shape).count();
+    let ready = s.ready.iter().filter(|r| r.shape == k.shape).count();
+    ready + of(&s.making) + of(&s.out) < k.count
 }
 
 /// Whether a thread may start building a warm toolchain file.

@@ -14,7 +14,7 @@ use crate::language::{Language, Toolchains};
 use crate::limits::Limits;
 use crate::outcome::{RunResult, Verdict};
 use crate::pool::{Keep, Maker, Pool};
-use crate::prefork::{Handoff, Retired};
+use crate::prefork::Handoff;
 use crate::program::Program;
 use crate::sandbox::{job_args, Shape, StepSpec};
 use crate::verdict::{judge, Evidence};
@@ -209,11 +209,7 @@ impl Runner {
                 None => self.pool.maker().make(shape, &limits)?,
             };
             if let Err(e) = sandbox.limit(&limits) {
-                let cgroup = sandbox.discard();
-                self.pool.retire(Retired {
-                    sandbox: None,
-                    cgroup,
-                });
+                sandbox.discard().into_iter().for_each(RunCgroup::remove);
                 return Err(e);
             }
             match sandbox.run(&job) {

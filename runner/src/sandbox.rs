@@ -6,14 +6,15 @@
 //! | user, PID, network, IPC, UTS, cgroup namespaces | `--unshare-all --unshare-user` | signals to Kennel, sockets to its ports, its SysV semaphore |
 //! | no nested user namespaces | `--disable-userns` | regaining privileges inside |
 //! | a new root with only `/usr` (read-only), a few `/etc` files, fresh `/proc` `/dev`, itself read-only | `--ro-bind /usr` … `--remount-ro /` | reading the runtime directory, the segment, `/etc/shadow`, home directories; writing anywhere but `/work` and `/tmp` |
-//! | private size-bounded tmpfs `/work`, `/tmp` and `/dev/shm`; `/dev` itself read-only | `--size N --tmpfs`, `--remount-ro /dev` | filling the host's disk or memory; leftovers (they vanish with the namespace); a `/dev/shm` shared between runs |
+//! | per run: fresh PID, mount, IPC namespaces and size-bounded tmpfs `/work`, `/tmp`, `/dev/shm` (`fresh.rs`); `/dev` itself read-only | `--cap-add CAP_SYS_ADMIN` for `kennel-run`'s zygote, `--remount-ro /dev` | filling the host's disk or memory; leftovers for the next run (they vanish with the run's namespaces) |
 //! | its own session | `--new-session` | TIOCSTI into a terminal |
 //! | tied to the worker | `--die-with-parent` | outliving a worker that dies |
 //! | `kennel-run` as PID 1 | `--as-pid-1` | killing the measuring init; anything outliving the run |
 //!
-//! The sandbox is made before its run exists (`pool.rs`): bwrap gets two descriptors, the
-//! control socket (3) the run will arrive on (`standby.rs`) and `kennel-run` itself (6), bound
-//! read-only at `/kennel-run`. The run's own flags (`job_args`) and descriptors come later.
+//! The sandbox is made before its runs exist and kept for run after run (`pool.rs`): bwrap
+//! gets two descriptors, the control socket (3) the runs arrive on (`standby.rs`) and
+//! `kennel-run` itself (6), bound read-only at `/kennel-run`. Each run's own flags
+//! (`job_args`) and descriptors come later.
 
 use crate::limits::Limits;
 
@@ -99,6 +100,10 @@ pub fn standby_args(shape: Shape, etc: &[String], warm: bool) -> Vec<String> {
         "--die-with-parent",
         "--new-session",
         "--as-pid-1",
+        // Kept by kennel-run only to give each run fresh namespaces and mounts; every run's
+        // init drops it before anything of the run executes (`standby.rs`).
+        "--cap-add",
+        "CAP_SYS_ADMIN",
         "--hostname",
         "kennel",
     ]
@@ -106,26 +111,16 @@ pub fn standby_args(shape: Shape, etc: &[String], warm: bool) -> Vec<String> {
     .map(String::from)
     .collect();
     a.extend(system_view(etc));
-    let tmpfs = (2 * shape.file_size).to_string();
-    let shm = shape.file_size.to_string();
+    // The run's own /work, /tmp and /dev/shm are mounted by its init (`fresh.rs`); these
+    // are only the mount points.
     a.extend(
         [
-            "--size",
-            &tmpfs,
-            "--tmpfs",
+            "--dir",
             "/tmp",
-            "--size",
-            &tmpfs,
-            "--tmpfs",
+            "--dir",
             "/work",
-            "--size",
-            &shm,
-            "--tmpfs",
-            "/dev/shm",
             "--remount-ro",
             "/dev",
-            "--dir",
-            "/work/out",
             "--chdir",
             "/work",
             "--clearenv",
@@ -168,6 +163,10 @@ pub fn standby_args(shape: Shape, etc: &[String], warm: bool) -> Vec<String> {
         HELPER_PATH.into(),
         "--control-fd".into(),
         FD_CONTROL.to_string(),
+        "--tmp-size".into(),
+        (2 * shape.file_size).to_string(),
+        "--shm-size".into(),
+        shape.file_size.to_string(),
     ]);
     a
 }
@@ -252,9 +251,9 @@ mod tests {
             "--as-pid-1",
             "--ro-bind /usr /usr",
             "--ro-bind-fd 7 /warm --remount-ro / /kennel-run --control-fd 3",
-            "--tmpfs /tmp",
-            "--tmpfs /work",
-            "--size 16777216 --tmpfs /dev/shm --remount-ro /dev",
+            "--cap-add CAP_SYS_ADMIN",
+            "--dir /tmp --dir /work --remount-ro /dev",
+            "--tmp-size 33554432 --shm-size 16777216",
             "--clearenv",
             "--budget-cpu-ms 1000 --budget-memory-kib 262144",
             "--cpu-s 1 ",

@@ -1,8 +1,19 @@
-//! `kennel-run` in standby: a sandbox is made before its run exists (`pool.rs`), so the
-//! namespaces, the mounts, the cgroup and the unprivileged user cost nothing on the request
-//! path. Inside it, `kennel-run` prepares what it can (no dumping, the filter assembled), says
-//! it is ready with one byte on its control socket, and waits for exactly one message: the
-//! run's flags (`helper::Job`, NUL-separated) with its descriptors, in this order:
+//! `kennel-run` in standby: a sandbox made in advance and kept for many runs, one after the
+//! other (`pool.rs`), so the user namespace, the read-only system view, the empty network
+//! namespace and the unprivileged user cost nothing on the request path. `kennel-run` is the
+//! sandbox's first process (the *zygote*); for each run it forks the run's init straight into
+//! fresh PID, mount and IPC namespaces, which mounts fresh filesystems (`fresh.rs`), gives up
+//! its capabilities and takes exactly one run. On the control socket:
+//!
+//! | from | message | meaning |
+//! |---|---|---|
+//! | zygote | `R` | the sandbox is up |
+//! | worker | `N` | make the next run's init (only once the previous one is gone) |
+//! | run init | `P` + its pidfd | mounted; put me in the run's cgroup, then send the run |
+//! | worker | the run's flags (`helper::Job`, NUL-separated) + its descriptors | the run |
+//! | run init | `D` | every process of the run reaped, the facts written |
+//!
+//! The run's descriptors, in this order:
 //!
 //! | # | descriptor |
 //! |---|---|
@@ -11,50 +22,76 @@
 //! | 4 | where the facts line goes |
 //! | 5 | where the packed output goes (a compile only) |
 //!
-//! One run per sandbox, never two: when the run ends `kennel-run` exits, and with it, as PID 1,
-//! the PID namespace, its tmpfs mounts and everything the program left. A worker that lets a
-//! sandbox go unused closes the socket: `kennel-run` reads the end of the stream and exits.
+//! Nothing passes from one run to the next: when a run's init exits the kernel kills whatever
+//! is left in its PID namespace, and its mounts and IPC objects go with its namespaces; the
+//! zygote holds none of the run's descriptors and never runs submitted code. Two runs never
+//! share the sandbox at once (they would share its network namespace): the worker asks for
+//! the next init only after the last one is gone. A worker that lets a sandbox go closes the
+//! socket: the zygote (or a waiting init) reads the end of the stream and exits.
 
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::OwnedFd;
 
 use clap::Parser;
+use nix::sched::CloneFlags;
 
 use crate::facts::Report;
+use crate::fresh::Sizes;
 use crate::helper::{supervise, Job, JobFiles};
 
-/// `kennel-run`'s command line: only its control socket. The run itself arrives on it.
+/// `kennel-run`'s command line: its control socket and the sizes of each run's tmpfs mounts.
+/// The runs themselves arrive on the socket.
 #[derive(Debug, Parser)]
 #[command(
     next_line_help = true,
     name = "kennel-run",
-    about = "Kennel's sandbox init: waits in a sandbox made in advance for one run on its \
-             control socket (started by a worker through bwrap; see `kennel_runner::standby`)"
+    about = "Kennel's sandbox zygote: waits in a sandbox made in advance for runs on its \
+             control socket, each in fresh PID, mount and IPC namespaces (started by a worker \
+             through bwrap; see `kennel_runner::standby`)"
 )]
 pub struct Args {
-    /// The socket the run arrives on: its flags (`Job`) and its descriptors.
+    /// The socket the runs arrive on: their flags (`Job`) and their descriptors.
     #[arg(long)]
     pub control_fd: i32,
+    /// The size of each run's `/work` and `/tmp`, in bytes.
+    #[arg(long)]
+    pub tmp_size: u64,
+    /// The size of each run's `/dev/shm`, in bytes.
+    #[arg(long)]
+    pub shm_size: u64,
 }
 
 /// The binary's body.
 pub fn main_with(args: Args) -> i32 {
-    serve(args.control_fd)
+    serve(&args)
 }
 
 /// The largest job message: the flags and the program's arguments (a submission's arguments
 /// are bounded far below this).
 pub const MAX_JOB: usize = 256 * 1024;
 
-/// The byte that says "ready".
+/// The byte that says "the sandbox is up".
 pub const READY: &[u8] = b"R";
+
+/// The byte that asks for the next run's init.
+pub const NEXT: &[u8] = b"N";
+
+/// The byte (with a pidfd) that says "the run's init is ready to be placed".
+pub const PLACE: &[u8] = b"P";
 
 /// The byte that says "the run is over".
 pub const DONE: &[u8] = b"D";
 
-/// Waits for the one run on `control_fd` and runs it; the process's exit code.
-pub fn serve(control_fd: i32) -> i32 {
-    let ctl = match kennel_common::sys::inherited_fd(control_fd) {
+/// The namespaces each run gets fresh.
+fn run_namespaces() -> CloneFlags {
+    CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC
+}
+
+/// The zygote: says it is ready, then makes one run's init per `N`, waiting for each to end
+/// before it reads the next request. The process's exit code.
+pub fn serve(args: &Args) -> i32 {
+    let ctl = match kennel_common::sys::inherited_fd(args.control_fd) {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("kennel-run: control descriptor: {e}");
@@ -63,12 +100,75 @@ pub fn serve(control_fd: i32) -> i32 {
     };
     let _ = nix::sys::prctl::set_dumpable(false);
     let filter = crate::seccomp::program();
+    let sizes = Sizes {
+        tmp: args.tmp_size,
+        shm: args.shm_size,
+    };
     if let Err(e) = kennel_common::sys::send_with_fds(&ctl, READY, &[]) {
         eprintln!("kennel-run: saying ready: {e}");
         return 122;
     }
+    loop {
+        let mut buf = [0u8; 8];
+        match kennel_common::sys::recv_with_fds(&ctl, &mut buf) {
+            Ok((0, fds)) if fds.is_empty() => return 0, // let go
+            Ok((n, fds)) if &buf[..n] == NEXT && fds.is_empty() => {}
+            Ok(_) => {
+                eprintln!("kennel-run: an unexpected message on the control socket");
+                return 125;
+            }
+            Err(e) => {
+                eprintln!("kennel-run: reading the control socket: {e}");
+                return 123;
+            }
+        }
+        match kennel_common::sys::fork_into_namespaces(run_namespaces()) {
+            Ok(kennel_common::sys::Forked::Child) => {
+                std::process::exit(run_init(&ctl, sizes, &filter));
+            }
+            Ok(kennel_common::sys::Forked::Parent(pid)) => reap(pid),
+            Err(e) => {
+                eprintln!("kennel-run: forking the run's init: {e}");
+                return 126;
+            }
+        }
+    }
+}
+
+/// Waits for the run's init (and with it its whole PID namespace) to be gone.
+fn reap(pid: i32) {
+    let pid = nix::unistd::Pid::from_raw(pid);
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// The run's init, PID 1 of its fresh namespaces: mounts the run's filesystems, asks to be
+/// placed in the run's cgroup, takes the run, gives up its capabilities and supervises it.
+fn run_init(ctl: &OwnedFd, sizes: Sizes, filter: &[kennel_common::sys::BpfInsn]) -> i32 {
+    // Dies with the zygote (the sandbox ending while this waits for its run).
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    if let Err(e) = crate::fresh::mount_all(sizes) {
+        eprintln!("kennel-run: the run's filesystems: {e}");
+        return 130;
+    }
+    let me = match kennel_common::sys::pidfd_open(1) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("kennel-run: a pidfd for the run's init: {e}");
+            return 131;
+        }
+    };
+    if let Err(e) = kennel_common::sys::send_with_fds(ctl, PLACE, &[&me]) {
+        eprintln!("kennel-run: asking to be placed: {e}");
+        return 122;
+    }
+    drop(me);
     let mut buf = vec![0u8; MAX_JOB];
-    let (n, fds) = match kennel_common::sys::recv_with_fds(&ctl, &mut buf) {
+    let (n, fds) = match kennel_common::sys::recv_with_fds(ctl, &mut buf) {
         Ok(got) => got,
         Err(e) => {
             eprintln!("kennel-run: receiving the run: {e}");
@@ -82,9 +182,10 @@ pub fn serve(control_fd: i32) -> i32 {
         eprintln!("kennel-run: a run without its descriptors");
         return 124;
     };
-    let report = match parse_job(&buf[..n]) {
-        Ok(job) => supervise(&job, files.job, &filter),
-        Err(e) => Report::NotStarted(format!("the run's flags: {e}")),
+    let job = parse_job(&buf[..n]).map_err(|e| format!("the run's flags: {e}"));
+    let report = match job.and_then(|job| isolate().map(|()| job)) {
+        Ok(job) => supervise(&job, files.job, filter),
+        Err(e) => Report::NotStarted(e),
     };
     let code = match files.facts.write_all(report.encode().as_bytes()) {
         Ok(()) => 0,
@@ -93,14 +194,22 @@ pub fn serve(control_fd: i32) -> i32 {
             121
         }
     };
-    say_done(&ctl);
+    say_done(ctl);
     code
+}
+
+/// Once placed in the run's cgroup: a cgroup namespace rooted there (the run sees its own
+/// cgroup as `/`), then no capability left.
+fn isolate() -> Result<(), String> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| format!("a cgroup namespace: {e}"))?;
+    kennel_common::sys::drop_all_capabilities().map_err(|e| format!("dropping capabilities: {e}"))
 }
 
 /// Tells the worker the run is over (every process reaped, the facts written), so it answers
 /// without waiting for the namespaces' teardown. Our own stdout and stderr (the run's pipes)
 /// (and stdin) are closed first, so the worker has read all there is.
-fn say_done(ctl: &std::os::fd::OwnedFd) {
+fn say_done(ctl: &OwnedFd) {
     if let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -89,7 +89,7 @@ fn build(maker: &Maker, a: &Artifact, running: &dyn Fn(Option<u32>)) -> Result<V
     let ran = sandbox.run(&job);
     running(None);
     let (out, left) = ran.map_err(|e| format!("{e:?}"))?;
-    left.finish();
+    left.finish(false);
     match &out.report {
         Some(Report::Ran(f)) if f.exit == Some(0) => {}
         other => {

@@ -14,18 +14,59 @@ fn accepted(v: &Value) -> bool {
     v["verdict"] == "accepted"
 }
 
-/// Leaves a mark everywhere a run can write and a process that would outlive it, and reports
-/// what an earlier run left.
+/// Leaves a mark everywhere a run can write or keep something (files, System V and POSIX IPC,
+/// a listening socket on the loopback and an abstract one, a process meant to outlive the
+/// run), reports what an earlier run left, and names its network namespace (the one thing
+/// a sandbox's runs share, one after the other).
 const MARK: &str = r#"
+#include <fcntl.h>
+#include <mqueue.h>
+#include <netinet/in.h>
 #include <stdio.h>
-#include <unistd.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 static int seen(const char *p) { struct stat s; return stat(p, &s) == 0; }
+static struct sockaddr_un abstract(void) {
+    struct sockaddr_un a = {0}; a.sun_family = AF_UNIX; memcpy(a.sun_path, "\0kennel-mark", 12); return a;
+}
+static struct sockaddr_in loopback(void) {
+    struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(4777);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); return a;
+}
 int main(void) {
-    printf("work %d tmp %d shm %d\n", seen("/work/mark"), seen("/tmp/mark"), seen("/dev/shm/mark"));
+    int u = socket(AF_UNIX, SOCK_STREAM, 0), t = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_un ua = abstract(); struct sockaddr_in ta = loopback();
+    int unix_up = connect(u, (struct sockaddr *)&ua, sizeof(sa_family_t) + 12) == 0;
+    int tcp_up = connect(t, (struct sockaddr *)&ta, sizeof ta) == 0;
+    close(u); close(t);
+    printf("work %d tmp %d shm %d sysv %d mq %d unix %d tcp %d\n", seen("/work/mark"),
+           seen("/tmp/mark"), seen("/dev/shm/mark"), shmget(4777, 0, 0) >= 0,
+           mq_open("/kennel-mark", O_RDONLY) >= 0, unix_up, tcp_up);
+    char net[64] = {0};
+    readlink("/proc/self/ns/net", net, sizeof net - 1);
+    printf("%s\n", net);
     const char *paths[] = {"/work/mark", "/tmp/mark", "/dev/shm/mark"};
     for (int i = 0; i < 3; i++) { FILE *f = fopen(paths[i], "w"); if (f) fclose(f); }
-    if (fork() == 0) { setsid(); if (fork() == 0) { sleep(60); } _exit(0); }
+    shmget(4777, 4096, IPC_CREAT | 0600);
+    struct mq_attr q = {0}; q.mq_maxmsg = 1; q.mq_msgsize = 16;
+    mq_open("/kennel-mark", O_CREAT | O_RDWR, 0600, &q);
+    fflush(stdout);
+    if (fork() == 0) {
+        setsid();
+        if (fork() == 0) {
+            u = socket(AF_UNIX, SOCK_STREAM, 0); t = socket(AF_INET, SOCK_STREAM, 0);
+            bind(u, (struct sockaddr *)&ua, sizeof(sa_family_t) + 12); listen(u, 1);
+            int one = 1; setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            bind(t, (struct sockaddr *)&ta, sizeof ta); listen(t, 1);
+            sleep(60);
+        }
+        _exit(0);
+    }
     return 0;
 }
 "#;
@@ -34,17 +75,30 @@ int main(void) {
 fn sandbox_a_sandbox_serves_one_run_and_the_next_sees_nothing_of_it() {
     for who in everyone() {
         let inst = start("one-run", who, 1, &[], None);
-        // More runs than the pool holds: both the pool's sandboxes and ones made on demand.
-        for k in 0..6 {
+        // More runs than the pool holds: both the pool's sandboxes, kept for run after run,
+        // and ones made on demand.
+        let mut networks = std::collections::HashSet::new();
+        let runs = 8;
+        for k in 0..runs {
             let (v, _) = run_json(&inst, "mark.c", MARK, &[]);
             assert!(accepted(&v), "as {}: {v}", who.name());
+            let out = v["stdout"].as_str().unwrap_or("");
+            let (marks, net) = out.split_once('\n').unwrap_or((out, ""));
             assert_eq!(
-                v["stdout"].as_str().unwrap_or(""),
-                "work 0 tmp 0 shm 0\n",
+                marks,
+                "work 0 tmp 0 shm 0 sysv 0 mq 0 unix 0 tcp 0",
                 "as {}, run {k}: a mark of an earlier run",
                 who.name()
             );
+            assert!(net.starts_with("net:["), "as {}: {out:?}", who.name());
+            networks.insert(net.to_string());
         }
+        // The point of the test: runs did share sandboxes (their network namespace).
+        assert!(
+            networks.len() < runs,
+            "as {}: every run had a sandbox of its own, none was kept: {networks:?}",
+            who.name()
+        );
         let w = &status_as(&inst, who)["workers"][0];
         assert_eq!(w["state"], "idle", "as {}: {w}", who.name());
     }

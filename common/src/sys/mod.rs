@@ -1,7 +1,8 @@
 //! The only module of Kennel that uses `unsafe`: the shared-memory mapping and the System V
 //! semaphore calls, each wrapped in a small safe function; `process` holds the few process
 //! calls of the program runner (pre-exec setup, pidfd, inherited descriptors), `fdpass`
-//! descriptors handed to a sandbox made in advance.
+//! descriptors handed to a sandbox made in advance, `namespaces` the fork into a run's fresh
+//! namespaces and the dropping of capabilities.
 //!
 //! Everything above this module is safe Rust. The promises that make it so are written next to
 //! each block as `// SAFETY:` comments; there are few of them, on purpose, so that a reader can
@@ -21,8 +22,10 @@ use nix::sys::mman::{mmap, munmap, MapFlags, ProtFlags};
 use crate::layout::{Header, Record};
 
 mod fdpass;
+mod namespaces;
 mod process;
 pub use fdpass::{recv_with_fds, send_with_fds, MAX_FDS as MAX_PASSED_FDS};
+pub use namespaces::{drop_all_capabilities, fork_into_namespaces, pidfd_pid, Forked};
 pub use process::{
     cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_kill, pidfd_open, prepare_child,
     BpfInsn, ChildSetup,
