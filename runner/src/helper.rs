@@ -22,10 +22,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use clap::Parser;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::resource::{getrusage, setrlimit, Resource, UsageWho};
+use nix::sys::signal::SigSet;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use std::os::fd::AsFd;
 
 use crate::archive;
 use crate::budget::Budget;
@@ -105,25 +109,12 @@ pub(crate) fn supervise(
         Err(e) => return Report::NotStarted(format!("starting {}: {e}", args.command[0])),
     };
     let main = Pid::from_raw(child.id() as i32);
-    let watch = crate::watch::Watch::start(Budget {
+    let mut watch = crate::watch::Watch::start(Budget {
         cpu_ms: (args.budget_cpu_ms > 0).then_some(args.budget_cpu_ms),
         memory_kib: (args.budget_memory_kib > 0).then_some(args.budget_memory_kib),
     });
     let mut facts = Facts::default();
-    loop {
-        match waitpid(None, None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == main => {
-                facts.exit = Some(code);
-                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-            }
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => {
-                facts.signal = Some(sig as i32);
-                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => break, // ECHILD: everyone is reaped
-        }
-    }
+    reap_all(main, &mut watch, &mut facts);
     (facts.over, facts.peak_kib) = watch.stop();
     if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
         facts.cpu_us = crate::watch::reaped_cpu_us(&usage);
@@ -137,6 +128,49 @@ pub(crate) fn supervise(
         }
     }
     Report::Ran(facts)
+}
+
+/// Reaps every process of the namespace (orphans come to us, its init) until none is left,
+/// keeping the budget between reaps; when the program itself ends, kills the rest. SIGCHLD is
+/// blocked and read from a signalfd (after the program started: it must not inherit the
+/// mask), so one `poll` waits for a child or for the next sample, whichever comes first.
+fn reap_all(main: Pid, watch: &mut crate::watch::Watch, facts: &mut Facts) {
+    let mut chld = SigSet::empty();
+    chld.add(Signal::SIGCHLD);
+    let fd = chld
+        .thread_block()
+        .ok()
+        .and_then(|()| SignalFd::with_flags(&chld, SfdFlags::SFD_NONBLOCK).ok());
+    loop {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(WaitStatus::Exited(pid, code)) if pid == main => {
+                    facts.exit = Some(code);
+                    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == main => {
+                    facts.signal = Some(sig as i32);
+                    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+                }
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return, // ECHILD: everyone is reaped
+            }
+        }
+        watch.tick();
+        let ms = watch.due_in().as_millis().clamp(1, 1000) as u16;
+        match &fd {
+            Some(fd) => {
+                let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                if let Ok(1..) = poll(&mut p, PollTimeout::from(ms)) {
+                    while let Ok(Some(_)) = fd.read_signal() {}
+                }
+            }
+            // No signalfd (it cannot fail short of running out of descriptors): look again
+            // every millisecond rather than not keep the budget.
+            None => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
 }
 
 /// The size of the largest regular file under `roots` (symlinks not followed; at most 10,000

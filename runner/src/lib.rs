@@ -18,7 +18,7 @@
 //! | `sandbox` | bwrap's arguments: the sandbox as a list of named kernel features |
 //! | `seccomp` | the system-call filter bwrap installs |
 //! | `maker` | what making a sandbox takes: bwrap, `kennel-run`, cgroups, the warm directory |
-//! | `pool` | sandboxes made in advance, off the request path, and the thread that makes them |
+//! | `pool`, `refill` | sandboxes made in advance and kept, off the request path, and the threads that make and retire them |
 //! | `zygote` | a sandbox kept for many runs, and the next run's init made in it |
 //! | `prefork` | a sandbox ready for one run, and the run handed to it |
 //! | `fresh` | the run's own filesystems, mounted by its init |
@@ -61,6 +61,7 @@ mod plan;
 pub mod pool;
 pub mod prefork;
 pub mod program;
+mod refill;
 pub mod runner;
 pub mod sandbox;
 pub mod seccomp;

@@ -68,6 +68,16 @@ impl Runner {
         }
     }
 
+    /// Keeps up to `runs` sandboxes for runs when they come back from runs (a worker's
+    /// runs at once), so a burst wider than `--sandbox-pool` makes its extra sandboxes once,
+    /// not at every burst. None with `--sandbox-pool 0`.
+    pub fn with_capacity(mut self, runs: usize) -> Runner {
+        if self.opts.sandbox_pool > 0 {
+            self.pool.retain_up_to(runs);
+        }
+        self
+    }
+
     pub fn offers(&self, lang: Language) -> bool {
         let m = self.pool.maker();
         m.bwrap.is_some() && m.helper.is_file() && self.tools.offers(lang)
@@ -249,6 +259,7 @@ fn pool_kinds(opts: &RunnerOptions) -> Vec<Keep> {
             },
             limits: RunLimits::of(&run, 0),
             count: n,
+            retain: n,
         },
         Keep {
             shape: Shape {
@@ -256,6 +267,7 @@ fn pool_kinds(opts: &RunnerOptions) -> Vec<Keep> {
             },
             limits: RunLimits::of(&compile, 0),
             count: n.min(1),
+            retain: n.min(1),
         },
     ]
 }

@@ -108,6 +108,9 @@ pub fn serve(args: &Args) -> i32 {
         eprintln!("kennel-run: saying ready: {e}");
         return 122;
     }
+    // Allocated once, never touched here: each run's init writes only the pages it receives
+    // into (a fresh mapping per run would cost an mmap, faults and an munmap every time).
+    let mut job = vec![0u8; MAX_JOB];
     loop {
         let mut buf = [0u8; 8];
         match kennel_common::sys::recv_with_fds(&ctl, &mut buf) {
@@ -124,7 +127,7 @@ pub fn serve(args: &Args) -> i32 {
         }
         match kennel_common::sys::fork_into_namespaces(run_namespaces()) {
             Ok(kennel_common::sys::Forked::Child) => {
-                std::process::exit(run_init(&ctl, sizes, &filter));
+                std::process::exit(run_init(&ctl, sizes, &filter, &mut job));
             }
             Ok(kennel_common::sys::Forked::Parent(pid)) => reap(pid),
             Err(e) => {
@@ -148,7 +151,12 @@ fn reap(pid: i32) {
 
 /// The run's init, PID 1 of its fresh namespaces: mounts the run's filesystems, asks to be
 /// placed in the run's cgroup, takes the run, gives up its capabilities and supervises it.
-fn run_init(ctl: &OwnedFd, sizes: Sizes, filter: &[kennel_common::sys::BpfInsn]) -> i32 {
+fn run_init(
+    ctl: &OwnedFd,
+    sizes: Sizes,
+    filter: &[kennel_common::sys::BpfInsn],
+    buf: &mut [u8],
+) -> i32 {
     // Dies with the zygote (the sandbox ending while this waits for its run).
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     if let Err(e) = crate::fresh::mount_all(sizes) {
@@ -167,8 +175,7 @@ fn run_init(ctl: &OwnedFd, sizes: Sizes, filter: &[kennel_common::sys::BpfInsn])
         return 122;
     }
     drop(me);
-    let mut buf = vec![0u8; MAX_JOB];
-    let (n, fds) = match kennel_common::sys::recv_with_fds(ctl, &mut buf) {
+    let (n, fds) = match kennel_common::sys::recv_with_fds(ctl, buf) {
         Ok(got) => got,
         Err(e) => {
             eprintln!("kennel-run: receiving the run: {e}");

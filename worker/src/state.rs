@@ -30,7 +30,8 @@ impl Worker {
             settings.runner.clone(),
             helper_path(),
             &ctx.runtime.compile_cache_path(),
-        );
+        )
+        .with_capacity(settings.max_tasks as usize);
         Ok(Worker {
             ctx,
             settings,
