@@ -11,12 +11,13 @@ pub const ENV_LOG_FORMAT: &str = "KENNEL_LOG_FORMAT";
 
 /// Initialises `env_logger` with `name` (e.g. "worker 0") as the line prefix.
 pub fn init(name: &str) {
-    let name = name.to_string();
+    rename(name);
     let pid = std::process::id();
     let json = std::env::var(ENV_LOG_FORMAT).is_ok_and(|f| f == "json");
-    let slot: Option<u64> = name.strip_prefix("worker ").and_then(|k| k.parse().ok());
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format(move |buf, record| {
+            let name = NAME.lock().map(|n| n.clone()).unwrap_or_default();
+            let slot: Option<u64> = name.strip_prefix("worker ").and_then(|k| k.parse().ok());
             if json {
                 let line = serde_json::json!({
                     "time": buf.timestamp_millis().to_string(),
@@ -38,6 +39,16 @@ pub fn init(name: &str) {
             }
         })
         .try_init();
+}
+
+/// The process's name in its log lines.
+static NAME: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Changes the process's name in its log lines from now on (a standby worker taking a slot).
+pub fn rename(name: &str) {
+    if let Ok(mut n) = NAME.lock() {
+        *n = name.to_string();
+    }
 }
 
 /// Logs `message` at warning level under `key` at most once a second; the lines held back

@@ -128,6 +128,7 @@ fn every_command_line_round_trips_through_argv() {
         child: child_options(),
         slot: 3,
         port: 2300,
+        standby_fd: Some(7),
         options: worker_options(),
     });
     round_trip(&dispatcher::Args {

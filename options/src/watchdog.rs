@@ -72,6 +72,10 @@ option_group! {
         /// A FATAL child is tried again after this cool-down.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         [Live] pub fatal_cooldown: Duration,
+        /// Workers started in advance and waiting for a slot: a dead worker's slot goes to one
+        /// at once, so a restart costs no process start (0: every restart starts a process).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=4))]
+        [Live] pub standby_workers: u32,
         /// Time a child gets to exit after SIGTERM before SIGKILL.
         #[arg(long, default_value = "3s", value_parser = parse_duration)]
         [Live] pub grace: Duration,

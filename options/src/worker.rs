@@ -71,6 +71,11 @@ option_group! {
         /// TCP port to listen on (0 = any free port; the real one is published in the segment).
         #[arg(long)]
         [Child] pub port: u16,
+        /// Start as a standby worker: get ready, say so on this socket, and wait there for a
+        /// slot from the watchdog (its number, its port and its listening socket); `--slot`
+        /// and `--port` are then placeholders (`kennel_worker::standby`).
+        #[arg(long)]
+        [Child] pub standby_fd: Option<i32>,
         #[command(flatten)]
         [Child] pub options: WorkerOptions,
     }

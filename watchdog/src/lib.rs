@@ -33,6 +33,7 @@ mod reap;
 pub mod reload;
 pub mod scaler;
 pub mod settings;
+pub mod spare;
 pub mod spawn;
 pub mod supervisor;
 pub mod upkeep;

@@ -44,7 +44,7 @@ impl Listeners {
         })
     }
 
-    fn get(&self, id: RecordId) -> Result<&TcpListener> {
+    pub fn get(&self, id: RecordId) -> Result<&TcpListener> {
         self.by_record[id.index(self.workers)]
             .as_ref()
             .ok_or_else(|| Error::Invalid(format!("{id} has no listening socket (not enabled)")))

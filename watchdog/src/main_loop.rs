@@ -139,6 +139,9 @@ impl Loop<'_> {
         for notice in self.fifo().drain() {
             sup.on_notice(&notice);
         }
+        if stop.is_none() {
+            sup.tend_spares(now);
+        }
         if restored.is_some() {
             self.reopened = restored;
         }
@@ -228,6 +231,7 @@ fn report_up(instance: &Instance, took: Duration) {
 /// period; every child is reaped.
 pub fn stop_all(sup: &mut Supervisor, signals: &SignalFd) {
     sup.segment().header().stopping.store(1, SeqCst);
+    sup.discard_spares();
     stop_group(sup, signals, |id| id == RecordId::Gateway);
     stop_group(sup, signals, |id| id == RecordId::Dispatcher);
     stop_group(sup, signals, |id| matches!(id, RecordId::Worker(_)));

@@ -57,9 +57,10 @@ pub fn sweep(sup: &Supervisor) {
 
 /// Kills what dead children left behind and was re-parented to us.
 fn kill_adopted(sup: &Supervisor) {
-    let own: Vec<Pid> = sup
+    let mut own: Vec<Pid> = sup
         .ids()
         .filter_map(|id| sup.life(id).phase.pid())
         .collect();
+    own.extend(sup.spare_pids());
     crate::orphans::kill_adopted(&own);
 }

@@ -33,6 +33,8 @@ pub struct Settings {
     pub port: u16,
     pub worker_port_base: u16,
     pub poll_interval: Duration,
+    /// Workers waiting in advance for a slot (`--standby-workers`).
+    pub standby_workers: usize,
     pub report_every: Duration,
     pub hang_timeout: Duration,
     pub start_timeout: Duration,
@@ -129,6 +131,7 @@ impl Settings {
             port: a.port,
             worker_port_base: base,
             poll_interval: a.poll_interval,
+            standby_workers: a.standby_workers as usize,
             report_every: a.report_every,
             hang_timeout,
             start_timeout: a.start_timeout,

@@ -50,6 +50,7 @@ pub fn command(
                 child,
                 slot,
                 port,
+                standby_fd: None,
                 options: s.worker.clone(),
             };
             (WORKER_BIN, args.to_args())
@@ -67,6 +68,28 @@ pub fn command(
     };
     let mut cmd = Command::new(s.bin_dir.join(binary));
     cmd.args(argv)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    cmd
+}
+
+/// The command that starts a standby worker (`spare.rs`): the workers' flags, no slot yet
+/// (`--slot 0 --port 0` are placeholders), and the socket its slot will come on at `fd`.
+pub fn standby_command(s: &Settings, fd: i32) -> Command {
+    let args = worker::Args {
+        child: ChildOptions {
+            runtime: RuntimeOption::naming(&s.runtime),
+            shared: s.shared.clone(),
+            listen: ListenOption { listen_fd: None },
+        },
+        slot: 0,
+        port: 0,
+        standby_fd: Some(fd),
+        options: s.worker.clone(),
+    };
+    let mut cmd = Command::new(s.bin_dir.join(WORKER_BIN));
+    cmd.args(args.to_args())
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null());

@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 use crate::listeners::Listeners;
 use crate::machine::{self, Effect, Event, Life, Phase, Rules};
 use crate::settings::Settings;
+use crate::spare::Spares;
 use crate::spawn;
 
 mod published;
@@ -43,6 +44,8 @@ pub struct Supervisor<'a> {
     /// The pool size the scaler does not shrink below: `--min-workers`, or the last
     /// `kennelctl scale N`.
     pool_floor: usize,
+    /// Workers started in advance, waiting for a slot (`spare.rs`).
+    spares: Spares,
 }
 
 impl<'a> Supervisor<'a> {
@@ -79,6 +82,7 @@ impl<'a> Supervisor<'a> {
                 .collect(),
             listeners,
             pool_floor: settings.min_workers,
+            spares: Spares::default(),
         }
     }
 
@@ -90,6 +94,8 @@ impl<'a> Supervisor<'a> {
         self.rules.start_timeout = new.start_timeout;
         self.rules.grace = new.grace;
         self.settings = new;
+        // A standby was started with the old flags: replaced by new ones at the next turn.
+        self.spares.discard();
         if min_changed {
             self.set_pool(self.settings.min_workers, self.settings.min_workers);
         }
@@ -190,6 +196,12 @@ impl<'a> Supervisor<'a> {
             Err(e) => log::error!("{id}: could not reset its record before the start: {e}"),
         }
         let port = self.listeners.addr(id).port();
+        if let Some(pid) = self.take_standby(id, port) {
+            if let Ok(g) = self.segment.lock(WATCHDOG_GUARD_TIMEOUT) {
+                g.set_pid(id, pid.as_raw() as u32);
+            }
+            return Event::Spawned { pid };
+        }
         let spawned = self
             .listeners
             .inheritable(id, |fd| {
@@ -212,6 +224,40 @@ impl<'a> Supervisor<'a> {
                 Event::SpawnFailed
             }
         }
+    }
+
+    /// A worker slot's process from a ready standby worker, if there is one.
+    fn take_standby(&mut self, id: RecordId, port: u16) -> Option<Pid> {
+        let RecordId::Worker(slot) = id else {
+            return None;
+        };
+        let listener = self.listeners.get(id).ok()?;
+        let pid = self.spares.assign(slot, port, listener)?;
+        log::info!("{id}: given to standby worker {pid}");
+        Some(pid)
+    }
+
+    /// Starts the standby workers `--standby-workers` asks for, once no worker is starting
+    /// (a standby's start would compete with it for the CPU).
+    pub fn tend_spares(&mut self, now: Instant) {
+        let starting = self
+            .ids()
+            .any(|id| matches!(self.life(id).phase, Phase::Starting { .. }));
+        if !starting {
+            let s = &self.settings;
+            self.spares
+                .tend(s.standby_workers, now, |fd| spawn::standby_command(s, fd));
+        }
+    }
+
+    /// The standby workers' pids.
+    pub fn spare_pids(&self) -> Vec<Pid> {
+        self.spares.pids()
+    }
+
+    /// Ends the standby workers (the instance stops).
+    pub fn discard_spares(&mut self) {
+        self.spares.discard();
     }
 
     /// Where the gateway reaches the dispatcher: its socket's address, loopback when it is
@@ -278,6 +324,10 @@ impl<'a> Supervisor<'a> {
 
     /// A child was reaped.
     pub fn on_exit(&mut self, pid: Pid, exit: ExitCode) {
+        if self.spares.on_exit(pid, Instant::now()) {
+            log::debug!("reaped standby worker {pid} ({exit})");
+            return;
+        }
         let Some(id) = self.id_of_pid(pid) else {
             // An orphan a dead child left, adopted and killed by us (orphans.rs).
             log::debug!("reaped pid {pid} ({exit}), adopted from a dead child");

@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `settings` | the command line (`kennel_options::worker`) → validated settings |
 //! | `state` | `Worker`: its context, FIFOs, pong notices |
+//! | `standby` | a worker started in advance, waiting for the slot of a worker that dies |
 //! | `accept_pool` | `run(listener, worker, shutdown)`: `--max-tasks` + 2 threads blocking in `accept` |
 //! | `serve` | one client connection, from admission to the pong |
 //! | `session` | a built-in service's connection: message after message until the client ends it |
@@ -23,6 +24,7 @@ pub mod serve;
 pub mod services;
 pub mod session;
 pub mod settings;
+pub mod standby;
 pub mod state;
 pub mod wire;
 
@@ -37,6 +39,15 @@ use kennel_options::worker::Args;
 
 /// The binary's body: returns the process exit status.
 pub fn main_with(args: Args) -> i32 {
+    if let Some(fd) = args.standby_fd {
+        return match Settings::from_args(args) {
+            Ok(s) => standby::main(s, fd),
+            Err(e) => {
+                eprintln!("kennel-worker: {e}");
+                child::EXIT_START
+            }
+        };
+    }
     child::main_with(
         "kennel-worker",
         Settings::from_args(args),

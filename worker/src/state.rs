@@ -24,14 +24,25 @@ pub struct Worker {
 
 impl Worker {
     pub fn open(ctx: ChildContext, settings: Settings) -> Result<Worker> {
-        let notices = Fifo::open(&ctx.runtime.fifo_path(FifoName::Worker(settings.slot)))?;
-        let dispatcher = Fifo::open(&ctx.runtime.fifo_path(FifoName::Dispatcher))?;
-        let runner = Runner::new(
+        let runner = Worker::runner_for(&settings);
+        Worker::open_with(ctx, settings, runner)
+    }
+
+    /// The program runner these settings describe (a standby worker makes it before it has a
+    /// slot: nothing in it depends on the slot).
+    pub fn runner_for(settings: &Settings) -> Runner {
+        Runner::new(
             settings.runner.clone(),
             helper_path(),
-            &ctx.runtime.compile_cache_path(),
+            &settings.runtime.compile_cache_path(),
         )
-        .with_capacity(settings.max_tasks as usize);
+        .with_capacity(settings.max_tasks as usize)
+    }
+
+    /// A worker with its runner made already.
+    pub fn open_with(ctx: ChildContext, settings: Settings, runner: Runner) -> Result<Worker> {
+        let notices = Fifo::open(&ctx.runtime.fifo_path(FifoName::Worker(settings.slot)))?;
+        let dispatcher = Fifo::open(&ctx.runtime.fifo_path(FifoName::Dispatcher))?;
         Ok(Worker {
             ctx,
             settings,
