@@ -29,7 +29,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::archive;
 use crate::budget::Budget;
@@ -79,6 +79,7 @@ pub(crate) fn supervise(
     args: &Job,
     files: JobFiles,
     filter: &[kennel_common::sys::BpfInsn],
+    worker: BorrowedFd<'_>,
 ) -> Report {
     let _ = nix::sys::prctl::set_dumpable(false);
     // The signal mask survives fork and exec: a worker blocks the signals it reads from its
@@ -114,7 +115,7 @@ pub(crate) fn supervise(
         memory_kib: (args.budget_memory_kib > 0).then_some(args.budget_memory_kib),
     });
     let mut facts = Facts::default();
-    reap_all(main, &mut watch, &mut facts);
+    reap_all(main, &mut watch, &mut facts, worker);
     (facts.over, facts.peak_kib) = watch.stop();
     if let Ok(usage) = getrusage(UsageWho::RUSAGE_CHILDREN) {
         facts.cpu_us = crate::watch::reaped_cpu_us(&usage);
@@ -131,12 +132,14 @@ pub(crate) fn supervise(
 }
 
 /// Reaps every process of the namespace (orphans come to us, its init) until none is left,
-/// keeping the budget between reaps; when the program itself ends, kills the rest. SIGCHLD is
-/// blocked and read from a signalfd (after the program started: it must not inherit the
-/// mask), so one `poll` waits for a child or for the next sample, whichever comes first.
-fn reap_all(main: Pid, watch: &mut crate::watch::Watch, facts: &mut Facts) {
+/// keeping the budget between reaps; when the program itself ends, or the worker is gone
+/// (its end of the control socket `worker` closed), kills the rest. SIGCHLD is blocked and
+/// read from a signalfd (after the program started: it must not inherit the mask), so one
+/// `poll` waits for a child, the worker's end or the next sample, whichever comes first.
+fn reap_all(main: Pid, watch: &mut crate::watch::Watch, facts: &mut Facts, worker: BorrowedFd<'_>) {
     let mut chld = SigSet::empty();
     chld.add(Signal::SIGCHLD);
+    let mut gone = false;
     let fd = chld
         .thread_block()
         .ok()
@@ -161,9 +164,22 @@ fn reap_all(main: Pid, watch: &mut crate::watch::Watch, facts: &mut Facts) {
         let ms = watch.due_in().as_millis().clamp(1, 1000) as u16;
         match &fd {
             Some(fd) => {
-                let mut p = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                // The worker's end is watched until it closes (then it would wake us at once).
+                let mut p = vec![PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                if !gone {
+                    p.push(PollFd::new(worker, PollFlags::empty()));
+                }
                 if let Ok(1..) = poll(&mut p, PollTimeout::from(ms)) {
                     while let Ok(Some(_)) = fd.read_signal() {}
+                }
+                let hangup = PollFlags::POLLHUP | PollFlags::POLLERR;
+                if p.get(1)
+                    .and_then(|w| w.revents())
+                    .is_some_and(|r| r.intersects(hangup))
+                {
+                    // Nobody to answer: the run ends now, not at its own limits.
+                    gone = true;
+                    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
                 }
             }
             // No signalfd (it cannot fail short of running out of descriptors): look again

@@ -8,7 +8,7 @@
 //! | a new root with only `/usr` (read-only), a few `/etc` files, fresh `/proc` `/dev`, itself read-only | `--ro-bind /usr` … `--remount-ro /` | reading the runtime directory, the segment, `/etc/shadow`, home directories; writing anywhere but `/work` and `/tmp` |
 //! | per run: fresh PID, mount, IPC namespaces and size-bounded tmpfs `/work`, `/tmp`, `/dev/shm` (`fresh.rs`); `/dev` itself read-only | `--cap-add CAP_SYS_ADMIN` for `kennel-run`'s zygote, `--remount-ro /dev` | filling the host's disk or memory; leftovers for the next run (they vanish with the run's namespaces) |
 //! | its own session | `--new-session` | TIOCSTI into a terminal |
-//! | tied to the worker | `--die-with-parent` | outliving a worker that dies |
+//! | tied to the worker's control socket | `kennel-run` exits at its end (`standby.rs`) | outliving a worker that dies |
 //! | `kennel-run` as PID 1 | `--as-pid-1` | killing the measuring init; anything outliving the run |
 //!
 //! The sandbox is made before its runs exist and kept for run after run (`pool.rs`): bwrap
@@ -97,7 +97,10 @@ pub fn standby_args(shape: Shape, etc: &[String], warm: bool) -> Vec<String> {
         "--unshare-all",
         "--unshare-user",
         "--disable-userns",
-        "--die-with-parent",
+        // Not --die-with-parent: a sandbox ends when its worker's end of the control socket
+        // closes, the last step of the worker's exit (`standby.rs`); a death signal at the
+        // exit of the worker's thread that made it would run the teardown of every sandbox
+        // before the worker's own death is even reported, delaying its restart.
         "--new-session",
         "--as-pid-1",
         // Kept by kennel-run only to give each run fresh namespaces and mounts; every run's
@@ -246,7 +249,6 @@ mod tests {
         let a = a.join(" ");
         for feature in [
             "--unshare-all --unshare-user --disable-userns",
-            "--die-with-parent",
             "--new-session",
             "--as-pid-1",
             "--ro-bind /usr /usr",

@@ -31,7 +31,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use clap::Parser;
 use nix::sched::CloneFlags;
@@ -99,6 +99,12 @@ pub fn serve(args: &Args) -> i32 {
         }
     };
     let _ = nix::sys::prctl::set_dumpable(false);
+    // Waiting is all a sandbox between runs does, and waking (at its worker's death, its
+    // control socket's end) must not preempt anyone: the dying worker's last steps and its
+    // restart come first. A run's init goes back to the normal policy before the run.
+    if let Err(e) = kennel_common::sys::set_batch_scheduling(true) {
+        eprintln!("kennel-run: SCHED_BATCH: {e}");
+    }
     let filter = crate::seccomp::program();
     let sizes = Sizes {
         tmp: args.tmp_size,
@@ -191,7 +197,7 @@ fn run_init(
     };
     let job = parse_job(&buf[..n]).map_err(|e| format!("the run's flags: {e}"));
     let report = match job.and_then(|job| isolate().map(|()| job)) {
-        Ok(job) => supervise(&job, files.job, filter),
+        Ok(job) => supervise(&job, files.job, filter, ctl.as_fd()),
         Err(e) => Report::NotStarted(e),
     };
     let code = match files.facts.write_all(report.encode().as_bytes()) {
@@ -205,9 +211,12 @@ fn run_init(
     code
 }
 
-/// Once placed in the run's cgroup: a cgroup namespace rooted there (the run sees its own
-/// cgroup as `/`), then no capability left.
+/// Once placed in the run's cgroup and given its run: the normal scheduling policy again, a
+/// cgroup namespace rooted at its cgroup (the run sees its own cgroup as `/`), then no
+/// capability left.
 fn isolate() -> Result<(), String> {
+    kennel_common::sys::set_batch_scheduling(false)
+        .map_err(|e| format!("the normal scheduling policy: {e}"))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .map_err(|e| format!("a cgroup namespace: {e}"))?;
     kennel_common::sys::drop_all_capabilities().map_err(|e| format!("dropping capabilities: {e}"))

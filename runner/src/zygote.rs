@@ -50,9 +50,9 @@ pub struct Zygote {
 }
 
 impl Zygote {
-    /// Starts bwrap and waits until the zygote inside says it is ready. The sandbox dies with
-    /// the thread that made it (`PR_SET_PDEATHSIG`): make it on a thread that lives as long
-    /// as the sandbox may. On failure, the cgroup comes back with the reason.
+    /// Starts bwrap and waits until the zygote inside says it is ready. The sandbox ends when
+    /// our end of its control socket closes (this `Zygote` dropped, or the worker's exit).
+    /// On failure, the cgroup comes back with the reason.
     #[allow(clippy::type_complexity)]
     pub fn make(
         mut recipe: Recipe<'_>,
@@ -101,7 +101,9 @@ impl Zygote {
                 fds,
                 cgroup_procs: procs,
                 drop_to: recipe.drop_to,
-                parent_death: Some(nix::sys::signal::Signal::SIGKILL),
+                // The sandbox ends with its control socket, not with this thread (see
+                // `sandbox::standby_args`).
+                parent_death: None,
             },
         )?;
         let mut child = cmd.spawn()?;

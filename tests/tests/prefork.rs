@@ -189,6 +189,70 @@ fn sandbox_a_sandbox_killed_while_it_waits_costs_a_run_nothing() {
     }
 }
 
+/// A worker killed while one of its sandboxes runs a program and the others wait: the run
+/// ends at once (its init sees the worker's end of the control socket close), and every
+/// sandbox of that worker is gone soon after, none left waiting for a worker that is no more.
+#[test]
+fn sandbox_a_run_and_the_sandboxes_end_with_their_worker() {
+    for who in everyone() {
+        let inst = start("end-with-worker", who, 1, &[], None);
+        let worker = status_as(&inst, who)["workers"][0]["pid"]
+            .as_i64()
+            .expect("a worker") as i32;
+        wait_for("sandboxes made in advance", Duration::from_secs(20), || {
+            !sandboxes_of(worker).is_empty()
+        });
+        let marker = format!("kennel-ends-{}-{}", std::process::id(), who.name());
+        let dir = kennel_tests::fresh_dir("ends-with-worker");
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = dir.join("sleep.py");
+        std::fs::write(&program, "import time\ntime.sleep(60)\n").unwrap();
+        let mut client = std::process::Command::new(kennel_tests::bin("kennel-client"))
+            .args(["--port", &inst.addr.port().to_string()])
+            .args(["run", "--wall-limit", "30s", "--arg", &marker])
+            .arg(&program)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("the program running", Duration::from_secs(20), || {
+            !processes_with(&marker).is_empty()
+        });
+        let sandboxes = sandboxes_of(worker);
+        // The client first: it would send the program again to the next worker.
+        let _ = client.kill();
+        let _ = client.wait();
+        kennel_tests::signal(worker, nix::sys::signal::Signal::SIGKILL);
+        wait_for("the run gone", Duration::from_secs(2), || {
+            processes_with(&marker).is_empty()
+        });
+        wait_for(
+            "the worker's sandboxes gone",
+            Duration::from_secs(5),
+            || {
+                sandboxes
+                    .iter()
+                    .all(|p| kennel_common::procfs::state(*p as u32).is_none_or(|s| s == 'Z'))
+            },
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// The processes whose command line holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        })
+        .collect()
+}
+
 /// Whether a `warm-*` directory under `base` holds `file`.
 fn built(base: &str, file: &str) -> bool {
     std::fs::read_dir(base)

@@ -28,7 +28,7 @@ pub use fdpass::{recv_with_fds, send_with_fds, MAX_FDS as MAX_PASSED_FDS};
 pub use namespaces::{drop_all_capabilities, fork_into_namespaces, pidfd_pid, Forked};
 pub use process::{
     cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_kill, pidfd_open, prepare_child,
-    BpfInsn, ChildSetup,
+    set_batch_scheduling, BpfInsn, ChildSetup,
 };
 
 /// Types whose every bit pattern is valid and whose fields are all atomics, so a reference to

@@ -187,6 +187,24 @@ pub fn pidfd_kill(pidfd: &OwnedFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Puts this thread (and what it forks later) under `SCHED_BATCH` (`batch`) or back under
+/// `SCHED_OTHER`, at the same nice value: a batch task never preempts another when it wakes.
+/// Both ways need no privilege.
+pub fn set_batch_scheduling(batch: bool) -> io::Result<()> {
+    let policy = if batch {
+        libc::SCHED_BATCH
+    } else {
+        libc::SCHED_OTHER
+    };
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler reads one sched_param, which lives across the call; pid 0 is
+    // the calling thread.
+    if unsafe { libc::sched_setscheduler(0, policy, &param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Takes ownership of descriptor `fd`, which this process's parent placed there for it
 /// (for `kennel-run`: the facts and archive descriptors). Fails if it is not open.
 pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
