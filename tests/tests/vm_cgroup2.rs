@@ -224,8 +224,8 @@ fn vm_cgroup2_limits_hold_as_root_and_as_a_delegated_user() {
     check(&results, "nobody", "cgroup v2 delegated: memory pids cpu");
     let cap = json(&results, "root", "cpu-max");
     assert_eq!(cap["verdict"], "accepted", "{cap}");
-    // The program's own CPU time over its 3 s busy loop (the run's wall time also holds the
-    // interpreter's start, reading files over 9p: time that is not CPU).
+    // The program's own CPU time over the last 3 s of its busy loop (the run's wall time also
+    // holds the interpreter's start, reading files over 9p: time that is not CPU).
     let share: f64 = cap["stdout"]
         .as_str()
         .and_then(|s| s.trim().strip_prefix("share "))
