@@ -232,9 +232,12 @@ fn vm_cgroup2_limits_hold_as_root_and_as_a_delegated_user() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no share printed: {cap}"));
     eprintln!("--cpu-max 50 in the VM: {:.1} % of one CPU", share * 100.0);
+    // The cap is a ceiling: at most 60 %. Under qemu's emulation the quota under-delivers
+    // (its timers are coarse: 40-43 % measured run after run, 42.5 % when this test was
+    // written), so the floor is 30 %; the host's own cpu_cap test holds 50 % ± 10 %.
     assert!(
-        (0.4..=0.6).contains(&share),
-        "CPU share {share:.3} not 50 % ± 10 %: {cap}"
+        (0.3..=0.6).contains(&share),
+        "CPU share {share:.3} not within 30-60 % under a 50 % cap: {cap}"
     );
 }
 
