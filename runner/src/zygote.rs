@@ -17,7 +17,6 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 
 use crate::cgroup::RunCgroup;
 use crate::sandbox::{Shape, FD_CONTROL, FD_HELPER, FD_WARM};
@@ -75,12 +74,7 @@ impl Zygote {
         cgroup: Option<&RunCgroup>,
         shape: Shape,
     ) -> std::io::Result<Zygote> {
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )?;
+        let (ours, theirs) = kennel_common::sys::seqpacket_pair()?;
         let helper = File::open(recipe.helper)?;
         let procs = match cgroup {
             Some(c) => c.procs_files()?,

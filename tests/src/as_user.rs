@@ -196,3 +196,22 @@ pub fn status_as(inst: &Instance, who: Who) -> serde_json::Value {
         )
     })
 }
+
+/// A Python program sleeping for a minute, sent to `inst` by a `kennel-client` in the
+/// background with `marker` as its argument (to find its processes by): the client and the
+/// program's directory (the caller removes it).
+pub fn start_sleeper(inst: &Instance, marker: &str) -> (std::process::Child, PathBuf) {
+    let dir = fresh_dir("sleeper");
+    std::fs::create_dir_all(&dir).expect("program dir");
+    let program = dir.join("sleep.py");
+    std::fs::write(&program, "import time\ntime.sleep(60)\n").expect("program file");
+    let client = Command::new(bin("kennel-client"))
+        .args(["--port", &inst.addr.port().to_string()])
+        .args(["run", "--wall-limit", "30s", "--arg", marker])
+        .arg(&program)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kennel-client starts");
+    (client, dir)
+}

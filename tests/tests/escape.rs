@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use kennel_tests::as_user::{everyone, run_json, start, status_as, Leaked, Who};
-use kennel_tests::{fresh_dir, wait_for};
+use kennel_tests::{fresh_dir, processes_with, wait_for};
 use serde_json::Value;
 
 fn verdict(v: &Value) -> (&str, &str) {
@@ -244,19 +244,7 @@ fn sandbox_no_sandbox_outlives_a_worker_killed_while_starting_it() {
             let marker = format!("kennel-orphan-{}-{delay_ms}", std::process::id());
             let status = || status_as(&inst, who);
             let worker = status()["workers"][0]["pid"].as_i64().unwrap() as i32;
-            let port = inst.addr.port().to_string();
-            let src = fresh_dir("orphan");
-            std::fs::create_dir_all(&src).unwrap();
-            let program = src.join("sleep.py");
-            std::fs::write(&program, "import time\ntime.sleep(30)\n").unwrap();
-            let mut client = std::process::Command::new(kennel_tests::bin("kennel-client"))
-                .args(["--port", &port])
-                .args(["run", "--wall-limit", "30s", "--arg", &marker])
-                .arg(&program)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
+            let (mut client, src) = kennel_tests::as_user::start_sleeper(&inst, &marker);
             wait_for("the worker busy", Duration::from_secs(10), || {
                 status()["workers"][0]["tasks"].as_u64() == Some(1)
             });
@@ -282,18 +270,6 @@ fn sandbox_no_sandbox_outlives_a_worker_killed_while_starting_it() {
             || bwrap_orphans().is_empty(),
         );
     }
-}
-
-fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
-        })
-        .collect()
 }
 
 /// Live `bwrap` processes whose parent is init: sandboxes that outlived their worker (a zombie

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use kennel_tests::as_user::{everyone, run_json, start, status_as, Who};
-use kennel_tests::wait_for;
+use kennel_tests::{processes_with, wait_for};
 use serde_json::Value;
 
 fn accepted(v: &Value) -> bool {
@@ -203,18 +203,7 @@ fn sandbox_a_run_and_the_sandboxes_end_with_their_worker() {
             !sandboxes_of(worker).is_empty()
         });
         let marker = format!("kennel-ends-{}-{}", std::process::id(), who.name());
-        let dir = kennel_tests::fresh_dir("ends-with-worker");
-        std::fs::create_dir_all(&dir).unwrap();
-        let program = dir.join("sleep.py");
-        std::fs::write(&program, "import time\ntime.sleep(60)\n").unwrap();
-        let mut client = std::process::Command::new(kennel_tests::bin("kennel-client"))
-            .args(["--port", &inst.addr.port().to_string()])
-            .args(["run", "--wall-limit", "30s", "--arg", &marker])
-            .arg(&program)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let (mut client, dir) = kennel_tests::as_user::start_sleeper(&inst, &marker);
         wait_for("the program running", Duration::from_secs(20), || {
             !processes_with(&marker).is_empty()
         });
@@ -237,20 +226,6 @@ fn sandbox_a_run_and_the_sandboxes_end_with_their_worker() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
-}
-
-/// The processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
-        })
-        .collect()
 }
 
 /// Whether a `warm-*` directory under `base` holds `file`.

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
-use nix::sys::socket::{socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::MsgFlags;
 use nix::unistd::Pid;
 
 /// The descriptor the standby's socket has in it.
@@ -116,12 +116,7 @@ impl Spares {
 
 /// Starts one standby with its end of a new socket pair at `STANDBY_FD`.
 fn start(command: &impl Fn(i32) -> Command) -> std::io::Result<Spare> {
-    let (ours, theirs) = socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )?;
+    let (ours, theirs) = kennel_common::sys::seqpacket_pair()?;
     let mut cmd = command(STANDBY_FD);
     kennel_common::sys::prepare_child(
         &mut cmd,

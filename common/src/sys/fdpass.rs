@@ -8,6 +8,18 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
+/// A connected pair of `SOCK_SEQPACKET` sockets, both close-on-exec: the channel to a process
+/// started with one end (a sandbox, a standby worker), messages whole or not at all.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
 /// At most this many descriptors travel in one message.
 pub const MAX_FDS: usize = 8;
 

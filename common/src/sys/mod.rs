@@ -24,7 +24,7 @@ use crate::layout::{Header, Record};
 mod fdpass;
 mod namespaces;
 mod process;
-pub use fdpass::{recv_with_fds, send_with_fds, MAX_FDS as MAX_PASSED_FDS};
+pub use fdpass::{recv_with_fds, send_with_fds, seqpacket_pair, MAX_FDS as MAX_PASSED_FDS};
 pub use namespaces::{drop_all_capabilities, fork_into_namespaces, pidfd_pid, Forked};
 pub use process::{
     cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_kill, pidfd_open, prepare_child,
