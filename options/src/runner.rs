@@ -66,8 +66,9 @@ option_group! {
         #[arg(long, default_value_t = 100)]
         [Child] pub cpu_max: u32,
         /// Sandboxes each worker keeps made in advance for runs with the default limits (and
-        /// one for compiles), so a run skips making its namespaces, mounts and cgroup; 0: each
-        /// run makes its own on the request path. Each costs two idle processes (~3 MiB).
+        /// one for compiles), kept for run after run (each run in fresh PID, mount and IPC
+        /// namespaces), so a run skips making its sandbox; 0: each run makes its own on the
+        /// request path. Each costs three idle processes (~6 MiB) and two cgroups.
         #[arg(long, default_value_t = 2)]
         [Child] pub sandbox_pool: u32,
         /// Toolchain files made once per machine and shared read-only with every compile:
