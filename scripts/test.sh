@@ -46,6 +46,11 @@ ipc_objects() {
   { ipcs -s 2>/dev/null | awk -v me="$(id -un)" '$3 == me {print "semaphore " $2}' || true; }
 }
 before=$(ipc_objects | sort)
+# Kennel's processes and sandboxes (pid and name), to find any a test leaves running.
+kennel_processes() {
+  ps -eo pid=,comm= | awk '$2 ~ /^(bwrap|kennel-run|kennel-worker|kennel-watchdog|kennel-dispatch|kennel-gateway)$/ {print $1, $2}'
+}
+procs_before=$(kennel_processes | sort)
 
 echo "== cargo test"
 # The program runner's tests (named sandbox_*) need bubblewrap and the toolchains. Present:
@@ -148,6 +153,22 @@ leaked=$(comm -13 <(echo "$before") <(ipc_objects | sort))
 if [ -n "$leaked" ]; then
   echo "left behind by the tests:"
   echo "$leaked"
+  exit 1
+fi
+echo "none"
+
+echo "== no Kennel process or sandbox left running by the tests"
+# A process dying as the last test ends gets 10 s to be gone.
+left=""
+for _ in $(seq 1 50); do
+  left=$(comm -13 <(echo "$procs_before") <(kennel_processes | sort))
+  [ -z "$left" ] && break
+  sleep 0.2
+done
+if [ -n "$left" ]; then
+  echo "left running by the tests (pid, name):"
+  echo "$left"
+  for p in $(echo "$left" | awk '{print $1}'); do ps -o pid=,ppid=,etime=,args= -p "$p" | cut -c1-200; done
   exit 1
 fi
 echo "none"
