@@ -61,16 +61,7 @@ pub fn main_with<S, T>(
         }
     };
     let p = placement(&settings);
-    crate::logging::init(&p.name);
-    // Only the listener was handed down on purpose: nothing else this process inherited may
-    // reach a process it starts (a worker's sandboxes above all).
-    if let Err(e) = crate::sys::cloexec_inherited(&p.listen_fd.into_iter().collect::<Vec<_>>()) {
-        log::warn!("cannot mark inherited descriptors close-on-exec: {e}");
-    }
-    if let Err(e) = crate::sys::exit_on_mapping_fault(&p.name) {
-        log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
-    }
-    let started = crate::shutdown::Shutdown::on_termination_signals()
+    let started = prepare_process(&p.name, &p.listen_fd.into_iter().collect::<Vec<_>>())
         .and_then(|shutdown| Ok((shutdown, ChildContext::start(p.runtime, p.id)?)));
     let (shutdown, ctx) = match started {
         Ok(pair) => pair,
@@ -105,6 +96,24 @@ pub fn main_with<S, T>(
             EXIT_START
         }
     }
+}
+
+/// What every child does first, under the log name `name`: its log, every inherited
+/// descriptor but `keep` close-on-exec (only what was handed down on purpose — a worker's
+/// listener, a standby's socket — is kept; nothing else may reach a process it starts, a
+/// worker's sandboxes above all), SIGBUS said rather than silent, the termination signals.
+pub fn prepare_process(
+    name: &str,
+    keep: &[std::os::fd::RawFd],
+) -> Result<crate::shutdown::Shutdown> {
+    crate::logging::init(name);
+    if let Err(e) = crate::sys::cloexec_inherited(keep) {
+        log::warn!("cannot mark inherited descriptors close-on-exec: {e}");
+    }
+    if let Err(e) = crate::sys::exit_on_mapping_fault(name) {
+        log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
+    }
+    crate::shutdown::Shutdown::on_termination_signals()
 }
 
 /// The exit status for the end of a child's main loop, logging an error.

@@ -99,9 +99,7 @@ impl Maker {
         let cgroup = match self.run_cgroup(limits) {
             Ok(c) => c.map(|c| (c, *limits)),
             Err(e) => {
-                if let Some(c) = zygote.discard() {
-                    c.remove();
-                }
+                zygote.end();
                 return Err(e);
             }
         };
@@ -110,9 +108,7 @@ impl Maker {
             Ok(init) => Ok(Sandbox::new(zygote, init, cgroup)),
             Err(why) => {
                 cgroup.into_iter().for_each(|(c, _)| c.remove());
-                if let Some(c) = zygote.discard() {
-                    c.remove();
-                }
+                zygote.end();
                 Err(why)
             }
         }

@@ -127,10 +127,8 @@ impl Pool {
                 self.shared.wake.notify_one();
                 return Some(sandbox);
             }
-            let coming = s.recycling.contains(&shape)
-                || s.retire
-                    .iter()
-                    .any(|r| r.zygote.as_ref().is_some_and(|z| z.shape == shape));
+            let coming =
+                s.recycling.contains(&shape) || s.retire.iter().any(|r| r.zygote.shape == shape);
             let left = until.saturating_duration_since(Instant::now());
             if !started || !coming || left.is_zero() {
                 return None;

@@ -121,18 +121,21 @@ impl Sandbox {
         Ok((
             out,
             Retired {
-                zygote: Some(self.zygote),
-                init: Some(self.init),
+                zygote: self.zygote,
+                init: self.init,
                 cgroup,
             },
         ))
     }
 
-    /// The cgroups of the sandbox and of its run, when it is let go unused.
-    pub fn discard(mut self) -> Vec<RunCgroup> {
-        let mut left: Vec<RunCgroup> = self.cgroup.take().map(|(c, _)| c).into_iter().collect();
-        left.extend(self.zygote.discard());
-        left
+    /// Lets the sandbox go unused: ends it and removes its cgroups and its run's.
+    pub fn end(self) {
+        // The zygote first: its socket's end is what ends the waiting init, and the run's
+        // cgroup can only go once the init has.
+        self.zygote.end();
+        if let Some((c, _)) = self.cgroup {
+            c.remove();
+        }
     }
 }
 
@@ -140,38 +143,27 @@ impl Sandbox {
 /// one's namespace is gone), the run's init and its cgroup. The run's answer waits for none
 /// of them (`pool::Pool::retire`).
 pub struct Retired {
-    pub zygote: Option<Zygote>,
-    pub init: Option<OwnedFd>,
+    pub zygote: Zygote,
+    pub init: OwnedFd,
     pub cgroup: Option<RunCgroup>,
 }
 
 impl Retired {
     /// The run's cgroup gets removed here; so does the sandbox, unless `keep` (then it comes
     /// back, the run's namespace gone, for another run).
-    pub fn finish(mut self, keep: bool) -> Option<Zygote> {
-        let gone = match &self.init {
-            None => true,
-            Some(fd) => {
-                wait_gone(fd, GONE_WITHIN) || {
-                    let _ = kennel_common::sys::pidfd_kill(fd);
-                    wait_gone(fd, GONE_WITHIN)
-                }
-            }
+    pub fn finish(self, keep: bool) -> Option<Zygote> {
+        let gone = wait_gone(&self.init, GONE_WITHIN) || {
+            let _ = kennel_common::sys::pidfd_kill(&self.init);
+            wait_gone(&self.init, GONE_WITHIN)
         };
-        let zygote = self.zygote.take();
-        if let Some(c) = self.cgroup.take() {
+        if let Some(c) = self.cgroup {
             c.remove();
         }
-        match zygote {
-            Some(z) if keep && gone => Some(z),
-            Some(z) => {
-                if let Some(c) = z.discard() {
-                    c.remove();
-                }
-                None
-            }
-            None => None,
+        if keep && gone {
+            return Some(self.zygote);
         }
+        self.zygote.end();
+        None
     }
 }
 

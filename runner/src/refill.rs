@@ -79,10 +79,9 @@ impl Shared {
     }
 }
 
-/// The pool's threads: each removes retired cgroups, makes what is short, builds the warm
-/// toolchain files once the pool is full (one thread at a time), sleeps when none is left.
-/// The sandboxes a thread makes die with it (`PR_SET_PDEATHSIG`), so it lives as long as
-/// the pool.
+/// The pool's threads: each retires finished runs (keeping their sandboxes for more runs, or
+/// ending them), makes what is short, builds the warm toolchain files once the pool is full
+/// (one thread at a time), sleeps when none is left.
 pub(crate) fn refill(shared: &Shared) {
     loop {
         let mut s = shared.lock();
@@ -166,9 +165,7 @@ fn stop(shared: &Shared, mut s: MutexGuard<'_, State>) {
     let ready = std::mem::take(&mut s.ready);
     let retire = std::mem::take(&mut s.retire);
     drop(s);
-    for c in ready.into_iter().flat_map(Sandbox::discard) {
-        c.remove();
-    }
+    ready.into_iter().for_each(Sandbox::end);
     for r in retire {
         r.finish(false);
     }
@@ -197,11 +194,11 @@ fn build_warm(shared: &Shared) -> bool {
 fn sort_retired(shared: &Shared, s: &mut State) -> (Vec<(Retired, Keep)>, Vec<Retired>) {
     let (mut recycle, mut finish) = (Vec::new(), Vec::new());
     for r in std::mem::take(&mut s.retire) {
-        let shape = r.zygote.as_ref().map(|z| z.shape);
-        if let Some(i) = shape.and_then(|sh| s.out.iter().position(|o| *o == sh)) {
+        let shape = r.zygote.shape;
+        if let Some(i) = s.out.iter().position(|o| *o == shape) {
             s.out.swap_remove(i);
         }
-        match shape.and_then(|sh| shared.wants(s, sh)) {
+        match shared.wants(s, shape) {
             Some(k) => {
                 s.making.push(k.shape);
                 s.recycling.push(k.shape);

@@ -219,7 +219,7 @@ impl Runner {
                 None => self.pool.maker().make(shape, &limits)?,
             };
             if let Err(e) = sandbox.limit(&limits) {
-                sandbox.discard().into_iter().for_each(RunCgroup::remove);
+                sandbox.end();
                 return Err(e);
             }
             match sandbox.run(&job) {

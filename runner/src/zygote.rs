@@ -172,7 +172,7 @@ impl Zygote {
     }
 
     /// The next run's init (a pidfd of it), placed in `cgroup` (where cgroups are usable)
-    /// before it can start anything. On failure the sandbox is killed (`discard` it).
+    /// before it can start anything. On failure the sandbox is killed (`end` it).
     pub fn next_init(&mut self, cgroup: Option<&RunCgroup>) -> Result<OwnedFd, String> {
         if let Err(e) = kennel_common::sys::send_with_fds(&self.control, NEXT, &[]) {
             return Err(format!("asking for the next run: {e}; {}", self.words()));
@@ -202,10 +202,15 @@ impl Zygote {
         let _ = self.child.wait();
     }
 
-    /// Ends the sandbox; its own cgroup comes back for removal.
-    pub fn discard(mut self) -> Option<RunCgroup> {
-        self.kill();
-        self.cgroup.take()
+    /// Ends the sandbox and removes its own cgroup. The control socket closes first: that is
+    /// what ends `kennel-run` inside (bwrap's death does not), and the cgroup can only go once
+    /// it has.
+    pub fn end(mut self) {
+        let cgroup = self.cgroup.take();
+        drop(self);
+        if let Some(c) = cgroup {
+            c.remove();
+        }
     }
 }
 

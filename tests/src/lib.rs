@@ -388,17 +388,3 @@ pub fn running_workers(status: &Value) -> usize {
         w.iter().filter(|w| w["supervision"] == "running").count()
     })
 }
-
-/// The processes whose command line holds `marker` (a run's marker argument).
-pub fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))
-        })
-        .collect()
-}

@@ -6,8 +6,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use kennel_tests::as_user::processes_with;
 use kennel_tests::as_user::{everyone, run_json, start, status_as, Leaked, Who};
-use kennel_tests::{fresh_dir, processes_with, wait_for};
+use kennel_tests::{fresh_dir, wait_for};
 use serde_json::Value;
 
 fn verdict(v: &Value) -> (&str, &str) {

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use kennel_tests::as_user::processes_with;
 use kennel_tests::as_user::{everyone, run_json, start, status_as, Who};
-use kennel_tests::{processes_with, wait_for};
+use kennel_tests::wait_for;
 use serde_json::Value;
 
 fn accepted(v: &Value) -> bool {

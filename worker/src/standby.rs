@@ -18,22 +18,15 @@ pub const READY: &[u8] = b"S";
 
 /// The standby's body: the process exit status.
 pub fn main(mut settings: Settings, fd: i32) -> i32 {
-    kennel_common::logging::init("worker (standby)");
+    // The socket is taken first; the preparation then marks everything else close-on-exec.
     let socket = match kennel_common::sys::inherited_fd(fd) {
         Ok(s) => s,
         Err(e) => {
-            log::error!("the standby socket: {e}");
+            eprintln!("kennel-worker: the standby socket: {e}");
             return EXIT_START;
         }
     };
-    // Nothing inherited reaches a process it starts (its sandboxes above all).
-    if let Err(e) = kennel_common::sys::cloexec_inherited(&[]) {
-        log::warn!("cannot mark inherited descriptors close-on-exec: {e}");
-    }
-    if let Err(e) = kennel_common::sys::exit_on_mapping_fault("worker (standby)") {
-        log::warn!("cannot catch SIGBUS (a truncated segment would kill silently): {e}");
-    }
-    let shutdown = match kennel_common::shutdown::Shutdown::on_termination_signals() {
+    let shutdown = match kennel_common::child::prepare_process("worker (standby)", &[]) {
         Ok(s) => s,
         Err(e) => {
             log::error!("cannot start: {e}");
