@@ -1,9 +1,13 @@
 //! `kennel-run` in standby: a sandbox made in advance and kept for many runs, one after the
 //! other (`pool.rs`), so the user namespace, the read-only system view, the empty network
 //! namespace and the unprivileged user cost nothing on the request path. `kennel-run` is the
-//! sandbox's first process (the *zygote*); for each run it forks the run's init straight into
+//! sandbox's first process (the *zygote*); for each run it starts the run's init straight in
 //! fresh PID, mount and IPC namespaces, which mounts fresh filesystems (`fresh.rs`), gives up
-//! its capabilities and takes exactly one run. On the control socket:
+//! its capabilities and takes exactly one run. The init shares the zygote's memory while the
+//! zygote waits for it, as after `vfork` (`common::sys::run_in_namespaces`): a fork's copy of
+//! the address space, its copy-on-write faults and its teardown were a fifth of a run's cost.
+//! The program itself is `exec`ed into an address space of its own and never sees this one.
+//! On the control socket:
 //!
 //! | from | message | meaning |
 //! |---|---|---|
@@ -24,7 +28,9 @@
 //!
 //! Nothing passes from one run to the next: when a run's init exits the kernel kills whatever
 //! is left in its PID namespace, and its mounts and IPC objects go with its namespaces; the
-//! zygote holds none of the run's descriptors and never runs submitted code. Two runs never
+//! zygote holds none of the run's descriptors and never runs submitted code (what an init
+//! leaves in the shared memory — the last job's flags — is Kennel's own data, overwritten by
+//! the next). Two runs never
 //! share the sandbox at once (they would share its network namespace): the worker asks for
 //! the next init only after the last one is gone. A worker that lets a sandbox go closes the
 //! socket: the zygote (or a waiting init) reads the end of the stream and exits.
@@ -71,6 +77,9 @@ pub fn main_with(args: Args) -> i32 {
 /// are bounded far below this).
 pub const MAX_JOB: usize = 256 * 1024;
 
+/// The stack of each run's init (argument parsing and the supervision loop need far less).
+const INIT_STACK: usize = 1024 * 1024;
+
 /// The byte that says "the sandbox is up".
 pub const READY: &[u8] = b"R";
 
@@ -114,9 +123,16 @@ pub fn serve(args: &Args) -> i32 {
         eprintln!("kennel-run: saying ready: {e}");
         return 122;
     }
-    // Allocated once, never touched here: each run's init writes only the pages it receives
-    // into (a fresh mapping per run would cost an mmap, faults and an munmap every time).
+    // Allocated once: each run's init shares this process's memory (it runs while the zygote
+    // waits), so the pages it touches stay mapped for the next one.
     let mut job = vec![0u8; MAX_JOB];
+    let mut stack = match kennel_common::sys::ChildStack::new(INIT_STACK) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kennel-run: the run's init stack: {e}");
+            return 126;
+        }
+    };
     loop {
         let mut buf = [0u8; 8];
         match kennel_common::sys::recv_with_fds(&ctl, &mut buf) {
@@ -131,13 +147,11 @@ pub fn serve(args: &Args) -> i32 {
                 return 123;
             }
         }
-        match kennel_common::sys::fork_into_namespaces(run_namespaces()) {
-            Ok(kennel_common::sys::Forked::Child) => {
-                std::process::exit(run_init(&ctl, sizes, &filter, &mut job));
-            }
-            Ok(kennel_common::sys::Forked::Parent(pid)) => reap(pid),
+        let mut init = || run_init(&ctl, sizes, &filter, &mut job);
+        match kennel_common::sys::run_in_namespaces(run_namespaces(), &mut stack, &mut init) {
+            Ok(pid) => reap(pid),
             Err(e) => {
-                eprintln!("kennel-run: forking the run's init: {e}");
+                eprintln!("kennel-run: starting the run's init: {e}");
                 return 126;
             }
         }

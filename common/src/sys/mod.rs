@@ -25,7 +25,7 @@ mod fdpass;
 mod namespaces;
 mod process;
 pub use fdpass::{recv_with_fds, send_with_fds, seqpacket_pair, MAX_FDS as MAX_PASSED_FDS};
-pub use namespaces::{drop_all_capabilities, fork_into_namespaces, pidfd_pid, Forked};
+pub use namespaces::{drop_all_capabilities, pidfd_pid, run_in_namespaces, ChildStack};
 pub use process::{
     cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_kill, pidfd_open, prepare_child,
     set_batch_scheduling, BpfInsn, ChildSetup,

@@ -1,51 +1,113 @@
 //! What a sandbox kept for many runs needs to give each run fresh namespaces of its own
 //! (`kennel-run`'s standby loop): a child born directly into new PID, mount and IPC
-//! namespaces, and a way to give up every capability before the program starts.
+//! namespaces that shares our memory while we wait, and a way to give up every capability
+//! before the program starts.
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// Which side of `fork_into_namespaces` this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forked {
-    /// The new process: PID 1 of its new PID namespace.
-    Child,
-    /// The caller, with the child's pid (in the caller's namespace).
-    Parent(i32),
+/// A stack for a child that shares our memory (`run_in_namespaces`): mapped once, with a
+/// guard page at its low end, and reused by one child after another — a child's pages stay
+/// mapped for the next, so no child pays a fault for its stack.
+pub struct ChildStack {
+    base: std::ptr::NonNull<libc::c_void>,
+    len: usize,
 }
 
-/// Forks a child directly into new namespaces (`flags`: `CLONE_NEW*` bits), as `fork` does:
-/// the child returns `Forked::Child` on a copy of this process. Refused unless this process
-/// has one thread (after a `fork` only the forking thread exists, and a lock another thread
-/// held would stay held forever in the child).
-pub fn fork_into_namespaces(flags: nix::sched::CloneFlags) -> io::Result<Forked> {
+/// The guard page's size (the smallest page this kernel maps).
+const GUARD: usize = 4096;
+
+impl ChildStack {
+    /// Maps a stack of `len` bytes (rounded up to whole pages) plus its guard page.
+    pub fn new(len: usize) -> io::Result<ChildStack> {
+        let len = len.div_ceil(GUARD) * GUARD + GUARD;
+        // SAFETY: an anonymous private mapping at an address the kernel picks: no existing
+        // memory is touched; the result is checked before use.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = std::ptr::NonNull::new(base).ok_or_else(|| io::Error::other("mmap gave 0"))?;
+        let stack = ChildStack { base, len };
+        // SAFETY: the first page of the mapping just made, which nothing uses yet.
+        if unsafe { libc::mprotect(base.as_ptr(), GUARD, libc::PROT_NONE) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(stack)
+    }
+
+    /// The stack's top (stacks grow down on every architecture Kennel runs on), 16-aligned.
+    fn top(&mut self) -> *mut libc::c_void {
+        // The mapping is page-aligned and a whole number of pages long: its end is aligned.
+        self.base
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_add(self.len)
+            .cast()
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, unmapped once; no child runs on it (`run_in_namespaces`
+        // borrows it mutably and returns only after its child is done with it).
+        unsafe { libc::munmap(self.base.as_ptr(), self.len) };
+    }
+}
+
+/// What `run_in_namespaces`' child runs: the body, then `_exit` with its status.
+extern "C" fn child_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `&mut &mut dyn FnMut` that `run_in_namespaces` passed; the caller
+    // is suspended (CLONE_VFORK) until this child exits, so the reference stays valid.
+    let body = unsafe { &mut *arg.cast::<&mut dyn FnMut() -> i32>() };
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(127);
+    // SAFETY: `_exit` ends this process at once: no atexit handler and no stdio flush runs,
+    // whose state we share with the suspended parent.
+    unsafe { libc::_exit(code) }
+}
+
+/// Runs `body` in a child born directly into new namespaces (`flags`: `CLONE_NEW*` bits) that
+/// *shares this process's memory* on `stack`, as `vfork` does: this thread is suspended until
+/// the child has exited, then gets its pid to reap. Sharing the memory is what makes it cheap:
+/// no copy of the page tables, no copy-on-write fault for each page the child touches, no
+/// address space to tear down at its exit — a fork costs all three on every run. The child
+/// exits with `body`'s status (127 if it panics) without running exit handlers.
+///
+/// Refused unless this process has one thread: the child runs on this thread's thread-local
+/// storage while this thread is suspended, which is only sound when no other thread can run
+/// and hold a lock the child needs (the allocator's, the standard library's).
+pub fn run_in_namespaces(
+    flags: nix::sched::CloneFlags,
+    stack: &mut ChildStack,
+    body: &mut dyn FnMut() -> i32,
+) -> io::Result<i32> {
     let threads = std::fs::read_dir("/proc/self/task")?.count();
     if threads != 1 {
         return Err(io::Error::other(format!(
-            "{threads} threads: forking is only safe with one"
+            "{threads} threads: a child sharing our memory is only safe with one"
         )));
     }
-    let flags = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
-    // SAFETY: clone with a null stack and no CLONE_VM/CLONE_SETTLS behaves as fork: the child
-    // gets a copy of our address space and continues here on its own copy of the stack. With
-    // a single thread (checked above) no lock is held by a thread that would not exist in
-    // the child, so the allocator and the standard library stay usable there. The pointer
-    // arguments (parent/child tid, tls) are null and unused without their flags.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            flags,
-            std::ptr::null::<libc::c_void>(),
-            std::ptr::null::<libc::c_int>(),
-            std::ptr::null::<libc::c_int>(),
-            0 as libc::c_ulong,
-        )
-    };
-    match rc {
-        -1 => Err(io::Error::last_os_error()),
-        0 => Ok(Forked::Child),
-        pid => Ok(Forked::Parent(pid as i32)),
+    let flags = flags.bits() | libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+    let mut body: &mut dyn FnMut() -> i32 = body;
+    let arg: *mut &mut dyn FnMut() -> i32 = &mut body;
+    // SAFETY: the child runs `child_entry` on `stack` (ours alone for the duration: mutably
+    // borrowed) and shares our memory; CLONE_VFORK suspends this thread until the child has
+    // exited (`_exit`, never a return into our frames), so `arg` outlives its use and no
+    // two threads of control run on this memory at once. One thread only: checked above.
+    let pid = unsafe { libc::clone(child_entry, stack.top(), flags, arg.cast()) };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
     }
+    Ok(pid)
 }
 
 /// Gives up every capability of this process: the ambient set (kept across `exec`), then the
@@ -112,9 +174,11 @@ mod tests {
     }
 
     #[test]
-    fn forking_is_refused_with_several_threads() {
+    fn a_child_sharing_our_memory_is_refused_with_several_threads() {
         // The test harness runs tests on threads of their own: this process has several.
-        let e = fork_into_namespaces(nix::sched::CloneFlags::empty()).unwrap_err();
+        let mut stack = ChildStack::new(64 * 1024).unwrap();
+        let e =
+            run_in_namespaces(nix::sched::CloneFlags::empty(), &mut stack, &mut || 0).unwrap_err();
         assert!(e.to_string().contains("threads"), "{e}");
     }
 }
