@@ -91,12 +91,30 @@ impl Maker {
             }
             why
         })?;
-        self.arm(zygote, limits)
+        self.arm(zygote, None, limits)
     }
 
-    /// `zygote`, back from a run, ready for another: the next run's init in its own cgroup.
-    pub fn arm(&self, zygote: Zygote, limits: &RunLimits) -> Result<Sandbox, String> {
-        let cgroup = match self.run_cgroup(limits) {
+    /// `zygote`, new or back from a run, ready for another: the next run's init in the run's
+    /// cgroup — `kept` from the sandbox's last run (with the limits it holds) where that one
+    /// may serve again, else a new one.
+    pub fn arm(
+        &self,
+        zygote: Zygote,
+        kept: Option<(RunCgroup, RunLimits)>,
+        limits: &RunLimits,
+    ) -> Result<Sandbox, String> {
+        let reused = kept.is_some();
+        let cgroup = match kept {
+            Some((c, held)) => match c.set_limits(&held, limits) {
+                Ok(()) => Ok(Some(c)),
+                Err(e) => {
+                    c.remove();
+                    Err(format!("cgroup: {e}"))
+                }
+            },
+            None => self.run_cgroup(limits),
+        };
+        let mut cgroup = match cgroup {
             Ok(c) => c.map(|c| (c, *limits)),
             Err(e) => {
                 zygote.end();
@@ -104,11 +122,12 @@ impl Maker {
             }
         };
         let mut zygote = zygote;
-        match zygote.next_init(cgroup.as_ref().map(|(c, _)| c)) {
+        match zygote.next_init(cgroup.as_mut().map(|(c, _)| c), reused) {
             Ok(init) => Ok(Sandbox::new(zygote, init, cgroup)),
             Err(why) => {
-                cgroup.into_iter().for_each(|(c, _)| c.remove());
+                // The init may not be gone yet: the sandbox first, then its cgroup.
                 zygote.end();
+                cgroup.into_iter().for_each(|(c, _)| c.remove());
                 Err(why)
             }
         }

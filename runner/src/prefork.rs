@@ -117,7 +117,7 @@ impl Sandbox {
         };
         let out = collect(&self.init, ends, started, job)
             .map_err(|e| Handoff::Failed(format!("collecting the run: {e}")))?;
-        let cgroup = self.cgroup.take().map(|(c, _)| c);
+        let cgroup = self.cgroup.take();
         Ok((
             out,
             Retired {
@@ -140,29 +140,41 @@ impl Sandbox {
 }
 
 /// What is left of a finished run: its sandbox (the zygote, ready for another run once this
-/// one's namespace is gone), the run's init and its cgroup. The run's answer waits for none
-/// of them (`pool::Pool::retire`).
+/// one's namespace is gone), the run's init and its cgroup (with the limits it holds). The
+/// run's answer waits for none of them (`pool::Pool::retire`).
 pub struct Retired {
     pub zygote: Zygote,
     pub init: OwnedFd,
-    pub cgroup: Option<RunCgroup>,
+    pub cgroup: Option<(RunCgroup, RunLimits)>,
 }
 
+/// A sandbox back from a run for another: its zygote and, where it may serve again, the last
+/// run's cgroup with the limits it holds (`RunCgroup::reusable`).
+pub type Kept = (Zygote, Option<(RunCgroup, RunLimits)>);
+
 impl Retired {
-    /// The run's cgroup gets removed here; so does the sandbox, unless `keep` (then it comes
-    /// back, the run's namespace gone, for another run).
-    pub fn finish(self, keep: bool) -> Option<Zygote> {
+    /// Unless `keep`, the sandbox and the run's cgroup are removed here; with it they come
+    /// back, the run's namespace gone, for another run (the cgroup where it may serve again).
+    pub fn finish(self, keep: bool) -> Option<Kept> {
         let gone = wait_gone(&self.init, GONE_WITHIN) || {
             let _ = kennel_common::sys::pidfd_kill(&self.init);
             wait_gone(&self.init, GONE_WITHIN)
         };
-        if let Some(c) = self.cgroup {
+        let (kept, removed) = match self.cgroup {
+            Some((c, held)) if keep && gone && c.reusable() => (Some((c, held)), None),
+            other => (None, other),
+        };
+        if keep && gone {
+            if let Some((c, _)) = removed {
+                c.remove();
+            }
+            return Some((self.zygote, kept));
+        }
+        // The sandbox first: the run's cgroup can only go once its last process has.
+        self.zygote.end();
+        if let Some((c, _)) = removed {
             c.remove();
         }
-        if keep && gone {
-            return Some(self.zygote);
-        }
-        self.zygote.end();
         None
     }
 }

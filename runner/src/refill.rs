@@ -121,7 +121,7 @@ pub(crate) fn refill(shared: &Shared) {
             .into_iter()
             .map(|(r, k)| {
                 let again = match r.finish(true) {
-                    Some(z) => shared.maker.arm(z, &k.limits),
+                    Some((z, kept)) => shared.maker.arm(z, kept, &k.limits),
                     None => Err("its last run did not end".into()),
                 };
                 (

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cache::CompileCache;
-use crate::cgroup::{Cgroups, Place, RunCgroup, RunLimits};
+use crate::cgroup::{Cgroups, Place, RunLimits};
 use crate::execute::{Input, JobIo, StepOutput};
 use crate::facts::Report;
 use crate::language::{Language, Toolchains};
@@ -233,8 +233,8 @@ impl Runner {
                 }
             }
         };
-        let oom = left.cgroup.as_ref().map_or(0, RunCgroup::oom_kills);
-        let peak = left.cgroup.as_ref().and_then(RunCgroup::peak_kib);
+        let oom = left.cgroup.as_ref().map_or(0, |(c, _)| c.oom_kills());
+        let peak = left.cgroup.as_ref().and_then(|(c, _)| c.peak_kib());
         self.pool.retire(left);
         // The kernel's figure of the whole run, where it keeps one (v2's memory.peak).
         if let (Some(p), Some(Report::Ran(f))) = (peak, out.report.as_mut()) {

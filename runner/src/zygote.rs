@@ -10,7 +10,7 @@
 //! pool's threads, off the request path.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Stdio};
@@ -171,9 +171,14 @@ impl Zygote {
             .unwrap_or_default()
     }
 
-    /// The next run's init (a pidfd of it), placed in `cgroup` (where cgroups are usable)
-    /// before it can start anything. On failure the sandbox is killed (`end` it).
-    pub fn next_init(&mut self, cgroup: Option<&RunCgroup>) -> Result<OwnedFd, String> {
+    /// The next run's init (a pidfd of it), placed in `cgroup` (where cgroups are usable; one
+    /// `reused` from an earlier run must then hold the init alone) before it can start
+    /// anything. On failure the sandbox is killed (`end` it).
+    pub fn next_init(
+        &mut self,
+        cgroup: Option<&mut RunCgroup>,
+        reused: bool,
+    ) -> Result<OwnedFd, String> {
         if let Err(e) = kennel_common::sys::send_with_fds(&self.control, NEXT, &[]) {
             return Err(format!("asking for the next run: {e}; {}", self.words()));
         }
@@ -183,16 +188,8 @@ impl Zygote {
             let pid = kennel_common::sys::pidfd_pid(&init)
                 .map_err(|e| format!("the run's init: {e}"))?
                 .ok_or("the run's init ended before it was placed")?;
-            for mut procs in c
-                .procs_files()
-                .map_err(|e| format!("cgroup: {e}"))?
-                .into_iter()
-                .map(File::from)
-            {
-                procs
-                    .write_all(pid.to_string().as_bytes())
-                    .map_err(|e| format!("placing the run in its cgroup: {e}"))?;
-            }
+            c.place(pid, reused)
+                .map_err(|e| format!("placing the run in its cgroup: {e}"))?;
         }
         Ok(init)
     }

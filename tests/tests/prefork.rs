@@ -15,6 +15,54 @@ fn accepted(v: &Value) -> bool {
     v["verdict"] == "accepted"
 }
 
+/// Takes memory until the memory limit stops it.
+const HOG: &str = r#"
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+    for (;;) { char *p = malloc(1 << 20); if (!p) return 3; memset(p, 1, 1 << 20); }
+}
+"#;
+
+/// A kept sandbox's run cgroup (cgroup v1, as root) serves run after run: a run killed for
+/// memory under a limit of its own leaves neither its OOM kill, nor its limit, nor a process
+/// to the next runs of the same sandboxes.
+#[test]
+fn sandbox_a_run_killed_for_memory_leaves_nothing_to_the_next_in_its_sandbox() {
+    for who in everyone() {
+        let inst = start("oom-then-run", who, 1, &[], None);
+        let mut networks = std::collections::HashSet::new();
+        for round in 0..3 {
+            let (v, _) = run_json(&inst, "hog.c", HOG, &["--memory-limit", "32M"]);
+            // As root the run's cgroup kills it; as an ordinary user on cgroup v1 (no cgroup)
+            // its address-space limit makes malloc fail and it exits 3.
+            let stopped = if who.name() == "root" {
+                v["verdict"] == "memory_limit"
+            } else {
+                v["verdict"] == "memory_limit" || v["exit_code"] == 3
+            };
+            assert!(stopped, "as {}: {v}", who.name());
+            for k in 0..3 {
+                let (v, _) = run_json(&inst, "mark.c", MARK, &[]);
+                assert!(
+                    accepted(&v),
+                    "as {}, round {round}, run {k}: {v}",
+                    who.name()
+                );
+                let out = v["stdout"].as_str().unwrap_or("");
+                let (marks, net) = out.split_once('\n').unwrap_or((out, ""));
+                assert_eq!(marks, "work 0 tmp 0 shm 0 sysv 0 mq 0 unix 0 tcp 0");
+                networks.insert(net.to_string());
+            }
+        }
+        assert!(
+            networks.len() < 12,
+            "as {}: no sandbox was kept",
+            who.name()
+        );
+    }
+}
+
 /// Leaves a mark everywhere a run can write or keep something (files, System V and POSIX IPC,
 /// a listening socket on the loopback and an abstract one, a process meant to outlive the
 /// run), reports what an earlier run left, and names its network namespace (the one thing

@@ -158,23 +158,34 @@ impl Cgroups {
                 dirs: b.create_run(n, l)?,
                 v2: false,
                 cpu: true,
+                procs: Vec::new(),
+                oom_before: 0,
             },
             Cgroups::V2 { base, .. } => RunCgroup {
                 dirs: vec![base.create_run(n, l)?],
                 v2: true,
                 cpu: base.controllers() & kennel_common::limits_mode::CPU != 0,
+                procs: Vec::new(),
+                oom_before: 0,
             },
         })
     }
 }
 
-/// The cgroups of one run: v1's memory, pids and cpu directories, or v2's one.
+/// The cgroups of one run: v1's memory, pids and cpu directories, or v2's one. On v1 one is
+/// kept for run after run of the same sandbox (`reusable`): between two runs it is proven
+/// empty (its next run's init is alone in it) and its one counter Kennel reads, the OOM kills,
+/// is taken as the new zero — making and removing three directories was a tenth of a run.
 #[derive(Debug)]
 pub struct RunCgroup {
     dirs: Vec<PathBuf>,
     v2: bool,
     /// Whether a CPU quota can be set (v2: the controller is enabled for the runs).
     cpu: bool,
+    /// Each directory's `cgroup.procs`, opened at the first placement and kept.
+    procs: Vec<fs::File>,
+    /// The kernel's OOM-kill count when the current run's init was placed (it never resets).
+    oom_before: u64,
 }
 
 impl RunCgroup {
@@ -212,11 +223,58 @@ impl RunCgroup {
 
     /// Processes of the run the kernel's OOM killer killed (memory limit reached).
     pub fn oom_kills(&self) -> u64 {
+        self.oom_total().saturating_sub(self.oom_before)
+    }
+
+    /// The kernel's count since the directory was made.
+    fn oom_total(&self) -> u64 {
         if self.v2 {
             v2::oom_kills(&self.dirs[0])
         } else {
             v1::oom_kills(&self.dirs[0])
         }
+    }
+
+    /// Whether it may serve another run of its sandbox: on v1, where nothing Kennel reads
+    /// from it carries over (the OOM kills are counted from a new zero; the peak comes from
+    /// `kennel-run`). Not on v2, whose `memory.peak` cannot be reset before Linux 6.12.
+    pub fn reusable(&self) -> bool {
+        !self.v2
+    }
+
+    /// Moves `pid` (a run's init, nothing started yet) into every directory; a directory
+    /// used before must then hold that process alone — proof that nothing of an earlier run
+    /// is left in it. Its OOM-kill count becomes the run's zero.
+    pub fn place(&mut self, pid: u32, reused: bool) -> io::Result<()> {
+        use std::io::Write;
+        if self.procs.is_empty() {
+            self.procs = self
+                .procs_files()?
+                .into_iter()
+                .map(fs::File::from)
+                .collect();
+        }
+        if reused {
+            self.oom_before = self.oom_total();
+        }
+        for procs in &mut self.procs {
+            procs.write_all(pid.to_string().as_bytes())?;
+        }
+        if reused {
+            let pids = self
+                .dirs
+                .get(1)
+                .unwrap_or(&self.dirs[0])
+                .join("pids.current");
+            let n = fs::read_to_string(&pids)?;
+            if n.trim() != "1" {
+                return Err(io::Error::other(format!(
+                    "a cgroup kept for another run holds {} processes, not its init alone",
+                    n.trim()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The run's peak memory in KiB, where the kernel keeps it (v2's `memory.peak`).
@@ -226,7 +284,8 @@ impl RunCgroup {
 
     /// Removes the run's directories once their processes are gone (v2 kills what is left
     /// first; the namespace's death is asynchronous, so the last ones may take a moment).
-    pub fn remove(self) {
+    pub fn remove(mut self) {
+        self.procs.clear();
         for d in self.dirs.iter().rev() {
             if self.v2 {
                 v2::kill_all(d);
