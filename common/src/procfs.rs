@@ -21,6 +21,15 @@ pub fn alive(pid: u32) -> bool {
     state(pid).is_some_and(|s| s != 'Z')
 }
 
+/// Every pid in `/proc` now (this process's PID namespace).
+pub fn pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+}
+
 /// The parent pid.
 pub fn parent_of(pid: u32) -> Option<u32> {
     stat_fields(pid)?.get(1)?.parse().ok()
@@ -49,10 +58,7 @@ pub fn tree_cpu_ticks(roots: &[u32]) -> std::collections::HashMap<u32, u64> {
     use std::collections::HashMap;
     let mut parent: HashMap<u32, u32> = HashMap::new();
     let mut ticks: HashMap<u32, u64> = HashMap::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in pids() {
         let Some(f) = stat_fields(pid) else { continue };
         let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         // utime, stime, cutime, cstime: fields 14–17 of proc(5); [0] is field 3.

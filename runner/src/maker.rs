@@ -103,7 +103,6 @@ impl Maker {
         kept: Option<(RunCgroup, RunLimits)>,
         limits: &RunLimits,
     ) -> Result<Sandbox, String> {
-        let reused = kept.is_some();
         let cgroup = match kept {
             Some((c, held)) => match c.set_limits(&held, limits) {
                 Ok(()) => Ok(Some(c)),
@@ -122,7 +121,7 @@ impl Maker {
             }
         };
         let mut zygote = zygote;
-        match zygote.next_init(cgroup.as_mut().map(|(c, _)| c), reused) {
+        match zygote.next_init(cgroup.as_mut().map(|(c, _)| c)) {
             Ok(init) => Ok(Sandbox::new(zygote, init, cgroup)),
             Err(why) => {
                 // The init may not be gone yet: the sandbox first, then its cgroup.

@@ -172,13 +172,9 @@ impl Zygote {
     }
 
     /// The next run's init (a pidfd of it), placed in `cgroup` (where cgroups are usable; one
-    /// `reused` from an earlier run must then hold the init alone) before it can start
-    /// anything. On failure the sandbox is killed (`end` it).
-    pub fn next_init(
-        &mut self,
-        cgroup: Option<&mut RunCgroup>,
-        reused: bool,
-    ) -> Result<OwnedFd, String> {
+    /// kept from an earlier run must then hold the init alone) before it can start anything.
+    /// On failure the sandbox is killed (`end` it).
+    pub fn next_init(&mut self, cgroup: Option<&mut RunCgroup>) -> Result<OwnedFd, String> {
         if let Err(e) = kennel_common::sys::send_with_fds(&self.control, NEXT, &[]) {
             return Err(format!("asking for the next run: {e}; {}", self.words()));
         }
@@ -188,7 +184,7 @@ impl Zygote {
             let pid = kennel_common::sys::pidfd_pid(&init)
                 .map_err(|e| format!("the run's init: {e}"))?
                 .ok_or("the run's init ended before it was placed")?;
-            c.place(pid, reused)
+            c.place(pid)
                 .map_err(|e| format!("placing the run in its cgroup: {e}"))?;
         }
         Ok(init)

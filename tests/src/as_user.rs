@@ -218,11 +218,7 @@ pub fn start_sleeper(inst: &Instance, marker: &str) -> (std::process::Child, Pat
 
 /// The processes whose command line holds `marker` (a run's marker argument).
 pub fn processes_with(marker: &str) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    kennel_common::procfs::pids()
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .is_ok_and(|c| c.windows(marker.len()).any(|w| w == marker.as_bytes()))

@@ -288,18 +288,13 @@ fn built(base: &str, file: &str) -> bool {
 
 /// The bwrap processes whose parent is `worker`.
 fn sandboxes_of(worker: i32) -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-            let ppid: Option<i32> = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+    use kennel_common::procfs::{parent_of, pids};
+    pids()
+        .filter(|&pid| {
             let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            ppid == Some(worker) && comm.trim() == "bwrap"
+            parent_of(pid) == u32::try_from(worker).ok() && comm.trim() == "bwrap"
         })
+        .filter_map(|pid| i32::try_from(pid).ok())
         .collect()
 }
 

@@ -243,11 +243,13 @@ impl RunCgroup {
     }
 
     /// Moves `pid` (a run's init, nothing started yet) into every directory; a directory
-    /// used before must then hold that process alone — proof that nothing of an earlier run
-    /// is left in it. Its OOM-kill count becomes the run's zero.
-    pub fn place(&mut self, pid: u32, reused: bool) -> io::Result<()> {
+    /// used before (its `cgroup.procs` already open) must then hold that process alone —
+    /// proof that nothing of an earlier run is left in it. Its OOM-kill count becomes the
+    /// run's zero.
+    pub fn place(&mut self, pid: u32) -> io::Result<()> {
         use std::io::Write;
-        if self.procs.is_empty() {
+        let reused = !self.procs.is_empty();
+        if !reused {
             self.procs = self
                 .procs_files()?
                 .into_iter()
