@@ -100,3 +100,22 @@ fn no_standby_with_zero_and_a_restart_still_works() {
         "a standby with --standby-workers 0"
     );
 }
+
+/// A standby is started without a parent-death signal (`posix_spawn`, no pre-exec step): it
+/// must still go when the watchdog dies, whether it waits for a slot or is still starting —
+/// the end of its socket tells it.
+#[test]
+fn a_waiting_standby_exits_when_the_watchdog_is_killed() {
+    let mut inst = Instance::start("standbykill", 1, &[]);
+    wait_for("a standby worker", Duration::from_secs(10), || {
+        standbys(&inst).len() == 1
+    });
+    let spare = standbys(&inst)[0];
+    signal(inst.watchdog.pid() as i32, Signal::SIGKILL);
+    let _ = inst.watchdog.child.wait();
+    wait_for(
+        "the standby to exit after the watchdog's death",
+        Duration::from_secs(2),
+        || !alive(spare as i32),
+    );
+}

@@ -1,8 +1,15 @@
-//! Deaths, learned at once: every SIGCHLD wakes the main loop, which reaps with `waitpid(-1)`
-//! and hands each exit to the supervisor; then what the dead child left behind and was
-//! re-parented to us is killed (`orphans.rs`).
+//! Deaths, learned at once: every SIGCHLD wakes the main loop, which looks at each exited
+//! child with `waitid(P_ALL, WNOWAIT)`, hands the exit to the supervisor and only then reaps
+//! it; then what the dead child left behind and was re-parented to us is killed
+//! (`orphans.rs`).
+//!
+//! Why look before reaping: reaping is not free. The kernel drops the dead process's `/proc`
+//! entries in the reaper's `wait` (tens of microseconds for a worker, whose threads and files
+//! were looked at), and a dead worker's slot should go to its standby before that, not after.
+//! A zombie cannot be reused as a pid, so the pid seen by the look is still the same child
+//! when it is reaped.
 
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::supervisor::Supervisor;
@@ -24,13 +31,16 @@ pub fn reap(sup: &mut Supervisor) -> bool {
         if reaped && started.elapsed() >= sup.settings().poll_interval {
             break;
         }
-        match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+        let look = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::All, look) {
             Ok(WaitStatus::Exited(pid, code)) => {
                 sup.on_exit(pid, ExitCode::Exited(code as u8));
+                reap_one(pid);
                 reaped = true;
             }
             Ok(WaitStatus::Signaled(pid, sig, _)) => {
                 sup.on_exit(pid, ExitCode::Signaled(sig as i32 as u8));
+                reap_one(pid);
                 reaped = true;
             }
             Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
@@ -48,6 +58,18 @@ pub fn reap(sup: &mut Supervisor) -> bool {
         kill_adopted(sup);
     }
     reaped
+}
+
+/// Reaps `pid`, which `waitid` showed exited (so this does not block).
+fn reap_one(pid: Pid) {
+    loop {
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => log::error!("waitpid({pid}): {e}"),
+            Ok(_) => {}
+        }
+        return;
+    }
 }
 
 /// At each poll: kills what was adopted since (the next turn reaps it).

@@ -17,9 +17,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::MsgFlags;
 use nix::unistd::Pid;
 
-/// The descriptor the standby's socket has in it.
-pub const STANDBY_FD: i32 = 3;
-
 /// The byte a standby sends once it is ready for a slot.
 pub const READY: &[u8] = b"S";
 
@@ -114,21 +111,23 @@ impl Spares {
     }
 }
 
-/// Starts one standby with its end of a new socket pair at `STANDBY_FD`.
+/// Starts one standby with its end of a new socket pair, inherited under its own number
+/// (close-on-exec cleared for the spawn only, as `listeners.rs` does for a worker's socket).
+///
+/// No `pre_exec` step, so the standard library starts it with `posix_spawn` (a `vfork`-like
+/// clone) instead of a `fork`: copying the watchdog's page tables cost more than the rest of
+/// the start, and a standby is started right after a restart, while the replacement goes
+/// live. It needs no parent-death signal while it waits: the watchdog's death closes our end
+/// of the pair and the standby, reading the end of the stream, exits (`standby.rs` in the
+/// worker); once given a slot it binds its life to the watchdog's like every worker.
 fn start(command: &impl Fn(i32) -> Command) -> std::io::Result<Spare> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     let (ours, theirs) = kennel_common::sys::seqpacket_pair()?;
-    let mut cmd = command(STANDBY_FD);
-    kennel_common::sys::prepare_child(
-        &mut cmd,
-        kennel_common::sys::ChildSetup {
-            fds: vec![(theirs, STANDBY_FD)],
-            cgroup_procs: Vec::new(),
-            drop_to: None,
-            parent_death: Some(Signal::SIGKILL),
-        },
-    )?;
-    let child = cmd.spawn()?;
-    drop(cmd);
+    fcntl(&theirs, FcntlArg::F_SETFD(FdFlag::empty()))?;
+    let mut cmd = command(theirs.as_raw_fd());
+    let child = cmd.spawn();
+    drop(theirs);
+    let child = child?;
     Ok(Spare {
         pid: Pid::from_raw(child.id() as i32),
         socket: ours,
