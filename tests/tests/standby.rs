@@ -118,4 +118,14 @@ fn a_waiting_standby_exits_when_the_watchdog_is_killed() {
         Duration::from_secs(2),
         || !alive(spare as i32),
     );
+    // The killed watchdog left its segment and semaphore: the next start there removes them.
+    let dir = inst.dir.clone();
+    drop(inst);
+    let next = Instance::start_in(dir, 1, &[]);
+    assert!(
+        next.log_text().contains("removed the stale shared segment"),
+        "{}",
+        next.log_text()
+    );
+    assert!(next.stop().success());
 }
