@@ -205,19 +205,6 @@ pub fn set_batch_scheduling(batch: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Puts this thread under `SCHED_IDLE` for the rest of its life: for a process on its way out,
-/// so that its teardown (namespaces, mounts, memory) takes only CPU time nobody else wants.
-/// Needs no privilege (coming back would: a task leaves `SCHED_IDLE` only within its
-/// `RLIMIT_NICE`, 0 for ordinary users).
-pub fn set_idle_scheduling() -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: as in `set_batch_scheduling`: one sched_param read during the call, pid 0.
-    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Takes ownership of descriptor `fd`, which this process's parent placed there for it
 /// (for `kennel-run`: the facts and archive descriptors). Fails if it is not open.
 pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
