@@ -62,13 +62,11 @@ pub fn reap(sup: &mut Supervisor) -> bool {
 
 /// Reaps `pid`, which `waitid` showed exited (so this does not block).
 fn reap_one(pid: Pid) {
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => log::error!("waitpid({pid}): {e}"),
-            Ok(_) => {}
+    while let Err(e) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        if e != nix::errno::Errno::EINTR {
+            log::error!("waitpid({pid}): {e}");
+            return;
         }
-        return;
     }
 }
 

@@ -5,9 +5,10 @@
 //! port, its listening socket by `SCM_RIGHTS`): the restart costs a message instead of a
 //! process start, and a new standby is started once no worker is starting.
 //!
-//! A standby holds no slot, so nothing in the segment names it until it takes one; it dies
-//! with the watchdog (`PR_SET_PDEATHSIG`), is replaced after a reload (its flags may be
-//! stale), and one that dies unready is tried again only after `RETRY_AFTER`.
+//! A standby holds no slot, so nothing in the segment names it until it takes one; it leaves
+//! when the watchdog dies (the end of its socket; once it holds a slot, `PR_SET_PDEATHSIG`
+//! like every child), is replaced after a reload (its flags may be stale), and one that dies
+//! unready is tried again only after `RETRY_AFTER`.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Command;
