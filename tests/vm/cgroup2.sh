@@ -17,6 +17,18 @@ export TMPDIR="$scratch"
 # Every controller the runs need, offered to the children of the root.
 echo "+memory +pids +cpu" > $cg/cgroup.subtree_control
 echo "VMINFO controllers $(cat $cg/cgroup.subtree_control)"
+# A run takes about a minute; one still going after five is stuck somewhere. Say where, once,
+# so that the test's failure shows it: every process with its scheduling class, state and the
+# kernel function it sleeps in, then the kernel's list of blocked tasks (sysrq w, read back
+# from the kernel's log: a quiet console does not print it).
+(
+  sleep 300
+  echo "VMSTUCK still running after 300 s; processes:"
+  ps -eo pid,ppid,cls,ni,stat,etime,wchan:32,args | cut -c1-200 | sed 's/^/VMSTUCK /'
+  echo w > /proc/sysrq-trigger
+  dmesg | tail -n 300 | sed 's/^/VMSTUCK /'
+) &
+stuck=$!
 
 dir=$(mktemp -d "$scratch/programs.XXXXXX")
 chmod 755 "$dir"
@@ -182,4 +194,5 @@ mkdir $cg/delegated
 chown 65534:65534 $cg/delegated $cg/delegated/cgroup.procs $cg/delegated/cgroup.subtree_control $cg/delegated/cgroup.threads
 mkdir -p "$scratch/user" && chmod 777 "$scratch/user"
 phase nobody "$scratch/user/rt" $cg/delegated/kennel-runs
+kill "$stuck" 2>/dev/null
 echo "VMDONE"
