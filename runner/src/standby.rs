@@ -136,7 +136,7 @@ pub fn serve(args: &Args) -> i32 {
     loop {
         let mut buf = [0u8; 8];
         match kennel_common::sys::recv_with_fds(&ctl, &mut buf) {
-            Ok((0, fds)) if fds.is_empty() => return 0, // let go
+            Ok((0, fds)) if fds.is_empty() => return leave(), // let go
             Ok((n, fds)) if &buf[..n] == NEXT && fds.is_empty() => {}
             Ok(_) => {
                 eprintln!("kennel-run: an unexpected message on the control socket");
@@ -156,6 +156,16 @@ pub fn serve(args: &Args) -> i32 {
             }
         }
     }
+}
+
+/// A sandbox let go (its worker closed the control socket, or died): exit status 0, the
+/// teardown that follows — mount and PID namespaces, tmpfs, memory, several milliseconds of
+/// CPU for a worker's sandboxes together — under `SCHED_IDLE`. A worker's death lets all its
+/// sandboxes go at the moment its replacement goes live; at the idle class they no longer
+/// compete with it (or with its clients) for the CPU.
+fn leave() -> i32 {
+    let _ = kennel_common::sys::set_idle_scheduling();
+    0
 }
 
 /// Waits for the run's init (and with it its whole PID namespace) to be gone.
@@ -203,7 +213,7 @@ fn run_init(
         }
     };
     if n == 0 && fds.is_empty() {
-        return 0; // let go unused
+        return leave(); // let go unused
     }
     let Some(mut files) = Received::take(fds) else {
         eprintln!("kennel-run: a run without its descriptors");

@@ -28,7 +28,7 @@ pub use fdpass::{recv_with_fds, send_with_fds, seqpacket_pair, MAX_FDS as MAX_PA
 pub use namespaces::{drop_all_capabilities, pidfd_pid, run_in_namespaces, ChildStack};
 pub use process::{
     cloexec_inherited, inherited_fd, install_seccomp_filter, pidfd_kill, pidfd_open, prepare_child,
-    set_batch_scheduling, BpfInsn, ChildSetup,
+    set_batch_scheduling, set_idle_scheduling, BpfInsn, ChildSetup,
 };
 
 /// Types whose every bit pattern is valid and whose fields are all atomics, so a reference to

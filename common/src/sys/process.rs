@@ -205,6 +205,19 @@ pub fn set_batch_scheduling(batch: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// Puts this thread under `SCHED_IDLE` for the rest of its life: for a process on its way out,
+/// so that its teardown (namespaces, mounts, memory) takes only CPU time nobody else wants.
+/// Needs no privilege (coming back would: a task leaves `SCHED_IDLE` only within its
+/// `RLIMIT_NICE`, 0 for ordinary users).
+pub fn set_idle_scheduling() -> io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `set_batch_scheduling`: one sched_param read during the call, pid 0.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Takes ownership of descriptor `fd`, which this process's parent placed there for it
 /// (for `kennel-run`: the facts and archive descriptors). Fails if it is not open.
 pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
@@ -230,6 +243,27 @@ pub fn inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    /// The scheduling policy of the calling thread, from its `stat` (field 41).
+    fn own_policy() -> u32 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+        after_name.split(' ').nth(38).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_thread_put_under_sched_idle_is_there_and_the_others_are_not() {
+        let before = own_policy();
+        assert_ne!(before, libc::SCHED_IDLE as u32);
+        let policy = std::thread::spawn(|| {
+            set_idle_scheduling().unwrap();
+            own_policy()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(policy, libc::SCHED_IDLE as u32);
+        assert_eq!(own_policy(), before);
+    }
 
     #[test]
     fn a_child_gets_its_descriptor_at_the_number_asked() {
