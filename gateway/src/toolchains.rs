@@ -86,7 +86,9 @@ fn describe(tools: &Toolchains, lang: Language) -> Toolchain {
     run.options.clear();
     Toolchain {
         version: tools.version(lang),
-        compile_cmd: tools.compile_command(&program).map(|c| c.join(" ")),
+        compile_cmd: tools
+            .compile_command(&program, 512 * 1024)
+            .map(|c| c.join(" ")),
         run_cmd: tools.run_command(&run, 256 * 1024).map(|c| c.join(" ")),
     }
 }

@@ -140,7 +140,10 @@ impl Runner {
         result: &mut RunResult,
     ) -> Option<Vec<u8>> {
         let source = program.archive();
-        let Some(mut command) = self.tools.compile_command(program) else {
+        let Some(mut command) = self
+            .tools
+            .compile_command(program, limits.for_compile().memory_kib)
+        else {
             return Some(source);
         };
         if let Some(w) = &self.pool.maker().warm {
