@@ -1,7 +1,7 @@
 //! Deaths, learned at once: every SIGCHLD wakes the main loop, which looks at each exited
 //! child with `waitid(P_ALL, WNOWAIT)`, hands the exit to the supervisor and only then reaps
-//! it; then what the dead child left behind and was re-parented to us is killed
-//! (`orphans.rs`).
+//! it. What the dead child left behind and was re-parented to us is killed at the next poll
+//! if it has not ended by then (`sweep`, `orphans.rs`).
 //!
 //! Why look before reaping: reaping is not free. The kernel drops the dead process's `/proc`
 //! entries in the reaper's `wait` (tens of microseconds for a worker, whose threads and files
@@ -51,12 +51,11 @@ pub fn reap(sup: &mut Supervisor) -> bool {
             }
         }
     }
-    // A dead child may have left orphans, now ours (orphans.rs): kill them; the next turn reaps.
-    // (Only a death re-parents anything to us, and an adopted one's death is reaped here too,
-    // so this is the one place to look.)
-    if reaped {
-        kill_adopted(sup);
-    }
+    // What a dead child leaves is re-parented to us (orphans.rs), but not killed here: a dead
+    // worker's sandboxes (bwrap, waiting for its zygote) end on their own within milliseconds
+    // of the worker's death (the end of their control socket), and killing them at once only
+    // put three "left behind" warnings and their kills into every restart. Whatever is still
+    // ours at the next poll is a real leftover: `sweep` kills it then (and the stop does).
     reaped
 }
 
