@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use kennel_runner::archive::Entry;
 use kennel_runner::language::Toolchains;
 use kennel_runner::program::Program;
-use kennel_runner::Language;
+use kennel_runner::{Language, RunnerOptions};
 
 /// One language's toolchain on this host.
 #[derive(Debug, Clone)]
@@ -87,7 +87,10 @@ fn describe(tools: &Toolchains, lang: Language) -> Toolchain {
     Toolchain {
         version: tools.version(lang),
         compile_cmd: tools
-            .compile_command(&program, 512 * 1024)
+            .compile_command(
+                &program,
+                RunnerOptions::default().compile_memory_limit / 1024,
+            )
             .map(|c| c.join(" ")),
         run_cmd: tools.run_command(&run, 256 * 1024).map(|c| c.join(" ")),
     }

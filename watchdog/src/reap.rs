@@ -69,13 +69,9 @@ fn reap_one(pid: Pid) {
     }
 }
 
-/// At each poll: kills what was adopted since (the next turn reaps it).
+/// At each poll: kills what dead children left behind and was re-parented to us (the next
+/// turn reaps it).
 pub fn sweep(sup: &Supervisor) {
-    kill_adopted(sup);
-}
-
-/// Kills what dead children left behind and was re-parented to us.
-fn kill_adopted(sup: &Supervisor) {
     let mut own: Vec<Pid> = sup
         .ids()
         .filter_map(|id| sup.life(id).phase.pid())

@@ -45,7 +45,8 @@ pub(super) fn bare_prepare(tools: &Toolchains, p: &Program, dir: &Path) -> Resul
     let name = p.lang.source_name(p.source.as_bytes());
     std::fs::write(dir.join(&name), p.source).map_err(|e| e.to_string())?;
     let rp = as_program(p.lang, p.source.as_bytes()).map_err(|e| format!("{}: {e}", p.name))?;
-    if let Some(cc) = tools.compile_command(&rp, 512 * 1024) {
+    let compile_kib = RunnerOptions::default().compile_memory_limit / 1024;
+    if let Some(cc) = tools.compile_command(&rp, compile_kib) {
         let ok = Command::new(&cc[0])
             .args(&cc[1..])
             .current_dir(dir)
@@ -144,7 +145,7 @@ pub(super) fn by_hand(
     };
     let mut ok = true;
     let rp = as_program(p.lang, source.as_bytes()).map_err(|_| ())?;
-    if let Some(cc) = tools.compile_command(&rp, 512 * 1024) {
+    if let Some(cc) = tools.compile_command(&rp, opts.compile_memory_limit / 1024) {
         ok = step(&cc, false);
     }
     if ok {
