@@ -19,6 +19,9 @@ use crate::runner::Runner;
 use crate::submission::TestCase;
 use crate::test_result::TestResult;
 
+/// How much longer than the program's the interactor's wall limit is.
+const INTERACTOR_WALL_GRACE_MS: u64 = 250;
+
 /// Runs test `t` of `plan` against its interactor.
 pub(crate) fn run(runner: &Runner, plan: &Plan<'_>, t: &TestCase, limits: &Limits) -> TestResult {
     let Some(inter) = &plan.interactor else {
@@ -43,7 +46,15 @@ pub(crate) fn run(runner: &Runner, plan: &Plan<'_>, t: &TestCase, limits: &Limit
         Err(e) => return failed(&t.name, e),
     };
     let program_spec = runner.run_spec(&plan.solution, limits, &plan.sub.args);
-    let inter_spec = runner.run_spec(&inter, limits, &[b"input".to_vec()]);
+    // The interactor's wall limit ends a little after the program's: in a deadlock the
+    // program must be the one stopped at the limit. Killed first (its thread starts first),
+    // the interactor closed the program's stdin, and the program, reading the end of it,
+    // crashed just inside the limit: a runtime error instead of the deadlock (seen in CI).
+    let inter_limits = Limits {
+        wall_ms: limits.wall_ms + INTERACTOR_WALL_GRACE_MS,
+        ..*limits
+    };
+    let inter_spec = runner.run_spec(&inter, &inter_limits, &[b"input".to_vec()]);
     let (program, interactor) = std::thread::scope(|s| {
         let other = s.spawn(|| {
             runner.step(
